@@ -1,0 +1,62 @@
+"""The ``trialscope`` command: a thin shell over the library.
+
+Each sub-command lives in a module of this package that defines ``register(subparsers)``;
+the handler it sets gets the parsed arguments and returns an exit code. A TrialScopeError
+becomes one line on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from trialscope import __version__
+from trialscope.errors import TrialScopeError
+
+COMMAND_MODULES = ("core", "search", "related", "web")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trialscope",
+        description="Explore ClinicalTrials.gov records: ingest, trial pages, search, related trials, web app.",
+    )
+    parser.add_argument("--version", action="version", version=f"trialscope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"trialscope.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"trialscope.cli.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="the store: a SQLite file path (default: $TRIALSCOPE_DB or the user data dir)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except TrialScopeError as exc:
+        print(f"trialscope: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("trialscope: interrupted; stored batches are kept, run the command again to finish.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""ingest, show, stats."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from trialscope import settings
+from trialscope.cli import add_db_argument
+from trialscope.errors import TrialScopeError
+from trialscope.store import SqliteStore, open_store
+
+
+def open_from_args(args: argparse.Namespace, *, readonly: bool = False) -> SqliteStore:
+    return open_store(settings.resolve("db", getattr(args, "db", None)), readonly=readonly)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("ingest", help="read record files, folders and zips into the store")
+    p.add_argument("paths", nargs="+", help="files or folders (read recursively): JSON, JSONL, XML, CSV, zip")
+    p.add_argument("--report", help="write each rejected record as a JSON line to this file")
+    p.add_argument("--batch-size", type=int, default=500, help="trials per transaction (default 500)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the one-line summary")
+    add_db_argument(p)
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("show", help="the trial page of one trial")
+    p.add_argument("nct_id")
+    p.add_argument("--format", "-f", choices=("text", "markdown", "html", "json"), default="text")
+    p.add_argument("--no-related", action="store_true", help="leave More Related Trials empty")
+    add_db_argument(p)
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("stats", help="counts by status, phase, study type, results")
+    add_db_argument(p)
+    p.set_defaults(handler=cmd_stats)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from trialscope.ingest import ingest_paths, write_report
+
+    if args.batch_size < 1:
+        raise TrialScopeError("--batch-size must be at least 1.")
+    store = open_from_args(args)
+    summary = ingest_paths(
+        store, args.paths, batch_size=args.batch_size, progress=not args.no_progress and sys.stderr.isatty()
+    )
+    lines = list(summary.lines())
+    for line in lines[:1] if args.quiet else lines:
+        print(line)
+    if args.report:
+        with open(args.report, "wb") as stream:
+            write_report(summary, stream)
+        print(f"Rejected records written to {args.report}.")
+    _after_ingest(store, args)
+    print(f"The store {store.path} now holds {store.count():,} trials.")
+    return 0
+
+
+def _after_ingest(store: SqliteStore, args: argparse.Namespace) -> None:
+    """Bring the similarity index up to date, when that module is installed."""
+    try:
+        from trialscope.similar import update_index_after_ingest
+    except ImportError:
+        return
+    update_index_after_ingest(store, progress=not args.no_progress and sys.stderr.isatty())
+
+
+def related_for_page(store: SqliteStore, nct_id: str) -> tuple:  # type: ignore[type-arg]
+    """Related trials for the page, from the stored index; empty when there is none yet."""
+    try:
+        from trialscope.similar import related_for_page as lookup
+    except ImportError:
+        return ()
+    return tuple(lookup(store, nct_id))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from trialscope.render import build_page, render_page
+
+    store = open_from_args(args, readonly=True)
+    trial = store.get_trial(args.nct_id)
+    related = () if args.no_related else related_for_page(store, trial.nct_id)
+    sys.stdout.write(render_page(build_page(trial, related), args.format))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = open_from_args(args, readonly=True).stats()
+    print(f"Trials: {stats.trials:,} ({stats.with_results:,} with results, "
+          f"{stats.trials - stats.with_results:,} without; {stats.summary_only:,} summary-only)")
+    for title, counter in (
+        ("Status", stats.by_status),
+        ("Phase", stats.by_phase),
+        ("Study type", stats.by_type),
+        ("Source format", stats.by_source),
+    ):
+        print(f"\n{title}:")
+        for value, n in counter.most_common():
+            print(f"  {value:<28} {n:>8,}")
+    return 0

@@ -1,0 +1,551 @@
+"""API v2 study JSON -> :class:`trialscope.model.Trial`, as pure functions.
+
+The records come from many hands: every field may be missing, and some hold the wrong type
+(a number as a string, a list where a string belongs). The readers ``_s``, ``_i``, ``_l`` and
+``_d`` coerce gently and give None for what cannot be read, so only a missing NCT id (or an
+object that is not a study at all) rejects a record.
+
+>>> trial = parse_study({"protocolSection": {"identificationModule": {"nctId": "NCT00000102"}}})
+>>> trial.nct_id
+'NCT00000102'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from trialscope import vocab
+from trialscope.errors import NotAStudyError, ParseError
+from trialscope.model import (
+    AdverseEvent,
+    AdverseEvents,
+    Analysis,
+    ArmGroup,
+    Baseline,
+    BaselineMeasure,
+    Contact,
+    Count,
+    DateStruct,
+    Design,
+    Eligibility,
+    EventGroup,
+    EventStat,
+    FlowDropReason,
+    FlowMilestone,
+    FlowPeriod,
+    GeoPoint,
+    Identifier,
+    Intervention,
+    MeasureCategory,
+    MeasureClass,
+    Measurement,
+    MeshTerm,
+    Official,
+    Outcome,
+    OutcomeMeasure,
+    ParticipantFlow,
+    Reference,
+    ResponsibleParty,
+    ResultGroup,
+    Results,
+    Site,
+    Sponsor,
+    Trial,
+)
+
+NCT_ID = re.compile(r"^NCT\d{8}$")
+
+# --- gentle readers ---------------------------------------------------------------------
+
+
+def _d(obj: Any, key: str) -> dict[str, Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _l(obj: Any, key: str) -> list[Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, list):
+        return value
+    if value is None or value == "":
+        return []
+    return [value]
+
+
+def _s(obj: Any, key: str) -> str | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return None
+
+
+def _i(obj: Any, key: str) -> int | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip().replace(",", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def _f(obj: Any, key: str) -> float | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _b(obj: Any, key: str) -> bool | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return vocab.parse_bool(value)
+
+
+def _strs(obj: Any, key: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in _l(obj, key) if isinstance(v, str) and v.strip())
+
+
+def _enum(vocabulary: str, obj: Any, key: str) -> str | None:
+    return vocab.to_enum(vocabulary, _s(obj, key))
+
+
+def _date(obj: Any, key: str) -> DateStruct | None:
+    struct = _d(obj, key)
+    raw = _s(struct, "date")
+    if raw is None:
+        return None
+    return DateStruct(date=vocab.iso_date(raw) or raw, type=_enum("date_type", struct, "type"))
+
+
+def _plain_date(obj: Any, key: str) -> str | None:
+    raw = _s(obj, key)
+    return vocab.iso_date(raw) or raw if raw else None
+
+
+# --- protocol ---------------------------------------------------------------------------
+
+
+def parse_study(study: Any) -> Trial:
+    """Parse one API v2 study object (as decoded from JSON) into a Trial.
+
+    Raises NotAStudyError for an object that is not a study and ParseError for a study
+    without a usable NCT id.
+    """
+    if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
+        keys = ", ".join(sorted(map(str, study))[:5]) if isinstance(study, dict) else type(study).__name__
+        raise NotAStudyError(f"not an API v2 study (no protocolSection; found {keys or 'nothing'})")
+    protocol = study["protocolSection"]
+    ident = _d(protocol, "identificationModule")
+    nct_id = (_s(ident, "nctId") or "").strip().upper()
+    if not NCT_ID.match(nct_id):
+        raise ParseError(f"study has no valid NCT id (got {nct_id or 'none'!r})")
+
+    status = _d(protocol, "statusModule")
+    sponsors = _d(protocol, "sponsorCollaboratorsModule")
+    description = _d(protocol, "descriptionModule")
+    conditions = _d(protocol, "conditionsModule")
+    contacts = _d(protocol, "contactsLocationsModule")
+    derived = _d(study, "derivedSection")
+    results_section = _d(study, "resultsSection")
+
+    lead = _d(sponsors, "leadSponsor")
+    org = _d(ident, "orgStudyIdInfo")
+    party = _d(sponsors, "responsibleParty")
+
+    return Trial(
+        nct_id=nct_id,
+        brief_title=_s(ident, "briefTitle"),
+        official_title=_s(ident, "officialTitle"),
+        acronym=_s(ident, "acronym"),
+        org_study_id=_identifier(org, "org_study_id") if _s(org, "id") else None,
+        secondary_ids=tuple(
+            _identifier(x, "secondary_id") for x in _l(ident, "secondaryIdInfos") if _s(x, "id")
+        ),
+        organization=_s(_d(ident, "organization"), "fullName"),
+        overall_status=_enum("status", status, "overallStatus"),
+        why_stopped=_s(status, "whyStopped"),
+        status_verified_date=_plain_date(status, "statusVerifiedDate"),
+        start_date=_date(status, "startDateStruct"),
+        primary_completion_date=_date(status, "primaryCompletionDateStruct"),
+        completion_date=_date(status, "completionDateStruct"),
+        first_submit_date=_plain_date(status, "studyFirstSubmitDate"),
+        first_post_date=_date(status, "studyFirstPostDateStruct"),
+        results_first_post_date=_date(status, "resultsFirstPostDateStruct"),
+        last_update_submit_date=_plain_date(status, "lastUpdateSubmitDate"),
+        last_update_post_date=_date(status, "lastUpdatePostDateStruct"),
+        lead_sponsor=Sponsor(_s(lead, "name") or "", _enum("sponsor_class", lead, "class"), "lead")
+        if _s(lead, "name")
+        else None,
+        collaborators=tuple(
+            Sponsor(_s(c, "name") or "", _enum("sponsor_class", c, "class"), "collaborator")
+            for c in _l(sponsors, "collaborators")
+            if _s(c, "name")
+        ),
+        responsible_party=ResponsibleParty(
+            type=_enum("responsible_party", party, "type"),
+            investigator_name=_s(party, "investigatorFullName") or _s(party, "oldNameTitle"),
+            investigator_title=_s(party, "investigatorTitle"),
+            investigator_affiliation=_s(party, "investigatorAffiliation") or _s(party, "oldOrganization"),
+        )
+        if party
+        else None,
+        officials=tuple(
+            Official(_s(o, "name") or "", _enum("official_role", o, "role"), _s(o, "affiliation"))
+            for o in _l(contacts, "overallOfficials")
+            if _s(o, "name")
+        ),
+        central_contacts=tuple(_contact(c) for c in _l(contacts, "centralContacts") if isinstance(c, dict)),
+        brief_summary=_s(description, "briefSummary"),
+        detailed_description=_s(description, "detailedDescription"),
+        conditions=_strs(conditions, "conditions"),
+        keywords=_strs(conditions, "keywords"),
+        design=_design(_d(protocol, "designModule")),
+        arms=_arms(_d(protocol, "armsInterventionsModule")),
+        interventions=_interventions(_d(protocol, "armsInterventionsModule")),
+        outcomes=_outcomes(_d(protocol, "outcomesModule")),
+        eligibility=_eligibility(_d(protocol, "eligibilityModule")),
+        locations=tuple(_site(x) for x in _l(contacts, "locations") if isinstance(x, dict)),
+        references=tuple(
+            Reference(citation=_s(r, "citation"), pmid=_s(r, "pmid"), type=_s(r, "type"))
+            for r in _l(_d(protocol, "referencesModule"), "references")
+            if isinstance(r, dict)
+        ),
+        condition_mesh=_mesh(_d(derived, "conditionBrowseModule"), "meshes"),
+        condition_ancestors=_mesh(_d(derived, "conditionBrowseModule"), "ancestors"),
+        intervention_mesh=_mesh(_d(derived, "interventionBrowseModule"), "meshes"),
+        intervention_ancestors=_mesh(_d(derived, "interventionBrowseModule"), "ancestors"),
+        has_results=bool(study.get("hasResults") is True or results_section),
+        results=parse_results(results_section) if results_section else None,
+        source_format="v2",
+    )
+
+
+def _identifier(obj: dict[str, Any], source: str) -> Identifier:
+    return Identifier(
+        id=_s(obj, "id") or "",
+        source=source,
+        type=_s(obj, "type"),
+        domain=_s(obj, "domain"),
+        link=_s(obj, "link"),
+    )
+
+
+def _contact(obj: dict[str, Any]) -> Contact:
+    return Contact(name=_s(obj, "name"), role=_s(obj, "role"), phone=_s(obj, "phone"), email=_s(obj, "email"))
+
+
+def _design(module: dict[str, Any]) -> Design:
+    info = _d(module, "designInfo")
+    masking = _d(info, "maskingInfo")
+    enrollment = _d(module, "enrollmentInfo")
+    return Design(
+        study_type=_enum("study_type", module, "studyType"),
+        phases=tuple(vocab.phase_enum(p) for p in _strs(module, "phases")),
+        allocation=_enum("allocation", info, "allocation"),
+        intervention_model=_enum("intervention_model", info, "interventionModel"),
+        primary_purpose=_enum("primary_purpose", info, "primaryPurpose"),
+        masking=_enum("masking", masking, "masking"),
+        who_masked=tuple(vocab.to_enum("who_masked", w) or w for w in _strs(masking, "whoMasked")),
+        observational_model=_enum("observational_model", info, "observationalModel"),
+        time_perspective=_enum("time_perspective", info, "timePerspective"),
+        enrollment_count=_i(enrollment, "count"),
+        enrollment_type=_enum("enrollment_type", enrollment, "type"),
+    )
+
+
+def _arms(module: dict[str, Any]) -> tuple[ArmGroup, ...]:
+    return tuple(
+        ArmGroup(
+            label=_s(a, "label") or "",
+            type=_enum("arm_type", a, "type"),
+            description=_s(a, "description"),
+            intervention_names=_strs(a, "interventionNames"),
+        )
+        for a in _l(module, "armGroups")
+        if isinstance(a, dict)
+    )
+
+
+def _interventions(module: dict[str, Any]) -> tuple[Intervention, ...]:
+    return tuple(
+        Intervention(
+            name=_s(x, "name") or "",
+            type=_enum("intervention_type", x, "type"),
+            description=_s(x, "description"),
+            arm_group_labels=_strs(x, "armGroupLabels"),
+            other_names=_strs(x, "otherNames"),
+        )
+        for x in _l(module, "interventions")
+        if isinstance(x, dict)
+    )
+
+
+def _outcomes(module: dict[str, Any]) -> tuple[Outcome, ...]:
+    found: list[Outcome] = []
+    for kind in ("primary", "secondary", "other"):
+        for o in _l(module, f"{kind}Outcomes"):
+            if isinstance(o, dict) and _s(o, "measure"):
+                found.append(
+                    Outcome(
+                        measure=_s(o, "measure") or "",
+                        kind=kind,
+                        description=_s(o, "description"),
+                        time_frame=_s(o, "timeFrame"),
+                    )
+                )
+    return tuple(found)
+
+
+def _eligibility(module: dict[str, Any]) -> Eligibility:
+    minimum = _s(module, "minimumAge")
+    maximum = _s(module, "maximumAge")
+    return Eligibility(
+        criteria=_s(module, "eligibilityCriteria"),
+        healthy_volunteers=_b(module, "healthyVolunteers"),
+        sex=_enum("sex", module, "sex"),
+        gender_based=_b(module, "genderBased"),
+        minimum_age=minimum,
+        maximum_age=maximum,
+        minimum_age_days=vocab.age_to_days(minimum),
+        maximum_age_days=vocab.age_to_days(maximum),
+        std_ages=_strs(module, "stdAges"),
+        study_population=_s(module, "studyPopulation"),
+        sampling_method=_enum("sampling_method", module, "samplingMethod"),
+    )
+
+
+def _site(obj: dict[str, Any]) -> Site:
+    geo = _d(obj, "geoPoint")
+    lat, lon = _f(geo, "lat"), _f(geo, "lon")
+    return Site(
+        facility=_s(obj, "facility"),
+        city=_s(obj, "city"),
+        state=_s(obj, "state"),
+        zip=_s(obj, "zip"),
+        country=_s(obj, "country"),
+        status=_enum("status", obj, "status"),
+        geo=GeoPoint(lat, lon) if lat is not None and lon is not None else None,
+        contacts=tuple(_contact(c) for c in _l(obj, "contacts") if isinstance(c, dict)),
+    )
+
+
+def _mesh(module: dict[str, Any], key: str) -> tuple[MeshTerm, ...]:
+    return tuple(
+        MeshTerm(term=_s(m, "term") or "", id=_s(m, "id"))
+        for m in _l(module, key)
+        if isinstance(m, dict) and _s(m, "term")
+    )
+
+
+# --- results ----------------------------------------------------------------------------
+
+
+def parse_results(section: dict[str, Any]) -> Results:
+    """The resultsSection of an API v2 study."""
+    flow = _d(section, "participantFlowModule")
+    baseline = _d(section, "baselineCharacteristicsModule")
+    outcomes = _d(section, "outcomeMeasuresModule")
+    events = _d(section, "adverseEventsModule")
+    return Results(
+        participant_flow=_flow(flow) if flow else None,
+        baseline=_baseline(baseline) if baseline else None,
+        outcome_measures=tuple(
+            _outcome_measure(m) for m in _l(outcomes, "outcomeMeasures") if isinstance(m, dict)
+        ),
+        adverse_events=_adverse_events(events) if events else None,
+    )
+
+
+def _groups(obj: dict[str, Any]) -> tuple[ResultGroup, ...]:
+    return tuple(
+        ResultGroup(id=_s(g, "id") or "", title=_s(g, "title"), description=_s(g, "description"))
+        for g in _l(obj, "groups")
+        if isinstance(g, dict)
+    )
+
+
+def _counts(items: list[Any], value_key: str = "value") -> tuple[Count, ...]:
+    return tuple(
+        Count(group_id=_s(c, "groupId") or "", value=_s(c, value_key), comment=_s(c, "comment"))
+        for c in items
+        if isinstance(c, dict)
+    )
+
+
+def _denoms(obj: dict[str, Any]) -> tuple[Count, ...]:
+    for denom in _l(obj, "denoms"):
+        if isinstance(denom, dict) and (_s(denom, "units") or "participants").lower() == "participants":
+            return _counts(_l(denom, "counts"))
+    return ()
+
+
+def _classes(obj: dict[str, Any]) -> tuple[MeasureClass, ...]:
+    return tuple(
+        MeasureClass(
+            title=_s(c, "title"),
+            categories=tuple(
+                MeasureCategory(
+                    title=_s(cat, "title"),
+                    measurements=tuple(
+                        Measurement(
+                            group_id=_s(m, "groupId") or "",
+                            value=_s(m, "value"),
+                            spread=_s(m, "spread"),
+                            lower_limit=_s(m, "lowerLimit"),
+                            upper_limit=_s(m, "upperLimit"),
+                            comment=_s(m, "comment"),
+                        )
+                        for m in _l(cat, "measurements")
+                        if isinstance(m, dict)
+                    ),
+                )
+                for cat in _l(c, "categories")
+                if isinstance(cat, dict)
+            ),
+        )
+        for c in _l(obj, "classes")
+        if isinstance(c, dict)
+    )
+
+
+def _flow(module: dict[str, Any]) -> ParticipantFlow:
+    return ParticipantFlow(
+        recruitment_details=_s(module, "recruitmentDetails"),
+        pre_assignment_details=_s(module, "preAssignmentDetails"),
+        groups=_groups(module),
+        periods=tuple(
+            FlowPeriod(
+                title=_s(p, "title"),
+                milestones=tuple(
+                    FlowMilestone(type=_s(m, "type") or "", counts=_counts(_l(m, "achievements"), "numSubjects"))
+                    for m in _l(p, "milestones")
+                    if isinstance(m, dict)
+                ),
+                drop_reasons=tuple(
+                    FlowDropReason(type=_s(d, "type") or "", counts=_counts(_l(d, "reasons"), "numSubjects"))
+                    for d in _l(p, "dropWithdraws")
+                    if isinstance(d, dict)
+                ),
+            )
+            for p in _l(module, "periods")
+            if isinstance(p, dict)
+        ),
+    )
+
+
+def _baseline(module: dict[str, Any]) -> Baseline:
+    return Baseline(
+        population_description=_s(module, "populationDescription"),
+        groups=_groups(module),
+        denoms=_denoms(module),
+        measures=tuple(
+            BaselineMeasure(
+                title=_s(m, "title") or "",
+                param_type=_s(m, "paramType"),
+                dispersion_type=_s(m, "dispersionType"),
+                unit_of_measure=_s(m, "unitOfMeasure"),
+                classes=_classes(m),
+            )
+            for m in _l(module, "measures")
+            if isinstance(m, dict)
+        ),
+    )
+
+
+def _outcome_measure(m: dict[str, Any]) -> OutcomeMeasure:
+    return OutcomeMeasure(
+        title=_s(m, "title") or "",
+        type=_s(m, "type"),
+        description=_s(m, "description"),
+        population_description=_s(m, "populationDescription"),
+        reporting_status=_s(m, "reportingStatus"),
+        param_type=_s(m, "paramType"),
+        dispersion_type=_s(m, "dispersionType"),
+        unit_of_measure=_s(m, "unitOfMeasure"),
+        time_frame=_s(m, "timeFrame"),
+        groups=_groups(m),
+        denoms=_denoms(m),
+        classes=_classes(m),
+        analyses=tuple(
+            Analysis(
+                group_ids=_strs(a, "groupIds"),
+                p_value=_s(a, "pValue"),
+                statistical_method=_s(a, "statisticalMethod"),
+                param_type=_s(a, "paramType"),
+                param_value=_s(a, "paramValue"),
+                ci_percent=_s(a, "ciPctValue"),
+                ci_lower=_s(a, "ciLowerLimit"),
+                ci_upper=_s(a, "ciUpperLimit"),
+                non_inferiority_type=_s(a, "nonInferiorityType"),
+                description=_s(a, "statisticalComment") or _s(a, "groupDescription"),
+            )
+            for a in _l(m, "analyses")
+            if isinstance(a, dict)
+        ),
+    )
+
+
+def _events(items: list[Any]) -> tuple[AdverseEvent, ...]:
+    return tuple(
+        AdverseEvent(
+            term=_s(e, "term") or "",
+            organ_system=_s(e, "organSystem"),
+            source_vocabulary=_s(e, "sourceVocabulary"),
+            assessment_type=_s(e, "assessmentType"),
+            stats=tuple(
+                EventStat(
+                    group_id=_s(st, "groupId") or "",
+                    num_events=_i(st, "numEvents"),
+                    num_affected=_i(st, "numAffected"),
+                    num_at_risk=_i(st, "numAtRisk"),
+                )
+                for st in _l(e, "stats")
+                if isinstance(st, dict)
+            ),
+        )
+        for e in items
+        if isinstance(e, dict)
+    )
+
+
+def _adverse_events(module: dict[str, Any]) -> AdverseEvents:
+    return AdverseEvents(
+        frequency_threshold=_s(module, "frequencyThreshold"),
+        time_frame=_s(module, "timeFrame"),
+        description=_s(module, "description"),
+        groups=tuple(
+            EventGroup(
+                id=_s(g, "id") or "",
+                title=_s(g, "title"),
+                description=_s(g, "description"),
+                deaths_affected=_i(g, "deathsNumAffected"),
+                deaths_at_risk=_i(g, "deathsNumAtRisk"),
+                serious_affected=_i(g, "seriousNumAffected"),
+                serious_at_risk=_i(g, "seriousNumAtRisk"),
+                other_affected=_i(g, "otherNumAffected"),
+                other_at_risk=_i(g, "otherNumAtRisk"),
+            )
+            for g in _l(module, "eventGroups")
+            if isinstance(g, dict)
+        ),
+        serious=_events(_l(module, "seriousEvents")),
+        other=_events(_l(module, "otherEvents")),
+    )

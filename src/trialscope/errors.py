@@ -1,0 +1,51 @@
+"""TrialScope's exceptions: one tree, so callers catch what they mean.
+
+    TrialScopeError                  anything TrialScope raises on purpose
+    ├── ParseError                   a source record that cannot become a Trial
+    │   └── NotAStudyError           a well-formed object that is not a study at all
+    ├── SourceError                  a file or archive that cannot be read (truncated zip, bad JSON)
+    ├── StoreError                   the store cannot be opened or used
+    │   └── SchemaVersionError       the store was written by another schema version
+    ├── TrialNotFoundError           no trial with that NCT id in the store
+    └── QueryError                   a search or filter a user gave that cannot run
+
+Every message is one sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+
+class TrialScopeError(Exception):
+    """Base of every error TrialScope raises on purpose."""
+
+
+class ParseError(TrialScopeError):
+    """A record that cannot be turned into a Trial."""
+
+
+class NotAStudyError(ParseError):
+    """A well-formed object that is not a study record."""
+
+
+class SourceError(TrialScopeError):
+    """A file or archive that cannot be read."""
+
+
+class StoreError(TrialScopeError):
+    """The store cannot be opened or used."""
+
+
+class SchemaVersionError(StoreError):
+    """The store on disk has another schema version than this TrialScope."""
+
+
+class TrialNotFoundError(TrialScopeError):
+    """No trial with that NCT id."""
+
+    def __init__(self, nct_id: str) -> None:
+        super().__init__(f"No trial {nct_id} in the store; check the id or ingest its record first.")
+        self.nct_id = nct_id
+
+
+class QueryError(TrialScopeError):
+    """A search a user gave that cannot run."""

@@ -1,0 +1,153 @@
+"""The trial page as HTML: one standalone, escaped page, or its body for the web app.
+
+Registry text is untrusted: every value goes through ``escape``; nothing from a record is
+ever put into a tag, an attribute name, a script or a style.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from trialscope.render.page import (
+    Block,
+    Bullets,
+    Entry,
+    Field,
+    Subheading,
+    Table,
+    Text,
+    TrialPage,
+    plain_words,
+)
+from trialscope.render.svg import bar_chart
+
+_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
+
+
+def _e(text: object) -> str:
+    return escape("" if text is None else str(text), quote=True)
+
+
+def _paragraph(text: str) -> str:
+    return "<p>" + _e(text).replace("\n", "<br>") + "</p>"
+
+
+def _value(field: Field) -> str:
+    if field.code and field.code == field.value:
+        return f'<span title="{_e(field.code)}">{_e(plain_words(field.value))}</span> <code class="raw">{_e(field.code)}</code>'
+    return _e(field.value)
+
+
+def _chart(table: Table) -> str:
+    """A bar chart of the first numeric column per row, when the table has one."""
+    if table.chart != "bars" or not table.rows:
+        return ""
+    series: list[tuple[str, float]] = []
+    for row in table.rows:
+        label = row[0] if len(row) > 2 else row[0]
+        for cell in row[1:]:
+            match = _NUMBER.match(cell.split("/")[0]) if cell else None
+            if match:
+                series.append((label if len(row) == 2 else f"{label}", float(match.group(1))))
+                break
+    if len(series) < 1:
+        return ""
+    return bar_chart(table.caption, series[:40])
+
+
+def _block(block: Block, depth: int) -> str:
+    if isinstance(block, Text):
+        return _paragraph(block.text)
+    if isinstance(block, Subheading):
+        level = min(depth, 6)
+        return f"<h{level}>{_e(block.text)}</h{level}>"
+    if isinstance(block, Field):
+        if block.inline is None:
+            return f'<dl class="field"><dt>{_e(block.label)}</dt><dd>{_value(block)}</dd></dl>'
+        return f'<p class="field"><span class="label">{_e(block.label)}</span>{_e(block.inline.strip() and ":")} {_value(block)}</p>'
+    if isinstance(block, Bullets):
+        items = "".join(
+            f'<li class="sub">{_e(i.strip())}</li>' if i.startswith("  ") else f"<li>{_e(i)}</li>" for i in block.items
+        )
+        return f'<div class="bullets"><h{min(depth, 6)}>{_e(block.heading)}</h{min(depth, 6)}><ul>{items}</ul></div>'
+    if isinstance(block, Table):
+        head = "".join(f'<th scope="col">{_e(h)}</th>' for h in block.header)
+        rows = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in block.rows)
+        return (
+            f'<figure class="table"><table><caption>{_e(block.caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{_chart(block)}</figure>"
+        )
+    if isinstance(block, Entry):
+        level = min(depth, 6)
+        title = f"<h{level}>{_e(block.title)}</h{level}>" if block.title else ""
+        inner = "".join(_block(b, depth + 1) for b in block.blocks)
+        return f'<div class="entry">{title}{inner}</div>'
+    raise TypeError(f"unknown block {type(block).__name__}")
+
+
+def render_html_body(page: TrialPage, *, trial_link: str = "/trials/{nct_id}") -> str:
+    """The page's article element: title, ids and every section with its caption."""
+    out = [
+        f'<article class="trial" data-nct-id="{_e(page.nct_id)}">',
+        f"<h1>{_e(page.title)}</h1>",
+        f'<p class="ids"><span class="label">NCT ID:</span> {_e(page.nct_id)} '
+        f'<span class="label">Last Updated:</span> {_e(page.last_updated or "")}</p>',
+    ]
+    if page.summary_only:
+        out.append('<p class="notice">Summary-only record: loaded from a CSV export; details are missing.</p>')
+    out.append('<nav aria-label="Sections"><ul class="toc">')
+    out += [f'<li><a href="#{s.key}">{_e(s.title)}</a></li>' for s in page.sections]
+    out.append("</ul></nav>")
+    for section in page.sections:
+        out.append(f'<section id="{section.key}" aria-labelledby="{section.key}-h">')
+        out.append(f'<h2 id="{section.key}-h">{_e(section.title)}</h2>')
+        if section.caption:
+            out.append(f'<p class="caption">{_e(section.caption)}</p>')
+        if section.key == "related":
+            out.append(_related(page, trial_link))
+        elif section.key == "eligibility":
+            out.append('<div class="eligibility">' + "".join(_block(b, 3) for b in section.blocks) + "</div>")
+        else:
+            out += [_block(b, 3) for b in section.blocks]
+        out.append("</section>")
+    out.append("</article>")
+    return "\n".join(out)
+
+
+def _related(page: TrialPage, trial_link: str) -> str:
+    if not page.related:
+        return "<p>No related trials found yet.</p>"
+    items = []
+    for r in page.related:
+        link = _e(trial_link.format(nct_id=r.nct_id))
+        reasons = "".join(f"<li>{_e(reason)}</li>" for reason in r.reasons)
+        items.append(
+            f'<li class="related"><a href="{link}">{_e(r.title)}</a> <span class="nct">{_e(r.nct_id)}</span>'
+            f' <span class="status">{_e(plain_words(r.status))}</span>'
+            f' <span class="phase">{_e(plain_words(r.phase))}</span>'
+            f'<ul class="reasons">{reasons}</ul></li>'
+        )
+    return '<ol class="related-list">' + "".join(items) + "</ol>"
+
+
+PAGE_CSS = """
+body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff}
+h1{font-size:1.6rem}h2{border-bottom:2px solid #2b5d8a;padding-bottom:.2rem;margin-top:2rem}
+.caption{color:#444;font-style:italic}.label,dt{font-weight:600}dl.field{margin:.4rem 0}dd{margin-left:0}
+code.raw{color:#555;font-size:.8em}table{border-collapse:collapse;margin:.5rem 0}
+td,th{border:1px solid #bbb;padding:.2rem .5rem;text-align:left;vertical-align:top}
+caption{font-weight:600;text-align:left}.entry{margin:.6rem 0 .6rem .5rem}
+li.sub{margin-left:1.5rem;list-style:circle}.toc{columns:3;font-size:.9rem}
+@media print{nav,.toc{display:none}a{color:inherit}}
+"""
+
+
+def render_html(page: TrialPage) -> str:
+    """A standalone HTML page (no scripts, inline style)."""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(page.title)} ({_e(page.nct_id)})</title><style>{PAGE_CSS}</style></head>"
+        f"<body>{render_html_body(page)}</body></html>\n"
+    )

@@ -1,0 +1,51 @@
+"""Settings: one table of (name, default, help). Precedence: CLI flag, TRIALSCOPE_* variable, default.
+
+Nothing reads the environment at import; ``resolve`` does, when asked.
+
+>>> resolve("port", None, environ={"TRIALSCOPE_PORT": "9000"})
+'9000'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+
+def default_db_path() -> str:
+    return str(Path(platformdirs.user_data_dir("trialscope")) / "trials.db")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("db", default_db_path, "path of the SQLite store (or sqlite:///path)"),
+        Setting("host", "127.0.0.1", "address the web server listens on"),
+        Setting("port", "8000", "port the web server listens on"),
+        Setting("workers", "1", "number of web server worker processes"),
+        Setting("query_timeout", "5.0", "seconds a search may run before it is stopped"),
+    )
+}
+
+
+def resolve(name: str, flag: object, environ: Mapping[str, str] | None = None) -> str:
+    """The value of a setting: the flag if given, else TRIALSCOPE_<NAME>, else the default."""
+    if flag is not None:
+        return str(flag)
+    env = os.environ if environ is None else environ
+    value = env.get(f"TRIALSCOPE_{name.upper()}")
+    if value:
+        return value
+    default = SETTINGS[name].default
+    return str(default() if callable(default) else default)

@@ -1,0 +1,380 @@
+"""The embedded SQLite store: one file, WAL mode, batched upserts, FTS5.
+
+Each batch of trials is written in one transaction, so a killed ingest leaves the store as
+it was after the last whole batch; a re-run skips what is already stored and completes it.
+
+>>> store = SqliteStore(":memory:")
+>>> store.count()
+0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from trialscope.errors import SchemaVersionError, StoreError, TrialNotFoundError
+from trialscope.model import Trial
+from trialscope.store.schema import CHILD_TABLES, FTS_COLUMNS, SCHEMA, SCHEMA_VERSION
+
+_encode = msgspec.json.Encoder().encode
+_decode_trial = msgspec.json.Decoder(Trial).decode
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A parsed trial with the raw record it came from."""
+
+    trial: Trial
+    raw: bytes
+    source_file: str | None = None
+
+
+@dataclass(slots=True)
+class UpsertStats:
+    inserted: int = 0
+    replaced: int = 0
+    skipped: int = 0
+
+    def add(self, other: UpsertStats) -> None:
+        self.inserted += other.inserted
+        self.replaced += other.replaced
+        self.skipped += other.skipped
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    nct_id: str
+    raw: bytes
+    source_format: str
+    source_file: str | None
+    content_hash: str
+
+
+@dataclass(slots=True)
+class StoreStats:
+    trials: int = 0
+    summary_only: int = 0
+    with_results: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_phase: Counter[str] = field(default_factory=Counter)
+    by_type: Counter[str] = field(default_factory=Counter)
+    by_source: Counter[str] = field(default_factory=Counter)
+
+
+def fts_text(trial: Trial) -> tuple[str, ...]:
+    """The text of a trial for each FTS column, in FTS_COLUMNS order."""
+    join = "\n".join
+    return (
+        join(filter(None, (trial.brief_title, trial.official_title, trial.acronym))),
+        join(trial.conditions),
+        join(
+            part
+            for i in trial.interventions
+            for part in (i.name, *i.other_names)
+            if part
+        ),
+        join(trial.keywords),
+        join(m.term for m in (*trial.condition_mesh, *trial.intervention_mesh, *trial.condition_ancestors)),
+        trial.brief_summary or "",
+        trial.detailed_description or "",
+        join(f"{o.measure} {o.description or ''}" for o in trial.outcomes),
+        trial.eligibility.criteria or "",
+        join(s.name for s in trial.sponsors),
+    )
+
+
+def _wins(new: Trial, old_update: str | None, old_summary_only: int) -> bool:
+    """Whether a newly read record replaces the stored one.
+
+    A full record beats a summary-only one whatever the dates; otherwise only a strictly
+    newer last-update date replaces, so re-reading the same files changes nothing.
+    """
+    if new.summary_only != bool(old_summary_only):
+        return not new.summary_only
+    return (new.last_update or "") > (old_update or "")
+
+
+class SqliteStore:
+    """Trials in one SQLite file. Safe to share across threads; writes are serialized."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = str(path)
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        if not readonly and self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if readonly and self.path != ":memory:" and not Path(self.path).exists():
+            raise StoreError(f"No store at {self.path}; run `trialscope ingest` first.")
+        try:
+            if readonly:
+                uri = f"file:{Path(self.path).resolve()}?mode=ro"
+                self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                self.conn = sqlite3.connect(self.path, check_same_thread=False)
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA cache_size = -65536")
+            self.conn.execute("PRAGMA mmap_size = 268435456")
+            self.conn.execute("PRAGMA busy_timeout = 10000")
+            self._check_schema()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"Cannot open the store at {self.path}: {exc}.") from exc
+
+    # --- schema ---------------------------------------------------------------------
+
+    def _check_schema(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = self.conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+        if version == 0 and tables == 0:
+            if self.readonly:
+                raise StoreError(f"The store at {self.path} is empty; run `trialscope ingest` first.")
+            with self.conn:
+                self.conn.executescript(SCHEMA)
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+            return
+        if version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"The store at {self.path} has schema version {version or 'unknown'}, but this TrialScope "
+                f"uses version {SCHEMA_VERSION}; ingest into a new file (--db) or delete this one."
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing --------------------------------------------------------------------
+
+    def upsert_trials(self, records: Iterable[StoredRecord]) -> UpsertStats:
+        """Store a batch of records in one transaction: new ones inserted, newer ones replace.
+
+        >>> store = SqliteStore(":memory:")
+        >>> store.upsert_trials([StoredRecord(Trial(nct_id="NCT00000001"), b"{}")]).inserted
+        1
+        """
+        stats = UpsertStats()
+        batch: dict[str, StoredRecord] = {}
+        for record in records:
+            previous = batch.get(record.trial.nct_id)
+            if previous is not None:
+                old = previous.trial
+                if not _wins(record.trial, old.last_update, int(old.summary_only)):
+                    stats.skipped += 1
+                    continue
+                stats.skipped += 1  # the earlier one of the pair is dropped
+            batch[record.trial.nct_id] = record
+        if not batch:
+            return stats
+        with self._lock, self.conn:
+            existing = self._existing(list(batch))
+            for nct_id, record in batch.items():
+                old = existing.get(nct_id)
+                if old is None:
+                    self._insert(record)
+                    stats.inserted += 1
+                elif _wins(record.trial, old[1], old[2]):
+                    self._delete(old[0])
+                    self._insert(record, trial_id=old[0])
+                    stats.replaced += 1
+                else:
+                    stats.skipped += 1
+        return stats
+
+    def _existing(self, nct_ids: list[str]) -> dict[str, tuple[int, str | None, int]]:
+        found: dict[str, tuple[int, str | None, int]] = {}
+        for start in range(0, len(nct_ids), 500):
+            chunk = nct_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT nct_id, id, last_update, summary_only FROM trials WHERE nct_id IN ({marks})", chunk
+            ):
+                found[row[0]] = (row[1], row[2], row[3])
+        return found
+
+    def _delete(self, trial_id: int) -> None:
+        for table in CHILD_TABLES:
+            self.conn.execute(f"DELETE FROM {table} WHERE trial_id = ?", (trial_id,))
+        self.conn.execute("DELETE FROM trials_fts WHERE rowid = ?", (trial_id,))
+        self.conn.execute("DELETE FROM trials WHERE id = ?", (trial_id,))
+
+    def _insert(self, record: StoredRecord, trial_id: int | None = None) -> None:
+        t = record.trial
+        d = t.design
+        e = t.eligibility
+        lead = t.lead_sponsor
+        cur = self.conn.execute(
+            """INSERT INTO trials (id, nct_id, brief_title, official_title, acronym, overall_status, study_type,
+                phase, primary_purpose, allocation, enrollment, start_date, primary_completion_date,
+                completion_date, first_post_date, last_update, has_results, sex, min_age_days, max_age_days,
+                healthy_volunteers, lead_sponsor, sponsor_class, summary_only, source_format, source_file,
+                content_hash, trial, raw)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                trial_id,
+                t.nct_id,
+                t.brief_title,
+                t.official_title,
+                t.acronym,
+                t.overall_status,
+                d.study_type,
+                t.phase_label or None,
+                d.primary_purpose,
+                d.allocation,
+                d.enrollment_count,
+                t.start_date.date if t.start_date else None,
+                t.primary_completion_date.date if t.primary_completion_date else None,
+                t.completion_date.date if t.completion_date else None,
+                t.first_post_date.date if t.first_post_date else None,
+                t.last_update,
+                int(t.has_results),
+                e.sex,
+                e.minimum_age_days,
+                e.maximum_age_days,
+                None if e.healthy_volunteers is None else int(e.healthy_volunteers),
+                lead.name if lead else None,
+                lead.sponsor_class if lead else None,
+                int(t.summary_only),
+                t.source_format,
+                record.source_file,
+                hashlib.sha256(record.raw).hexdigest(),
+                zlib.compress(_encode(t), 1),
+                zlib.compress(record.raw, 1),
+            ),
+        )
+        rowid = cur.lastrowid
+        ex = self.conn.executemany
+        ex("INSERT INTO trial_phases VALUES (?,?)", [(rowid, p) for p in dict.fromkeys(d.phases)])
+        ex("INSERT INTO trial_conditions VALUES (?,?)", [(rowid, c) for c in dict.fromkeys(t.conditions)])
+        mesh = [
+            (rowid, kind, m.term, m.id, ancestor)
+            for kind, terms, ancestor in (
+                ("condition", t.condition_mesh, 0),
+                ("condition", t.condition_ancestors, 1),
+                ("intervention", t.intervention_mesh, 0),
+                ("intervention", t.intervention_ancestors, 1),
+            )
+            for m in terms
+        ]
+        ex("INSERT INTO trial_mesh VALUES (?,?,?,?,?)", mesh)
+        ex("INSERT INTO trial_interventions VALUES (?,?,?)", [(rowid, i.type, i.name) for i in t.interventions])
+        ex(
+            "INSERT INTO trial_sponsors VALUES (?,?,?,?)",
+            [(rowid, s.name, s.sponsor_class, s.role) for s in t.sponsors],
+        )
+        ex(
+            "INSERT INTO sites VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    rowid,
+                    s.facility,
+                    s.city,
+                    s.state,
+                    s.country,
+                    s.status,
+                    s.geo.lat if s.geo else None,
+                    s.geo.lon if s.geo else None,
+                )
+                for s in t.locations
+            ],
+        )
+        self.conn.execute(
+            f"INSERT INTO trials_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{',?' * len(FTS_COLUMNS)})",
+            (rowid, *fts_text(t)),
+        )
+
+    # --- reading --------------------------------------------------------------------
+
+    def get_trial(self, nct_id: str) -> Trial:
+        """The stored trial; TrialNotFoundError if there is none."""
+        row = self.conn.execute("SELECT trial FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)).fetchone()
+        if row is None:
+            raise TrialNotFoundError(nct_id)
+        return _decode_trial(zlib.decompress(row[0]))
+
+    def get_trials(self, nct_ids: Iterable[str]) -> dict[str, Trial]:
+        ids = [n.strip().upper() for n in nct_ids]
+        found: dict[str, Trial] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for nct_id, blob in self.conn.execute(
+                f"SELECT nct_id, trial FROM trials WHERE nct_id IN ({marks})", chunk
+            ):
+                found[nct_id] = _decode_trial(zlib.decompress(blob))
+        return found
+
+    def get_raw(self, nct_id: str) -> RawRecord:
+        row = self.conn.execute(
+            "SELECT nct_id, raw, source_format, source_file, content_hash FROM trials WHERE nct_id = ?",
+            (nct_id.strip().upper(),),
+        ).fetchone()
+        if row is None:
+            raise TrialNotFoundError(nct_id)
+        return RawRecord(row[0], zlib.decompress(row[1]) if row[1] else b"", row[2], row[3], row[4])
+
+    def has_trial(self, nct_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM trials WHERE nct_id = ?", (nct_id.upper(),)).fetchone() is not None
+
+    def iter_trials(self, batch_size: int = 1000) -> Iterator[Trial]:
+        """Every stored trial, in storage order, read in batches."""
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, trial FROM trials WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size)
+            ).fetchall()
+            if not rows:
+                return
+            for _, blob in rows:
+                yield _decode_trial(zlib.decompress(blob))
+            last = rows[-1][0]
+
+    def nct_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT nct_id FROM trials ORDER BY id")]
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM trials").fetchone()[0])
+
+    def stats(self) -> StoreStats:
+        """Counts by status, phase, study type, source and results."""
+        stats = StoreStats()
+        row = self.conn.execute(
+            "SELECT count(*), coalesce(sum(summary_only), 0), coalesce(sum(has_results), 0) FROM trials"
+        ).fetchone()
+        stats.trials, stats.summary_only, stats.with_results = row
+        for column, counter in (
+            ("overall_status", stats.by_status),
+            ("phase", stats.by_phase),
+            ("study_type", stats.by_type),
+            ("source_format", stats.by_source),
+        ):
+            for value, n in self.conn.execute(f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC"):
+                counter[value or "(none)"] = n
+        return stats
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))

@@ -12,7 +12,10 @@ running it again skips what is stored and completes the rest.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +32,10 @@ from trialscope.ctgov.sources import (
 )
 from trialscope.errors import ParseError
 from trialscope.store import SqliteStore, StoredRecord, UpsertStats
+from trialscope.store.sqlite import PreparedTrial, prepare_record
 
 DEFAULT_BATCH = 500
+IN_FLIGHT = 2048  # records read ahead of the writer when parsing in worker processes
 
 
 @dataclass(slots=True)
@@ -63,7 +68,7 @@ class IngestSummary:
             yield f"rejected {reject.source}{who}: {reject.reason}"
 
 
-def _records(paths: Sequence[Path], summary: IngestSummary, progress: bool) -> Iterator[StoredRecord]:
+def _source_items(paths: Sequence[Path], summary: IngestSummary, progress: bool) -> Iterator[SourceRecord]:
     files = [f for p in paths for f in list_source_files(p)]
     summary.files = len(files)
     bar = None
@@ -78,11 +83,9 @@ def _records(paths: Sequence[Path], summary: IngestSummary, progress: bool) -> I
                     (summary.skipped_files if item.skipped_file else summary.rejected).append(item)
                     continue
                 summary.records += 1
-                if bar is not None and summary.records % 200 == 0:
+                if bar is not None and summary.records % 500 == 0:
                     bar.set_postfix(records=summary.records, refresh=False)
-                stored = _parse(item, summary)
-                if stored is not None:
-                    yield stored
+                yield item
             if bar is not None:
                 bar.update(1)
     finally:
@@ -91,19 +94,51 @@ def _records(paths: Sequence[Path], summary: IngestSummary, progress: bool) -> I
             bar.close()
 
 
-def _parse(item: SourceRecord, summary: IngestSummary) -> StoredRecord | None:
+def prepare_item(item: SourceRecord) -> PreparedTrial | Rejected:
+    """Parse one source record and flatten it into table rows; runs in worker processes."""
     try:
         trial = parse_source_record(item)
     except ParseError as exc:
-        summary.rejected.append(Rejected(item.source, str(exc)))
-        return None
-    if trial.summary_only:
-        summary.summary_only += 1
-    return StoredRecord(trial, item.raw, item.source)
+        return Rejected(item.source, str(exc))
+    return prepare_record(StoredRecord(trial, item.raw, item.source))
 
 
-def _batches(records: Iterable[StoredRecord], size: int) -> Iterator[list[StoredRecord]]:
-    batch: list[StoredRecord] = []
+def _prepared(
+    items: Iterable[SourceRecord], summary: IngestSummary, workers: int
+) -> Iterator[PreparedTrial]:
+    if workers <= 1:
+        results: Iterable[PreparedTrial | Rejected] = map(prepare_item, items)
+        pool = None
+    else:
+        # Parsing is CPU work: worker processes parse while this one writes to SQLite.
+        pool = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn").Pool(workers)
+        # imap reads its input eagerly; the gate keeps at most IN_FLIGHT records in memory.
+        gate = threading.BoundedSemaphore(IN_FLIGHT)
+
+        def gated(source: Iterable[SourceRecord]) -> Iterator[SourceRecord]:
+            for item in source:
+                gate.acquire()
+                yield item
+
+        results = pool.imap(prepare_item, gated(items), chunksize=16)
+    try:
+        for result in results:
+            if pool is not None:
+                gate.release()
+            if isinstance(result, Rejected):
+                summary.rejected.append(result)
+                continue
+            if result.summary_only:
+                summary.summary_only += 1
+            yield result
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+
+def _batches(records: Iterable[PreparedTrial], size: int) -> Iterator[list[PreparedTrial]]:
+    batch: list[PreparedTrial] = []
     for record in records:
         batch.append(record)
         if len(batch) >= size:
@@ -119,6 +154,7 @@ def ingest_paths(
     *,
     batch_size: int = DEFAULT_BATCH,
     progress: bool = True,
+    workers: int | None = None,
 ) -> IngestSummary:
     """Read every record under ``paths`` into ``store``; returns what happened.
 
@@ -126,18 +162,25 @@ def ingest_paths(
     files is listed in the summary instead.
     """
     summary = IngestSummary()
-    for batch in _batches(_records([Path(p) for p in paths], summary, progress), batch_size):
-        summary.upserts.add(store.upsert_trials(batch))
+    workers = default_workers() if workers is None else workers
+    items = _source_items([Path(p) for p in paths], summary, progress)
+    for batch in _batches(_prepared(items, summary, workers), batch_size):
+        summary.upserts.add(store.upsert_prepared(batch))
     if summary.stored:
         store.set_meta("content_version", _bump(store.get_meta("content_version")))
     return summary
 
 
+def default_workers() -> int:
+    """Parser processes for an ingest: one per core beyond the writer, at least one."""
+    return max(1, (os.cpu_count() or 1))
+
+
 def ingest_trials(store: SqliteStore, records: Iterable[StoredRecord], batch_size: int = DEFAULT_BATCH) -> UpsertStats:
     """Store already parsed records (from a sync or a generator) in batches."""
     stats = UpsertStats()
-    for batch in _batches(records, batch_size):
-        stats.add(store.upsert_trials(batch))
+    for batch in _batches(map(prepare_record, records), batch_size):
+        stats.add(store.upsert_prepared(batch))
     if stats.inserted or stats.replaced:
         store.set_meta("content_version", _bump(store.get_meta("content_version")))
     return stats

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import orjson
 
-from trialscope.errors import ParseError, TrialScopeError
+from trialscope.errors import NotAStudyError, ParseError, TrialScopeError
 from trialscope.model import Trial
 
 RECORD_SUFFIXES = (".json", ".jsonl", ".ndjson", ".xml", ".csv", ".zip")
@@ -120,15 +120,15 @@ def _iter_jsonl(name: str, stream: IO[bytes]) -> Iterator[SourceItem]:
         if not line:
             continue
         where = f"{name}:{number}"
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield Rejected(where, f"malformed JSON: {exc}")
-            continue
-        if number == 1 and _is_derived(obj):
-            yield Rejected(name, _DERIVED_REASON, skipped_file=True)
-            return
-        yield _classify(where, obj, line)
+        if number == 1:
+            try:
+                if _is_derived(orjson.loads(line)):
+                    yield Rejected(name, _DERIVED_REASON, skipped_file=True)
+                    return
+            except orjson.JSONDecodeError:
+                pass
+        # Decoding and classifying wait for the parse step, which may run in a worker process.
+        yield SourceRecord(where, "json", None, line)
 
 
 def _iter_json(name: str, data: bytes) -> Iterator[SourceItem]:
@@ -227,8 +227,22 @@ def _parser(shape: str) -> Callable[[Any, bytes], Trial]:
 _PARSERS: dict[str, Callable[[Any, bytes], Trial]] = {}
 
 
+def decode_json_record(record: SourceRecord) -> SourceRecord:
+    """Decode and classify a record read as undecoded JSON; NotAStudyError if it is none."""
+    try:
+        obj = orjson.loads(record.raw)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"malformed JSON: {exc}") from None
+    item = _classify(record.source, obj, record.raw)
+    if isinstance(item, Rejected):
+        raise NotAStudyError(item.reason)
+    return item
+
+
 def parse_source_record(record: SourceRecord) -> Trial:
     """Parse a record of any shape; only ParseError (and subclasses) escape."""
+    if record.shape == "json":
+        record = decode_json_record(record)
     parser = _PARSERS.get(record.shape)
     if parser is None:
         parser = _PARSERS[record.shape] = _parser(record.shape)

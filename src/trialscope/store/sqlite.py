@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -92,15 +93,104 @@ def fts_text(trial: Trial) -> tuple[str, ...]:
     )
 
 
-def _wins(new: Trial, old_update: str | None, old_summary_only: int) -> bool:
+def _wins(new: PreparedTrial, old_update: str | None, old_summary_only: int) -> bool:
     """Whether a newly read record replaces the stored one.
 
     A full record beats a summary-only one whatever the dates; otherwise only a strictly
     newer last-update date replaces, so re-reading the same files changes nothing.
     """
-    if new.summary_only != bool(old_summary_only):
+    if bool(new.summary_only) != bool(old_summary_only):
         return not new.summary_only
     return (new.last_update or "") > (old_update or "")
+
+
+class PreparedTrial(NamedTuple):
+    """A trial flattened into the rows of every table, ready to write (picklable, cheap)."""
+
+    nct_id: str
+    last_update: str | None
+    summary_only: bool
+    row: tuple[Any, ...]
+    phases: list[tuple[Any, ...]]
+    conditions: list[tuple[Any, ...]]
+    mesh: list[tuple[Any, ...]]
+    interventions: list[tuple[Any, ...]]
+    sponsors: list[tuple[Any, ...]]
+    sites: list[tuple[Any, ...]]
+    fts: tuple[str, ...]
+
+
+_INSERT_TRIAL = """INSERT INTO trials (id, nct_id, brief_title, official_title, acronym, overall_status, study_type,
+    phase, primary_purpose, allocation, enrollment, start_date, primary_completion_date,
+    completion_date, first_post_date, last_update, has_results, sex, min_age_days, max_age_days,
+    healthy_volunteers, lead_sponsor, sponsor_class, summary_only, source_format, source_file,
+    content_hash, trial, raw)
+   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
+_INSERT_FTS = f"INSERT INTO trials_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{',?' * len(FTS_COLUMNS)})"
+
+
+def prepare_record(record: StoredRecord) -> PreparedTrial:
+    """Flatten a record into table rows; pure, so worker processes can do it in parallel."""
+    t = record.trial
+    d = t.design
+    e = t.eligibility
+    lead = t.lead_sponsor
+    row = (
+        t.nct_id,
+        t.brief_title,
+        t.official_title,
+        t.acronym,
+        t.overall_status,
+        d.study_type,
+        t.phase_label or None,
+        d.primary_purpose,
+        d.allocation,
+        d.enrollment_count,
+        t.start_date.date if t.start_date else None,
+        t.primary_completion_date.date if t.primary_completion_date else None,
+        t.completion_date.date if t.completion_date else None,
+        t.first_post_date.date if t.first_post_date else None,
+        t.last_update,
+        int(t.has_results),
+        e.sex,
+        e.minimum_age_days,
+        e.maximum_age_days,
+        None if e.healthy_volunteers is None else int(e.healthy_volunteers),
+        lead.name if lead else None,
+        lead.sponsor_class if lead else None,
+        int(t.summary_only),
+        t.source_format,
+        record.source_file,
+        hashlib.sha256(record.raw).hexdigest(),
+        zlib.compress(_encode(t), 1),
+        zlib.compress(record.raw, 1),
+    )
+    mesh = [
+        (kind, m.term, m.id, ancestor)
+        for kind, terms, ancestor in (
+            ("condition", t.condition_mesh, 0),
+            ("condition", t.condition_ancestors, 1),
+            ("intervention", t.intervention_mesh, 0),
+            ("intervention", t.intervention_ancestors, 1),
+        )
+        for m in terms
+    ]
+    return PreparedTrial(
+        nct_id=t.nct_id,
+        last_update=t.last_update,
+        summary_only=t.summary_only,
+        row=row,
+        phases=[(p,) for p in dict.fromkeys(d.phases)],
+        conditions=[(c,) for c in dict.fromkeys(t.conditions)],
+        mesh=mesh,
+        interventions=[(i.type, i.name) for i in t.interventions],
+        sponsors=[(s.name, s.sponsor_class, s.role) for s in t.sponsors],
+        sites=[
+            (s.facility, s.city, s.state, s.country, s.status, s.geo.lat if s.geo else None, s.geo.lon if s.geo else None)
+            for s in t.locations
+        ],
+        fts=fts_text(t),
+    )
 
 
 class SqliteStore:
@@ -172,17 +262,20 @@ class SqliteStore:
         >>> store.upsert_trials([StoredRecord(Trial(nct_id="NCT00000001"), b"{}")]).inserted
         1
         """
+        return self.upsert_prepared([prepare_record(r) for r in records])
+
+    def upsert_prepared(self, records: Iterable[PreparedTrial]) -> UpsertStats:
+        """Store prepared records in one transaction (see upsert_trials)."""
         stats = UpsertStats()
-        batch: dict[str, StoredRecord] = {}
+        batch: dict[str, PreparedTrial] = {}
         for record in records:
-            previous = batch.get(record.trial.nct_id)
+            previous = batch.get(record.nct_id)
             if previous is not None:
-                old = previous.trial
-                if not _wins(record.trial, old.last_update, int(old.summary_only)):
+                if not _wins(record, previous.last_update, int(previous.summary_only)):
                     stats.skipped += 1
                     continue
                 stats.skipped += 1  # the earlier one of the pair is dropped
-            batch[record.trial.nct_id] = record
+            batch[record.nct_id] = record
         if not batch:
             return stats
         with self._lock, self.conn:
@@ -192,7 +285,7 @@ class SqliteStore:
                 if old is None:
                     self._insert(record)
                     stats.inserted += 1
-                elif _wins(record.trial, old[1], old[2]):
+                elif _wins(record, old[1], old[2]):
                     self._delete(old[0])
                     self._insert(record, trial_id=old[0])
                     stats.replaced += 1
@@ -217,90 +310,17 @@ class SqliteStore:
         self.conn.execute("DELETE FROM trials_fts WHERE rowid = ?", (trial_id,))
         self.conn.execute("DELETE FROM trials WHERE id = ?", (trial_id,))
 
-    def _insert(self, record: StoredRecord, trial_id: int | None = None) -> None:
-        t = record.trial
-        d = t.design
-        e = t.eligibility
-        lead = t.lead_sponsor
-        cur = self.conn.execute(
-            """INSERT INTO trials (id, nct_id, brief_title, official_title, acronym, overall_status, study_type,
-                phase, primary_purpose, allocation, enrollment, start_date, primary_completion_date,
-                completion_date, first_post_date, last_update, has_results, sex, min_age_days, max_age_days,
-                healthy_volunteers, lead_sponsor, sponsor_class, summary_only, source_format, source_file,
-                content_hash, trial, raw)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (
-                trial_id,
-                t.nct_id,
-                t.brief_title,
-                t.official_title,
-                t.acronym,
-                t.overall_status,
-                d.study_type,
-                t.phase_label or None,
-                d.primary_purpose,
-                d.allocation,
-                d.enrollment_count,
-                t.start_date.date if t.start_date else None,
-                t.primary_completion_date.date if t.primary_completion_date else None,
-                t.completion_date.date if t.completion_date else None,
-                t.first_post_date.date if t.first_post_date else None,
-                t.last_update,
-                int(t.has_results),
-                e.sex,
-                e.minimum_age_days,
-                e.maximum_age_days,
-                None if e.healthy_volunteers is None else int(e.healthy_volunteers),
-                lead.name if lead else None,
-                lead.sponsor_class if lead else None,
-                int(t.summary_only),
-                t.source_format,
-                record.source_file,
-                hashlib.sha256(record.raw).hexdigest(),
-                zlib.compress(_encode(t), 1),
-                zlib.compress(record.raw, 1),
-            ),
-        )
+    def _insert(self, p: PreparedTrial, trial_id: int | None = None) -> None:
+        cur = self.conn.execute(_INSERT_TRIAL, (trial_id, *p.row))
         rowid = cur.lastrowid
         ex = self.conn.executemany
-        ex("INSERT INTO trial_phases VALUES (?,?)", [(rowid, p) for p in dict.fromkeys(d.phases)])
-        ex("INSERT INTO trial_conditions VALUES (?,?)", [(rowid, c) for c in dict.fromkeys(t.conditions)])
-        mesh = [
-            (rowid, kind, m.term, m.id, ancestor)
-            for kind, terms, ancestor in (
-                ("condition", t.condition_mesh, 0),
-                ("condition", t.condition_ancestors, 1),
-                ("intervention", t.intervention_mesh, 0),
-                ("intervention", t.intervention_ancestors, 1),
-            )
-            for m in terms
-        ]
-        ex("INSERT INTO trial_mesh VALUES (?,?,?,?,?)", mesh)
-        ex("INSERT INTO trial_interventions VALUES (?,?,?)", [(rowid, i.type, i.name) for i in t.interventions])
-        ex(
-            "INSERT INTO trial_sponsors VALUES (?,?,?,?)",
-            [(rowid, s.name, s.sponsor_class, s.role) for s in t.sponsors],
-        )
-        ex(
-            "INSERT INTO sites VALUES (?,?,?,?,?,?,?,?)",
-            [
-                (
-                    rowid,
-                    s.facility,
-                    s.city,
-                    s.state,
-                    s.country,
-                    s.status,
-                    s.geo.lat if s.geo else None,
-                    s.geo.lon if s.geo else None,
-                )
-                for s in t.locations
-            ],
-        )
-        self.conn.execute(
-            f"INSERT INTO trials_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{',?' * len(FTS_COLUMNS)})",
-            (rowid, *fts_text(t)),
-        )
+        ex("INSERT INTO trial_phases VALUES (?,?)", [(rowid, *r) for r in p.phases])
+        ex("INSERT INTO trial_conditions VALUES (?,?)", [(rowid, *r) for r in p.conditions])
+        ex("INSERT INTO trial_mesh VALUES (?,?,?,?,?)", [(rowid, *r) for r in p.mesh])
+        ex("INSERT INTO trial_interventions VALUES (?,?,?)", [(rowid, *r) for r in p.interventions])
+        ex("INSERT INTO trial_sponsors VALUES (?,?,?,?)", [(rowid, *r) for r in p.sponsors])
+        ex("INSERT INTO sites VALUES (?,?,?,?,?,?,?,?)", [(rowid, *r) for r in p.sites])
+        self.conn.execute(_INSERT_FTS, (rowid, *p.fts))
 
     # --- reading --------------------------------------------------------------------
 

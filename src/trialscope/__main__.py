@@ -1,0 +1,5 @@
+import sys
+
+from trialscope.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""Shared fixtures: paths to the real records, and one real store ingested from all of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CTGOV = SHARED / "data" / "ctgov"
+SEED = SHARED / "seed"
+EVAL = SHARED / "eval"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files from current output")
+
+
+@pytest.fixture(scope="session")
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def full_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real SQLite store holding every record in shared/data/ctgov plus the seed record."""
+    from trialscope.ingest import ingest_paths
+    from trialscope.store import open_store
+
+    path = tmp_path_factory.mktemp("store") / "trials.db"
+    store = open_store(path)
+    summary = ingest_paths(store, [CTGOV, SEED / "NCT04184258.json"], progress=False)
+    store.close()
+    # Keep the summary beside the store for tests that check what the ingest said.
+    (path.parent / "summary.txt").write_text("\n".join(summary.lines()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def full_store(full_store_path: Path):  # type: ignore[no-untyped-def]
+    from trialscope.store import open_store
+
+    store = open_store(full_store_path, readonly=True)
+    yield store
+    store.close()

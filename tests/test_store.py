@@ -1,0 +1,132 @@
+"""The SQLite store: round trips, upsert rules, schema versions."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trialscope.ctgov.parse import parse_study
+from trialscope.errors import SchemaVersionError, StoreError, TrialNotFoundError
+from trialscope.model import DateStruct, Trial
+from trialscope.store import StoredRecord, open_store
+
+from conftest import CTGOV, SEED
+
+SEED_RAW = (SEED / "NCT04184258.json").read_bytes()
+
+
+def seed_trial(**changes: object) -> Trial:
+    return dataclasses.replace(parse_study(orjson.loads(SEED_RAW)), **changes)
+
+
+def test_stored_trial_reads_back_equal(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "t.db")
+    trial = seed_trial()
+    store.upsert_trials([StoredRecord(trial, SEED_RAW, "seed.json")])
+    assert store.get_trial("NCT04184258") == trial
+    raw = store.get_raw("nct04184258")
+    assert raw.raw == SEED_RAW and raw.source_file == "seed.json" and len(raw.content_hash) == 64
+
+
+def test_same_or_older_record_is_skipped_newer_replaces(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "t.db")
+    first = store.upsert_trials([StoredRecord(seed_trial(), SEED_RAW)])
+    again = store.upsert_trials([StoredRecord(seed_trial(), SEED_RAW)])
+    older = store.upsert_trials(
+        [StoredRecord(seed_trial(brief_title="old", last_update_post_date=DateStruct("2020-01-01")), b"x")]
+    )
+    newer_trial = seed_trial(brief_title="new title", last_update_post_date=DateStruct("2022-05-01", "ACTUAL"))
+    newer = store.upsert_trials([StoredRecord(newer_trial, b"y")])
+    assert (first.inserted, again.skipped, older.skipped, newer.replaced) == (1, 1, 1, 1)
+    assert store.get_trial("NCT04184258").brief_title == "new title"
+    assert store.count() == 1
+    # The replaced trial's old rows are gone from the child tables and the full-text index.
+    assert store.conn.execute("SELECT count(*) FROM trials_fts").fetchone()[0] == 1
+    assert store.conn.execute("SELECT count(*) FROM trial_conditions").fetchone()[0] == 1
+
+
+def test_full_record_beats_summary_only_whatever_the_dates(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "t.db")
+    summary = seed_trial(summary_only=True, last_update_post_date=DateStruct("2030-01-01"), brief_title="csv")
+    store.upsert_trials([StoredRecord(summary, b"csv")])
+    store.upsert_trials([StoredRecord(seed_trial(), SEED_RAW)])
+    assert store.get_trial("NCT04184258").summary_only is False
+    stats = store.upsert_trials([StoredRecord(summary, b"csv")])
+    assert stats.skipped == 1 and store.get_trial("NCT04184258").summary_only is False
+
+
+def test_unknown_trial_is_a_clear_error(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "t.db")
+    with pytest.raises(TrialNotFoundError, match="NCT99999999"):
+        store.get_trial("NCT99999999")
+
+
+def test_store_of_another_schema_version_refuses_to_open(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    open_store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(SchemaVersionError, match="schema version 99"):
+        open_store(path)
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError):
+        open_store(path)
+
+
+def test_readonly_store_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="trialscope ingest"):
+        open_store(tmp_path / "missing.db", readonly=True)
+
+
+def test_postgres_address_is_refused_clearly() -> None:
+    with pytest.raises(StoreError, match="PostgreSQL"):
+        open_store("postgresql://localhost/trials")
+
+
+REAL_RECORDS = [
+    orjson.loads(line)
+    for line in (CTGOV / "v2_json/partrita__clinicaltrial-watch-tigit__snapshots.jsonl").read_bytes().splitlines()[:300]
+    if b"protocolSection" in line
+]
+
+text = st.text(min_size=0, max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    index=st.integers(min_value=0, max_value=len(REAL_RECORDS) - 1),
+    title=text,
+    conditions=st.lists(text, max_size=4),
+    enrollment=st.none() | st.integers(min_value=0, max_value=10**9),
+)
+def test_round_trip_of_real_and_mutated_trials(tmp_path: Path, index: int, title: str, conditions: list[str], enrollment: int | None) -> None:
+    trial = parse_study(REAL_RECORDS[index])
+    trial = dataclasses.replace(
+        trial,
+        brief_title=title or None,
+        conditions=tuple(conditions),
+        design=dataclasses.replace(trial.design, enrollment_count=enrollment),
+    )
+    store = open_store(":memory:")
+    store.upsert_trials([StoredRecord(trial, orjson.dumps(REAL_RECORDS[index]))])
+    assert store.get_trial(trial.nct_id) == trial
+    store.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.builds(Trial, nct_id=st.from_regex(r"NCT\d{8}", fullmatch=True)))
+def test_round_trip_of_generated_trials(trial: Trial) -> None:
+    store = open_store(":memory:")
+    store.upsert_trials([StoredRecord(trial, b"{}")])
+    assert store.get_trial(trial.nct_id) == trial

@@ -84,6 +84,8 @@ def split_phases(text: str | None) -> tuple[str, ...]:
     """``"Phase 1/Phase 2"`` -> ``("PHASE1", "PHASE2")``; unknown words are kept upper-cased."""
     if not text:
         return ()
+    if text.strip().upper() in {"N/A", "NA", "NOT APPLICABLE"}:
+        return ("NA",)
     phases = []
     for part in re.split(r"[/|,]", text):
         key = _NON_WORD.sub("_", part.strip().upper()).strip("_")

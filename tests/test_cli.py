@@ -1,0 +1,60 @@
+"""The trialscope command: ingest, show, stats, and clear errors with exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trialscope.cli import main
+
+from conftest import CTGOV, SEED
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "cli.db")
+    assert main(["ingest", str(CTGOV / "v2_json/aact_fixtures"), str(SEED / "NCT04184258.json"), "--db", path, "--no-progress"]) == 0
+    return path
+
+
+def test_ingest_prints_a_summary_and_writes_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.json").write_text("{oops")
+    report = tmp_path / "rejects.jsonl"
+    code = main(["ingest", str(tmp_path / "in"), str(SEED), "--db", str(tmp_path / "x.db"), "--report", str(report), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "1 new trials" in out and "1 rejected" in out and "bad.json" in out
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    assert rows[0]["source"].endswith("bad.json") and "malformed JSON" in rows[0]["reason"]
+
+
+def test_show_in_every_format(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt, marker in (("text", "NCT ID: NCT04184258"), ("markdown", "## Basic Information"),
+                        ("html", "<!DOCTYPE html>"), ("json", '"nct_id":"NCT04184258"')):
+        assert main(["show", "nct04184258", "--format", fmt, "--db", db]) == 0
+        assert marker in capsys.readouterr().out
+
+
+def test_show_unknown_trial_says_so_and_fails(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "NCT99999999", "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert "No trial NCT99999999" in err and "Traceback" not in err
+
+
+def test_show_without_a_store_explains_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "NCT04184258", "--db", str(tmp_path / "none.db")]) == 1
+    assert "trialscope ingest" in capsys.readouterr().err
+
+
+def test_stats_counts(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "Trials: 15" in out and "COMPLETED" in out and "INTERVENTIONAL" in out
+
+
+def test_missing_path_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(tmp_path / "nope"), "--db", str(tmp_path / "x.db"), "--no-progress"]) == 1
+    assert "No such file" in capsys.readouterr().err

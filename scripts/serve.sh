@@ -8,7 +8,7 @@ TRIALSCOPE_NO_APT=1 bash scripts/setup.sh
 DATA=${TRIALSCOPE_DATA:-../shared/data/ctgov}
 TS=.venv/bin/trialscope
 if [ -d "$DATA" ]; then
-    "$TS" ingest "$DATA" ../shared/seed/NCT04184258.json --quiet
+    "$TS" ingest ../shared/seed/NCT04184258.json "$DATA" --quiet
 else
     echo "No records at $DATA: load some with '$TS ingest PATH' (API v2 JSON, bulk zip, legacy XML...)."
 fi

@@ -30,7 +30,8 @@ def full_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = tmp_path_factory.mktemp("store") / "trials.db"
     store = open_store(path)
-    summary = ingest_paths(store, [CTGOV, SEED / "NCT04184258.json"], progress=False)
+    # The seed first: on equal last-update dates the record read first is kept.
+    summary = ingest_paths(store, [SEED / "NCT04184258.json", CTGOV], progress=False)
     store.close()
     # Keep the summary beside the store for tests that check what the ingest said.
     (path.parent / "summary.txt").write_text("\n".join(summary.lines()))

@@ -89,7 +89,8 @@ class Intervention:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A registered outcome; ``kind`` is ``primary``, ``secondary`` or ``other``."""
+    """A registered outcome; ``kind`` is ``primary``, ``secondary``, ``other``, or ``unspecified``
+    where the source (the classic CSV export) does not say."""
 
     measure: str
     kind: str = "primary"

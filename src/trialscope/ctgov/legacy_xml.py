@@ -198,6 +198,8 @@ def unwrap_textblock(raw: str | None) -> str | None:
     """
     if not raw or not raw.strip():
         return None
+    # Some records carry carriage returns as character references (&#13;).
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
     units: list[list] = []  # [kind, depth, lines, text_indent]; kind "p" or "item"
     dashes: list[int] = []  # indentation of the dashes of the open list levels
     previous: str | None = None  # the previous raw line, None after a blank one
@@ -248,7 +250,7 @@ def _text(el: _Element | None, path: str | None = None) -> str | None:
     node = el.find(path) if el is not None and path else el
     if node is None:
         return None
-    value = "".join(t for t in node.itertext() if isinstance(t, str)).strip()
+    value = "".join(t for t in node.itertext() if isinstance(t, str)).replace("\r\n", "\n").replace("\r", "\n").strip()
     return value or None
 
 

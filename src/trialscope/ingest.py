@@ -166,8 +166,6 @@ def ingest_paths(
     items = _source_items([Path(p) for p in paths], summary, progress)
     for batch in _batches(_prepared(items, summary, workers), batch_size):
         summary.upserts.add(store.upsert_prepared(batch))
-    if summary.stored:
-        store.set_meta("content_version", _bump(store.get_meta("content_version")))
     return summary
 
 
@@ -181,13 +179,7 @@ def ingest_trials(store: SqliteStore, records: Iterable[StoredRecord], batch_siz
     stats = UpsertStats()
     for batch in _batches(map(prepare_record, records), batch_size):
         stats.add(store.upsert_prepared(batch))
-    if stats.inserted or stats.replaced:
-        store.set_meta("content_version", _bump(store.get_meta("content_version")))
     return stats
-
-
-def _bump(version: str | None) -> str:
-    return str(int(version or 0) + 1)
 
 
 def write_report(summary: IngestSummary, stream: IO[bytes]) -> None:

@@ -202,6 +202,7 @@ class SqliteStore:
         self.path = str(path)
         self.readonly = readonly
         self._lock = threading.RLock()
+        self.lock = self._lock  # held while a batch is written; readers of the shared connection take it too
         if not readonly and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         if readonly and self.path != ":memory:" and not Path(self.path).exists():
@@ -291,6 +292,12 @@ class SqliteStore:
                     stats.replaced += 1
                 else:
                     stats.skipped += 1
+            if stats.inserted or stats.replaced:
+                # Derived tables (search, similarity) watch this number to notice new data.
+                self.conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('content_version', '1') ON CONFLICT(key) "
+                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
         return stats
 
     def _existing(self, nct_ids: list[str]) -> dict[str, tuple[int, str | None, int]]:

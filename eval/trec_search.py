@@ -1,0 +1,303 @@
+"""Search quality on TREC Clinical Trials 2021: NDCG@10 and P@10 over 75 patient topics.
+
+    python eval/trec_search.py                      # build the corpus store once, rank, report
+    python eval/trec_search.py --write docs/PERFORMANCE.md
+
+The corpus is the judged documents in ``../shared/eval/trec2021``: every partial document of
+``partial_docs.jsonl`` (title, brief summary, description sentences) plus, for any judged
+trial whose full registry record is in ``../shared/data/ctgov``, that record (it replaces
+the partial one). It is ingested into its own store (``--db``), and search's tables are
+built as for any store.
+
+A topic is a patient description of a paragraph or more. It becomes a search the way a
+coordinator would type one: the salient words (not stop words, not numbers; those rare in
+the corpus first, by tf x idf, at most ``--terms``) joined by OR, so a long description never
+errors and ranks by BM25. Abbreviations keep their capitals (``HTN``, ``AVM``), so the
+synonym table can expand them. A second run adds the patient's age and sex, read from the
+description ("a 45-year-old man"), as filters.
+
+Judgments: 0 not relevant, 1 excluded, 2 eligible. NDCG@10 uses those grades as gains;
+P@10 counts eligible trials (grade 2) and, separately, any relevant one (grade >= 1).
+Unjudged trials in a top ten count as not relevant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+from trialscope.ctgov.sources import Rejected, iter_source_records, parse_source_record
+from trialscope.errors import ParseError
+from trialscope.model import Trial
+from trialscope.search import SearchQuery, refresh_search_index, search_trials
+from trialscope.store import StoredRecord, open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+TREC = SHARED / "eval" / "trec2021"
+CTGOV = SHARED / "data" / "ctgov"
+
+STOP = frozenset(
+    """a about above after again against ago all also am an and any are as at be because been before being
+    below between both but by can could did do does doing done down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just me
+    more most my myself no nor not now of off on once only or other our out over own same she should so
+    some such than that the their them then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours patient
+    patients pt presents presented presenting presentation history hx year years old yo y o male female
+    man woman men women boy girl mother father husband wife son daughter day days week weeks month
+    months today yesterday noted notes reports reported report states denies complains complaint found
+    showed shows revealed reveals normal given started prior recent recently since without admitted
+    admission hospital emergency department ed er evaluation evaluated well past medical family social
+    exam examination physical status also including include includes new mild moderate severe
+    significant time times per daily left right bilateral last first second one two three four five six
+    seven eight nine ten several multiple approximately around taking takes took treated treatment
+    therapy work works worked went go going come came home clinic office visit visits seen see however
+    although though found felt feel feels like said says tells told started stopped continued currently
+    current remains remained remain increased decreased normal abnormal positive negative unremarkable
+    significant history physician doctor dr mg ml kg cm mm hr hrs pmh hpi sob""".split()  # noqa: SIM905
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*[A-Za-z0-9]|[A-Za-z]{2,}")
+_AGE = re.compile(
+    r"(\d{1,3})\s*(?:-|\s)?\s*(years?|yrs?|y\.?o\.?|y/o|months?|mo|weeks?|days?)(?:[\s-]*old)?\b"
+    r"|^\s*(\d{1,3})\s*(?:yo\b|y/o\b|[MF]\b)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_FEMALE = re.compile(r"\b(woman|female|girl|lady|she|her|F)\b")
+_MALE = re.compile(r"\b(man|male|boy|gentleman|he|his|him|M)\b")
+
+
+def load_partial_docs(path: Path) -> dict[str, Trial]:
+    trials: dict[str, Trial] = {}
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        doc = orjson.loads(line)
+        sentences = doc.get("description_sentences") or []
+        trials[doc["nct_id"]] = Trial(
+            nct_id=doc["nct_id"],
+            brief_title=doc.get("title") or None,
+            brief_summary=(doc.get("brief_summary") or "").strip() or None,
+            detailed_description=" ".join(sentences) or None,
+            source_format="trec-partial",
+            summary_only=True,
+        )
+    return trials
+
+
+def load_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    for line in path.read_text().splitlines()[1:]:
+        if line.strip():
+            topic, doc, grade = line.split("\t")
+            qrels.setdefault(topic, {})[doc] = int(grade)
+    return qrels
+
+
+def build_store(db: Path, qrels: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The corpus store: partial documents, replaced by full records where the shared data has them."""
+    judged = {doc for judgments in qrels.values() for doc in judgments}
+    partial = load_partial_docs(TREC / "partial_docs.jsonl")
+    corpus_ids = judged & (set(partial) | judged)
+    if db.exists():
+        db.unlink()
+    store = open_store(db)
+    records = [
+        StoredRecord(t, orjson.dumps({"nct_id": t.nct_id}), "partial_docs.jsonl") for t in partial.values()
+    ]
+    store.upsert_trials(records)
+    full: dict[str, StoredRecord] = {}
+    for item in iter_source_records(CTGOV):
+        if isinstance(item, Rejected):
+            continue
+        try:
+            trial = parse_source_record(item)
+        except ParseError:
+            continue
+        if trial.nct_id in corpus_ids and not trial.summary_only:
+            full[trial.nct_id] = StoredRecord(trial, item.raw, item.source)
+    store.upsert_trials(full.values())
+    store.set_meta("content_version", str(time.time()))
+    refresh_search_index(store, full=True)
+    counts = {
+        "trials": store.count(),
+        "partial": len(partial),
+        "full": len(full),
+        "full_replacing_partial": len(set(full) & set(partial)),
+        "judged": len(judged),
+    }
+    store.close()
+    return counts
+
+
+def patient_age_sex(text: str) -> tuple[float | None, str | None]:
+    """The patient's age in years and sex as a description states them, when it does."""
+    age = None
+    match = _AGE.search(text)
+    if match:
+        number = int(match.group(1) or match.group(3))
+        unit = (match.group(2) or "year").lower()
+        age = (
+            number / 12
+            if unit.startswith("mo")
+            else number / 52
+            if unit.startswith("w")
+            else (number / 365 if unit.startswith("d") else float(number))
+        )
+    head = text[:300]
+    female, male = len(_FEMALE.findall(head)), len(_MALE.findall(head))
+    sex = "FEMALE" if female > male else "MALE" if male > female else None
+    return age, sex
+
+
+class TermPicker:
+    """Salient words of a description, by tf x idf over the corpus (document counts cached)."""
+
+    def __init__(self, store: object) -> None:
+        self.conn = store.conn  # type: ignore[attr-defined]
+        self.n = store.count()  # type: ignore[attr-defined]
+        self.df: dict[str, int] = {}
+
+    def doc_freq(self, word: str) -> int:
+        key = word.lower()
+        if key not in self.df:
+            token = re.sub(r"[^a-z0-9]+", " ", key).strip()
+            self.df[key] = (
+                self.conn.execute(
+                    "SELECT count(*) FROM trials_fts WHERE trials_fts MATCH ?", (f'"{token}"',)
+                ).fetchone()[0]
+                if token
+                else 0
+            )
+        return self.df[key]
+
+    def pick(self, text: str, limit: int) -> list[str]:
+        words = [w for w in _WORD.findall(text) if w.lower() not in STOP and not w.isdigit()]
+        counts: Counter[str] = Counter()
+        spelling: dict[str, str] = {}
+        for w in words:
+            key = w.lower()
+            counts[key] += 1
+            if w.isupper() and len(w) <= 6:
+                spelling[key] = w  # keep an abbreviation's capitals for the synonym table
+            spelling.setdefault(key, key)
+        scored = []
+        for key, tf in counts.items():
+            df = self.doc_freq(key)
+            if df == 0 or df > self.n * 0.3 or len(key) < 3 and not spelling[key].isupper():
+                continue
+            scored.append(((1 + math.log(tf)) * math.log(self.n / df), key))
+        scored.sort(reverse=True)
+        return [spelling[key] for _, key in scored[:limit]]
+
+
+def ndcg_at(ranked: list[str], judgments: dict[str, int], k: int = 10) -> float:
+    gains = [judgments.get(doc, 0) for doc in ranked[:k]]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted(judgments.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def precision_at(ranked: list[str], judgments: dict[str, int], grade: int, k: int = 10) -> float:
+    return sum(1 for doc in ranked[:k] if judgments.get(doc, 0) >= grade) / k
+
+
+def evaluate(
+    store: object,
+    topics: list[dict],
+    qrels: dict[str, dict[str, int]],
+    *,
+    terms: int,
+    filters: bool,
+    synonyms: bool,
+) -> dict[str, float]:
+    picker = TermPicker(store)
+    scores: dict[str, list[float]] = {"ndcg": [], "p_eligible": [], "p_relevant": []}
+    for topic in topics:
+        judgments = qrels.get(topic["_id"], {})
+        words = picker.pick(topic["text"], terms)
+        age, sex = patient_age_sex(topic["text"]) if filters else (None, None)
+        query = SearchQuery(text=" OR ".join(words), age_years=age, sex=sex, limit=10)
+        ranked = [h.nct_id for h in search_trials(store, query, timeout_s=30, use_synonyms=synonyms).hits]
+        scores["ndcg"].append(ndcg_at(ranked, judgments))
+        scores["p_eligible"].append(precision_at(ranked, judgments, 2))
+        scores["p_relevant"].append(precision_at(ranked, judgments, 1))
+    return {k: statistics.mean(v) for k, v in scores.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--db", default="/tmp/trialscope-eval/trec2021.db", help="the corpus store (built if missing)"
+    )
+    parser.add_argument("--rebuild", action="store_true", help="build the corpus store again")
+    parser.add_argument("--terms", type=int, default=24, help="salient words per topic (default 24)")
+    parser.add_argument("--write", help="append the figures to this Markdown file's '## Search' section")
+    args = parser.parse_args(argv)
+
+    qrels = load_qrels(TREC / "qrels.tsv")
+    topics = [
+        orjson.loads(line) for line in (TREC / "queries.jsonl").read_bytes().splitlines() if line.strip()
+    ]
+    db = Path(args.db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    counts = None
+    if args.rebuild or not db.exists():
+        started = time.perf_counter()
+        counts = build_store(db, qrels)
+        print(f"corpus store built in {time.perf_counter() - started:.0f} s: {counts}", file=sys.stderr)
+    store = open_store(db, readonly=True)
+    n_partial = store.conn.execute(
+        "SELECT count(*) FROM trials WHERE source_format = 'trec-partial'"
+    ).fetchone()[0]
+    runs = [
+        ("OR of salient words", False, True),
+        ("same, no synonyms", False, False),
+        ("same + age and sex filters", True, True),
+    ]
+    rows = []
+    for name, filters, synonyms in runs:
+        started = time.perf_counter()
+        result = evaluate(store, topics, qrels, terms=args.terms, filters=filters, synonyms=synonyms)
+        ms = (time.perf_counter() - started) * 1000 / len(topics)
+        rows.append(
+            f"| {name} | {result['ndcg']:.4f} | {result['p_eligible']:.4f} | {result['p_relevant']:.4f} | {ms:.0f} |"
+        )
+    lines = [
+        f"### Search quality — TREC Clinical Trials 2021, {time.strftime('%Y-%m-%d')}",
+        "",
+        (
+            f"`python eval/trec_search.py` — {len(topics)} topics, {sum(len(v) for v in qrels.values()):,} "
+            f"judgments; corpus {store.count():,} trials ({store.count() - n_partial:,} full registry records "
+            f"from shared/data/ctgov, {n_partial:,} partial documents); topic -> OR of up to {args.terms} "
+            "salient words."
+        ),
+        "",
+        "| run | NDCG@10 | P@10 (eligible) | P@10 (eligible or excluded) | ms/topic |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    report = "\n".join(lines)
+    print(report)
+    if args.write:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from bench_search import append_report
+
+        append_report(Path(args.write), report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

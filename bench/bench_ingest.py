@@ -11,6 +11,7 @@ orjson and nothing else. Figures go to docs/PERFORMANCE.md (section "ingest").
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import random
 import statistics
@@ -87,6 +88,7 @@ def main() -> int:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
 
+    load_before = os.getloadavg()[0]
     real = [run_ingest([str(REAL), str(SEED)]) for _ in range(args.runs)]
     real_rate = statistics.median(r["records"] / r["elapsed"] for r in real)
     print(f"real: {real[0]['records']} records, {real_rate:.0f} records/s", flush=True)
@@ -101,6 +103,7 @@ def main() -> int:
     peak = max(max(r["rss_kb"], r["worker_rss_kb"]) for r in synth + real) / 1024
     print(f"synthetic: {rate:.0f} trials/s, floor {args.synthetic / floor:.0f}/s, peak {peak:.0f} MiB", flush=True)
 
+    load_after = os.getloadavg()[0]
     store = work / f"synth{args.synthetic // 1000}k.db"
     show = show_latency(store) if store.exists() else []
     size_gb = corpus.stat().st_size / 1e9
@@ -109,7 +112,9 @@ def main() -> int:
         "",
         f"Machine: {machine()}. Median of {args.runs} runs (real) and {args.synthetic_runs} runs (synthetic); "
         "each run is a fresh process into a fresh SQLite store, with FTS5 and all normalized tables, "
-        "parsing in worker processes (one per core) while the main process writes.",
+        "parsing in worker processes (one per core) while the main process writes. "
+        f"1-minute load average {load_before:.1f} before and {load_after:.1f} after the runs "
+        "(above 2 means other work shared the 2 cores, and the figures are low by that much).",
         "",
         "| corpus | records | trials/s | peak RSS (largest process) |",
         "|---|---|---|---|",

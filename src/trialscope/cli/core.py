@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--batch-size", type=int, default=500, help="trials per transaction (default 500)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the one-line summary")
+    p.add_argument(
+        "--no-index", action="store_true", help="skip updating the search tables and related-trials index"
+    )
     add_db_argument(p)
     p.set_defaults(handler=cmd_ingest)
 
@@ -53,17 +56,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         with open(args.report, "wb") as stream:
             write_report(summary, stream)
         print(f"Rejected records written to {args.report}.")
-    _after_ingest(store, args)
+    if not args.no_index:
+        _after_ingest(store, args)
     print(f"The store {store.path} now holds {store.count():,} trials.")
     return 0
 
 
 def _after_ingest(store: SqliteStore, args: argparse.Namespace) -> None:
-    """Bring the similarity index up to date, when that module is installed."""
-    try:
-        from trialscope.similar import update_index_after_ingest
-    except ImportError:
-        return
+    """Bring the search tables and the similarity index up to date with what was stored."""
+    from trialscope.search import refresh_search_index
+    from trialscope.similar import update_index_after_ingest
+
+    refresh_search_index(store)
     update_index_after_ingest(store, progress=not args.no_progress and sys.stderr.isatty())
 
 

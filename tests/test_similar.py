@@ -1,0 +1,327 @@
+"""More Related Trials on a real store: the seed's neighbours, reasons, filters, duplicates, updates."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from trialscope.ctgov.parse import parse_study
+from trialscope.errors import StoreError, TrialNotFoundError
+from trialscope.ingest import ingest_trials
+from trialscope.similar import (
+    Related,
+    build_index,
+    has_index,
+    related_for_page,
+    related_trials,
+    update_index_after_ingest,
+)
+from trialscope.similar.features import normalize_concept, normalize_intervention, tokenize
+from trialscope.store import SqliteStore, StoredRecord, open_store
+
+SEED_FILE = Path(__file__).resolve().parents[2] / "shared" / "seed" / "NCT04184258.json"
+SEED = "NCT04184258"
+TWIN = "NCT99000001"  # the seed registered a second time: same title, same sponsor
+
+
+def _seed_json() -> dict:  # type: ignore[type-arg]
+    return orjson.loads(SEED_FILE.read_bytes())
+
+
+def _record(study: dict) -> StoredRecord:  # type: ignore[type-arg]
+    raw = orjson.dumps(study)
+    return StoredRecord(parse_study(study), raw, source_file="test")
+
+
+def _copy_store(source: Path, target: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copy(f"{source}{suffix}", f"{target}{suffix}")
+    return target
+
+
+@pytest.fixture(scope="module")
+def indexed_path(full_store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every real record, the seed and its twin, with a built index."""
+    path = _copy_store(full_store_path, tmp_path_factory.mktemp("similar") / "related.db")
+    twin = _seed_json()
+    twin["protocolSection"]["identificationModule"]["nctId"] = TWIN
+    store = open_store(path)
+    ingest_trials(store, [_record(twin)])
+    build_index(store)
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def store(indexed_path: Path):  # type: ignore[no-untyped-def]
+    opened = open_store(indexed_path, readonly=True)
+    yield opened
+    opened.close()
+
+
+def _mentions_msc_lupus_or_autoimmune(store: SqliteStore, nct_id: str) -> bool:
+    trial = store.get_trial(nct_id)
+    text = " ".join(
+        [
+            trial.title,
+            trial.official_title or "",
+            *trial.conditions,
+            *trial.keywords,
+            *(m.term for m in (*trial.condition_mesh, *trial.condition_ancestors)),
+            *(f"{i.name} {' '.join(i.other_names)} {i.description or ''}" for i in trial.interventions),
+        ]
+    ).lower()
+    return bool(re.search(r"lupus|autoimmun|mesenchymal|stromal|stem cell|\bmsc", text))
+
+
+def test_seed_top_ten_are_msc_lupus_or_autoimmune_trials(store: SqliteStore) -> None:
+    related = related_trials(store, SEED, limit=10)
+    assert len(related) == 10
+    assert all(_mentions_msc_lupus_or_autoimmune(store, r.nct_id) for r in related), [
+        r.nct_id for r in related
+    ]
+    lupus = [r for r in related if "lupus" in " ".join(store.get_trial(r.nct_id).conditions).lower()]
+    assert len(lupus) >= 5
+    assert [r.score for r in related] == sorted((r.score for r in related), reverse=True)
+
+
+def test_self_and_twin_are_never_listed(store: SqliteStore) -> None:
+    seed_list = [r.nct_id for r in related_trials(store, SEED, limit=100)]
+    twin_list = [r.nct_id for r in related_trials(store, TWIN, limit=100)]
+    assert SEED not in seed_list and TWIN not in seed_list
+    assert SEED not in twin_list and TWIN not in twin_list
+    # The twin is the seed itself, so it finds the same trials.
+    assert seed_list[:10] == twin_list[:10]
+
+
+def _words(text: str) -> set[str]:
+    return set(tokenize(text))
+
+
+@functools.cache
+def _thesaurus(path: str):  # type: ignore[no-untyped-def]
+    from trialscope.similar.index import learn_thesaurus
+
+    return learn_thesaurus(open_store(path, readonly=True))
+
+
+def _intervention_words(trial, book) -> set[str]:  # type: ignore[no-untyped-def]
+    """Words of a trial's intervention names and MeSH terms, abbreviations spelled out as the index does."""
+    words = set()
+    for item in trial.interventions:
+        for name in (item.name, *item.other_names):
+            words |= set(tokenize(name))
+            for word in re.split(r"[^A-Za-z0-9]+", name):
+                words |= set(book.expand(word) or ())
+    return words | {w for m in trial.intervention_mesh for w in tokenize(m.term)}
+
+
+def _check_reason(store: SqliteStore, mine_id: str, theirs_id: str, reason: str) -> None:
+    mine, theirs = store.get_trial(mine_id), store.get_trial(theirs_id)
+    assert not re.fullmatch(r"[\W\d.]*", reason), reason
+    kind, _, value = reason.partition(": ")
+    if kind == "same condition":
+        for trial in (mine, theirs):
+            names = {
+                normalize_concept(n) for n in (*trial.conditions, *(m.term for m in trial.condition_mesh))
+            }
+            # A record without MeSH terms has the condition inside its condition names (or title).
+            written = " | ".join(normalize_concept(n) for n in (*trial.conditions, trial.title))
+            key = normalize_concept(value)
+            assert key in names or (not trial.condition_mesh and f" {key} " in f" {written} "), (
+                reason,
+                trial.nct_id,
+            )
+    elif reason.startswith("related condition (both under "):
+        term = reason.removeprefix("related condition (both under ").removesuffix(")")
+        for trial in (mine, theirs):
+            assert normalize_concept(term) in {normalize_concept(m.term) for m in trial.condition_ancestors}
+    elif kind == "shared intervention":
+        book = _thesaurus(store.path)
+        wanted = set(normalize_intervention(value))
+        for trial in (mine, theirs):
+            assert wanted <= _intervention_words(trial, book), (reason, trial.nct_id)
+    elif kind == "same phase":
+        assert mine.phase_label == theirs.phase_label == value
+    elif kind == "same sponsor":
+        for trial in (mine, theirs):
+            assert value.lower() in {s.name.lower() for s in trial.sponsors}
+    elif kind == "similar description":
+        for word in value.split(", "):
+            for trial in (mine, theirs):
+                text = " ".join(
+                    filter(
+                        None,
+                        (
+                            trial.brief_title,
+                            trial.official_title,
+                            trial.acronym,
+                            " ".join(trial.conditions),
+                            " ".join(trial.keywords),
+                            " ".join(i.name for i in trial.interventions),
+                            trial.brief_summary,
+                            trial.detailed_description,
+                            " ".join(o.measure for o in trial.outcomes),
+                            trial.eligibility.criteria,
+                        ),
+                    )
+                )
+                assert word in _words(text), (reason, trial.nct_id)
+    elif kind.startswith("related condition"):
+        assert value
+    else:
+        pytest.fail(f"unexpected reason {reason!r}")
+
+
+@pytest.mark.parametrize("nct_id", [SEED, "NCT00698191", "NCT02633163"])
+def test_reasons_are_present_and_true(store: SqliteStore, nct_id: str) -> None:
+    related = related_trials(store, nct_id, limit=10)
+    assert related
+    for r in related:
+        assert r.reasons, r.nct_id
+        for reason in r.reasons:
+            _check_reason(store, nct_id, r.nct_id, reason)
+
+
+def test_seed_reasons_name_lupus_and_stem_cells(store: SqliteStore) -> None:
+    reasons = [reason for r in related_trials(store, SEED, limit=10) for reason in r.reasons]
+    assert "same condition: Lupus Erythematosus, Systemic" in reasons
+    assert any(
+        reason.startswith("shared intervention:") and "mesenchymal" in reason.lower() for reason in reasons
+    )
+
+
+def test_filters_keep_only_matching_trials(store: SqliteStore) -> None:
+    recruiting = related_trials(store, SEED, limit=10, statuses=["recruiting"])
+    assert recruiting and all(r.status == "RECRUITING" for r in recruiting)
+    phase2 = related_trials(store, SEED, limit=10, phases=["2"])
+    assert phase2 and all("PHASE2" in (r.phase or "").split("/") for r in phase2)
+    with_results = related_trials(store, SEED, limit=5, has_results=True)
+    assert with_results and all(r.has_results for r in with_results)
+    china = related_trials(store, SEED, limit=10, countries=["china"])
+    assert china and all("China" in r.countries for r in china)
+    unfiltered = {r.nct_id for r in related_trials(store, SEED, limit=100)}
+    assert {r.nct_id for r in recruiting} - unfiltered == set() or len(recruiting) == 10
+
+
+def test_filtered_list_is_filled_beyond_the_stored_neighbours(store: SqliteStore) -> None:
+    lupus_us = related_trials(store, SEED, limit=25, countries=["United States"])
+    assert len(lupus_us) >= 5
+    assert all("United States" in r.countries for r in lupus_us)
+    assert len({r.nct_id for r in lupus_us}) == len(lupus_us)
+
+
+def test_unknown_trial_and_missing_index(store: SqliteStore, tmp_path: Path) -> None:
+    with pytest.raises(TrialNotFoundError):
+        related_trials(store, "NCT00000000")
+    empty = open_store(tmp_path / "empty.db")
+    assert related_for_page(empty, SEED) == []
+    with pytest.raises(StoreError):
+        related_trials(empty, SEED)
+
+
+def test_page_entries_come_from_the_index(store: SqliteStore) -> None:
+    page = related_for_page(store, SEED, limit=5)
+    direct = related_trials(store, SEED, limit=5)
+    assert [p.nct_id for p in page] == [r.nct_id for r in direct]
+    assert all(p.reasons for p in page)
+
+
+def test_index_survives_reopening(indexed_path: Path) -> None:
+    reopened = open_store(indexed_path)
+    try:
+        assert has_index(reopened)
+        assert update_index_after_ingest(reopened) is None  # nothing changed: no rebuild
+        assert isinstance(related_trials(reopened, SEED)[0], Related)
+    finally:
+        reopened.close()
+
+
+def test_update_after_ingesting_a_changed_record(indexed_path: Path, tmp_path: Path) -> None:
+    store = open_store(_copy_store(indexed_path, tmp_path / "update.db"))
+    try:
+        target = "NCT04835883" if store.has_trial("NCT04835883") else "NCT02633163"
+        before = [r.nct_id for r in related_trials(store, target, limit=10)]
+        # A changed record: the same trial now studies asthma with an inhaler, and was updated later.
+        study = copy.deepcopy(_seed_json())
+        ident = study["protocolSection"]["identificationModule"]
+        ident["nctId"] = target
+        ident["briefTitle"] = "Inhaled budesonide for severe asthma in adults"
+        ident.pop("officialTitle", None)
+        study["protocolSection"]["conditionsModule"] = {
+            "conditions": ["Asthma"],
+            "keywords": ["asthma", "inhaler"],
+        }
+        study["protocolSection"]["descriptionModule"] = {
+            "briefSummary": "Budesonide inhaler for adults with asthma."
+        }
+        study["protocolSection"]["sponsorCollaboratorsModule"] = {
+            "leadSponsor": {"name": "Asthma Test Sponsor"}
+        }
+        study["protocolSection"]["armsInterventionsModule"] = {
+            "interventions": [{"type": "DRUG", "name": "Budesonide inhaler"}]
+        }
+        study["derivedSection"] = {}
+        study["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {
+            "date": "2030-01-01",
+            "type": "ACTUAL",
+        }
+        assert ingest_trials(store, [_record(study)]).replaced == 1
+
+        stats = update_index_after_ingest(store)
+        assert stats is not None and not stats.full and stats.recomputed == 1
+        after = related_trials(store, target, limit=10)
+        assert [r.nct_id for r in after] != before
+        assert any("asthma" in " ".join(store.get_trial(r.nct_id).conditions).lower() for r in after)
+        # The changed trial left the lists of the lupus trials it was in.
+        assert target not in [r.nct_id for r in related_trials(store, SEED, limit=100)]
+        assert update_index_after_ingest(store) is None
+
+        # A new trial much like the seed (another sponsor, so not a twin) enters the seed's list.
+        sibling = copy.deepcopy(_seed_json())
+        sibling["protocolSection"]["identificationModule"]["nctId"] = "NCT99000002"
+        sibling["protocolSection"]["identificationModule"]["briefTitle"] += " in Children"
+        sibling["protocolSection"]["sponsorCollaboratorsModule"] = {
+            "leadSponsor": {"name": "Another Institute"}
+        }
+        ingest_trials(store, [_record(sibling)])
+        stats = update_index_after_ingest(store)
+        assert stats is not None and stats.recomputed == 1 and stats.refreshed >= 1
+        assert related_trials(store, SEED, limit=3)[0].nct_id == "NCT99000002"
+    finally:
+        store.close()
+
+
+def test_cli_related_and_index(
+    indexed_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trialscope.cli import main
+
+    path = _copy_store(indexed_path, tmp_path / "cli.db")
+    assert main(["related", SEED, "--limit", "3", "--format", "json", "--db", str(path)]) == 0
+    shown = orjson.loads(capsys.readouterr().out)
+    assert len(shown) == 3 and all(item["reasons"] for item in shown)
+    assert main(["related", SEED, "--status", "recruiting", "--db", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "RECRUITING" in text and " - " in text
+    assert main(["index", "--db", str(path), "--no-progress"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_conditions_without_mesh_are_found_from_other_records(store: SqliteStore) -> None:
+    from trialscope.similar.index import learn_thesaurus
+
+    book = learn_thesaurus(store)
+    trial = store.get_trial("NCT06694298")  # "Refractory Active Systemic Lupus Erythematosus", no MeSH terms
+    assert not trial.condition_mesh
+    bag, named = book.infer(trial)
+    assert named.get("c:systemic lupus erythematosus") == "Lupus Erythematosus, Systemic"
+    assert "c:autoimmune disease" in bag
+    assert SEED in [r.nct_id for r in related_trials(store, "NCT06694298", limit=10)]

@@ -35,6 +35,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("port", "8000", "port the web server listens on"),
         Setting("workers", "1", "number of web server worker processes"),
         Setting("query_timeout", "5.0", "seconds a search may run before it is stopped"),
+        Setting("search_cache", "256", "searches each web worker keeps answered in memory"),
     )
 }
 

@@ -6,7 +6,6 @@ ever put into a tag, an attribute name, a script or a style.
 
 from __future__ import annotations
 
-import re
 from html import escape
 
 from trialscope.render.page import (
@@ -20,10 +19,7 @@ from trialscope.render.page import (
     TrialPage,
     plain_words,
 )
-from trialscope.render.svg import bar_chart
-
-_NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
-
+from trialscope.render.svg import table_chart
 
 def _e(text: object) -> str:
     return escape("" if text is None else str(text), quote=True)
@@ -40,20 +36,8 @@ def _value(field: Field) -> str:
 
 
 def _chart(table: Table) -> str:
-    """A bar chart of the first numeric column per row, when the table has one."""
-    if table.chart != "bars" or not table.rows:
-        return ""
-    series: list[tuple[str, float]] = []
-    for row in table.rows:
-        label = row[0] if len(row) > 2 else row[0]
-        for cell in row[1:]:
-            match = _NUMBER.match(cell.split("/")[0]) if cell else None
-            if match:
-                series.append((label if len(row) == 2 else f"{label}", float(match.group(1))))
-                break
-    if len(series) < 1:
-        return ""
-    return bar_chart(table.caption, series[:40])
+    """A chart of the measured values by group, where the table is one a chart can show."""
+    return table_chart(table.caption, table.header, table.rows) if table.chart == "bars" else ""
 
 
 def _block(block: Block, depth: int) -> str:

@@ -249,7 +249,7 @@ def refresh_search_index(
 def _drop_temp_tables(conn: sqlite3.Connection) -> None:
     for (name,) in conn.execute(
         "SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE 'search_%'"
-    ):
+    ).fetchall():  # read them all first: dropping while the cursor is open fails as "table is locked"
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 

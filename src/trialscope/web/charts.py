@@ -1,0 +1,116 @@
+"""The statistics charts: facet counts of a search as server-side SVG, each with its data table.
+
+Every chart comes with a table of the same numbers (for screen readers, printing and
+copying), and each row links to the search narrowed to that value.
+
+>>> from types import SimpleNamespace as F
+>>> views = registry_charts({"status": (F(value="RECRUITING", count=3),)}, {})
+>>> views[0].title, views[0].rows[0].label, views[0].rows[0].url
+('Trials by recruitment status', 'Recruiting', '/?status=RECRUITING')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trialscope.render.page import plain_words
+from trialscope.render.svg import PALETTE, bar_chart, column_chart
+from trialscope.web.params import Params, truthy, url_with
+
+MAX_BARS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ChartRow:
+    label: str
+    count: int
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChartView:
+    key: str
+    title: str
+    svg: str
+    rows: tuple[ChartRow, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSpec:
+    facet: str
+    param: str | None
+    title: str
+    vertical: bool = False
+
+
+CHART_SPECS = (
+    ChartSpec("start_year", None, "Trials by start year", vertical=True),
+    ChartSpec("status", "status", "Trials by recruitment status"),
+    ChartSpec("phase", "phase", "Trials by phase"),
+    ChartSpec("study_type", "type", "Trials by study type"),
+    ChartSpec("country", "country", "Trials by country (top 20)"),
+    ChartSpec("sponsor_class", "sponsor_class", "Trials by lead sponsor class"),
+    ChartSpec("intervention_type", "intervention_type", "Trials by intervention type"),
+    ChartSpec("has_results", "has_results", "Trials with posted results"),
+)
+
+
+def _label(spec: ChartSpec, value: str) -> str:
+    if spec.facet == "has_results":
+        answer = truthy(value)
+        return "With posted results" if answer else "No results posted" if answer is False else value
+    if spec.facet == "start_year":
+        return value
+    return plain_words(value) or "(not given)"
+
+
+def _link(spec: ChartSpec, value: str, params: Params) -> str | None:
+    if spec.facet == "start_year":
+        if not (len(value) == 4 and value.isdigit()):
+            return None
+        return url_with(params, "/", start_from=f"{value}-01-01", start_to=f"{value}-12-31")
+    if spec.param is None or not value:
+        return None
+    if spec.facet == "has_results":
+        answer = truthy(value)
+        if answer is None:
+            return None
+        return url_with(params, "/", has_results="true" if answer else "false")
+    return url_with(params, "/", **{spec.param: value})
+
+
+def _years(facet: Sequence[Any]) -> list[tuple[str, int]]:
+    """Start years in order, with the years between them that have no trials shown as zero."""
+    counts = {str(fv.value): int(fv.count) for fv in facet if str(fv.value).isdigit()}
+    if not counts:
+        return []
+    years = sorted(int(y) for y in counts)
+    return [(str(y), counts.get(str(y), 0)) for y in range(years[0], years[-1] + 1)]
+
+
+def registry_charts(facets: Mapping[str, Sequence[Any]], params: Params) -> list[ChartView]:
+    """One chart per facet that has values, in the order of :data:`CHART_SPECS`."""
+    out = []
+    for spec in CHART_SPECS:
+        facet = list(facets.get(spec.facet, ()))
+        if not facet:
+            continue
+        if spec.vertical:
+            series = _years(facet)
+            svg = column_chart(spec.title, [(label, float(n)) for label, n in series])
+            rows = tuple(ChartRow(label, n, _link(spec, label, params)) for label, n in series if n)
+            unknown = sum(int(fv.count) for fv in facet if not str(fv.value).isdigit())
+            note = f"{unknown:,} trials have no start date." if unknown else ""
+        else:
+            shown = facet[:MAX_BARS]
+            rows = tuple(
+                ChartRow(_label(spec, str(fv.value)), int(fv.count), _link(spec, str(fv.value), params))
+                for fv in shown
+            )
+            svg = bar_chart(spec.title, [(row.label, float(row.count)) for row in rows], colour=PALETTE[0])
+            note = f"{len(facet) - MAX_BARS:,} more values not shown." if len(facet) > MAX_BARS else ""
+        out.append(ChartView(spec.facet, spec.title, svg, rows, note))
+    return out

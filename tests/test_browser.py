@@ -1,0 +1,287 @@
+"""A real server and a real browser: `trialscope serve` on a free loopback port, headless Chromium.
+
+The browser is Debian's chromium driven by Playwright (no browser download). It searches,
+applies a filter, opens a trial, checks its sections and related trials, opens the
+statistics charts, and saves screenshots to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web_fixtures import SEED_ID
+
+pytest_plugins = ["web_fixtures"]
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("TRIALSCOPE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+SECTION_TITLES = [
+    "Study Results",
+    "Basic Information",
+    "Brief Summary",
+    "Detailed Description",
+    "Conditions",
+    "Study Design",
+    "Study Groups",
+    "Interventions",
+    "Eligibility Criteria",
+    "Sponsors",
+    "Responsible Party",
+    "Principal Investigators",
+    "Locations",
+    "Countries",
+    "Other Identifiers",
+    "More Related Trials",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(web_store_path: Path) -> Iterator[str]:
+    """`trialscope serve` in a subprocess, on a free loopback port."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = (ARTIFACTS / "server.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trialscope",
+            "serve",
+            "--db",
+            str(web_store_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                    if json.load(response)["trials"] > 0:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    output = (ARTIFACTS / "server.log").read_text()
+                    pytest.fail(f"trialscope serve did not start:\n{output}")
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page that records console errors (a CSP violation is one) and script errors."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.problems = []
+    tab.on("console", lambda message: tab.problems.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: tab.problems.append(str(error)))
+    yield tab
+    problems = list(tab.problems)
+    context.close()
+    assert not problems, problems
+
+
+def shot(page: Any, name: str, *, full: bool = False) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)
+
+
+def hit_count(page: Any) -> int:
+    return int(page.locator("li.hit").count())
+
+
+def test_search_filter_open_trial_and_related(server: str, page: Any) -> None:
+    page.goto(server + "/")
+    assert page.locator("h1").inner_text() == "Find clinical trials"
+    page.get_by_label("Search trials").fill("lupus")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.wait_for_url("**/?q=lupus*")
+    assert hit_count(page) > 0
+    assert page.locator("li.hit mark").count() > 0, "matches are highlighted"
+    total_before = page.locator("p.total strong").inner_text()
+    shot(page, "01-search-lupus")
+
+    # Apply a filter: the first status with a count, then "Apply filters".
+    status = page.locator("#facet-status input[type=checkbox]").first
+    value = status.get_attribute("value")
+    status.check()
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(f"**status={value}*")
+    assert page.locator(f'#facet-status input[value="{value}"]').is_checked()
+    total_after = page.locator("p.total strong").inner_text()
+    assert int(total_after.replace(",", "")) <= int(total_before.replace(",", ""))
+    badges = page.locator("li.hit .badge").all_inner_texts()
+    assert badges, "hits show their status"
+    shot(page, "02-search-filtered")
+
+    # Open the first hit: every section in order, each with its heading.
+    page.locator("li.hit h3 a").first.click()
+    page.wait_for_url("**/trials/NCT*")
+    headings = page.locator("article.trial section > h2").all_inner_texts()
+    assert headings == SECTION_TITLES
+    shot(page, "03-trial-from-search")
+
+    # The seed trial: related trials with reasons, and a click through to one of them.
+    page.goto(f"{server}/trials/{SEED_ID}")
+    related = page.locator("ol.related-list > li")
+    assert related.count() >= 3
+    assert related.first.locator("ul.reasons li").count() >= 1
+    eligibility = page.locator("section#eligibility .bullets h3").all_inner_texts()
+    assert eligibility[:2] == ["Inclusion Criteria", "Exclusion Criteria"]
+    shot(page, "04-trial-seed", full=True)
+    first_related = related.first.locator("a").get_attribute("href")
+    related.first.locator("a").click()
+    page.wait_for_url(f"**{first_related}")
+    assert page.locator("article.trial h1").is_visible()
+
+
+def test_distances_from_a_searched_place(server: str, page: Any) -> None:
+    page.goto(f"{server}/trials/{SEED_ID}")
+    page.get_by_label("Distance of each site from").fill("Warsaw")
+    page.get_by_role("button", name="Show distances").click()
+    page.wait_for_url("**near=Warsaw*")
+    assert "km from Warsaw" in page.locator("section#locations").inner_text()
+    page.locator("section#locations").scroll_into_view_if_needed()
+    shot(page, "05-trial-distances")
+
+
+def test_stats_charts_open_and_link_to_searches(server: str, page: Any) -> None:
+    page.goto(server + "/")
+    page.get_by_role("link", name="Statistics").click()
+    page.wait_for_url("**/stats")
+    charts = page.locator("svg.chart")
+    assert charts.count() >= 5
+    box = charts.first.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    shot(page, "06-stats", full=True)
+    status_chart = page.locator("#chart-status")
+    status_chart.locator("summary").click()
+    table = status_chart.locator("table")
+    assert table.is_visible()
+    link = table.locator("a").first
+    label = link.inner_text()
+    link.click()
+    page.wait_for_url("**/?status=*")
+    assert page.locator("#facet-status input:checked").count() == 1
+    assert label
+
+
+def test_keyboard_skip_link_and_focus(server: str, page: Any) -> None:
+    page.goto(server + "/stats")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.className")
+    assert focused == "skip-link"
+    assert page.locator(".skip-link").is_visible()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    shot(page, "07-skip-link")
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+
+
+def test_mobile_and_print_layouts(server: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    tab = context.new_page()
+    tab.goto(server + "/?q=cancer")
+    width = tab.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, "no sideways scrolling on a phone"
+    tab.screenshot(path=str(ARTIFACTS / "08-search-mobile.png"))
+    tab.goto(f"{server}/trials/{SEED_ID}")
+    tab.emulate_media(media="print")
+    assert not tab.locator(".trial-tools").is_visible()
+    tab.pdf(path=str(ARTIFACTS / "09-trial-print.pdf"))
+    tab.set_viewport_size({"width": 800, "height": 1100})
+    tab.screenshot(path=str(ARTIFACTS / "09-trial-print.png"))
+    context.close()
+
+
+def test_empty_store_page_in_the_browser(tmp_path: Path, browser: Any) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trialscope",
+            "serve",
+            "--db",
+            str(tmp_path / "empty.db"),
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        tab = browser.new_page()
+        for _ in range(100):
+            try:
+                tab.goto(f"http://127.0.0.1:{port}/")
+                break
+            except Exception:  # noqa: BLE001 - the server is still starting
+                time.sleep(0.1)
+        assert "Welcome to TrialScope" in tab.locator("h1").inner_text()
+        assert "trialscope ingest" in tab.locator("main").inner_text()
+        tab.screenshot(path=str(ARTIFACTS / "10-empty-store.png"))
+        tab.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

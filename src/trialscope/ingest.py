@@ -34,7 +34,7 @@ from trialscope.errors import ParseError
 from trialscope.store import SqliteStore, StoredRecord, UpsertStats
 from trialscope.store.sqlite import PreparedTrial, prepare_record
 
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 2000
 IN_FLIGHT = 2048  # records read ahead of the writer when parsing in worker processes
 
 

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("ingest", help="read record files, folders and zips into the store")
     p.add_argument("paths", nargs="+", help="files or folders (read recursively): JSON, JSONL, XML, CSV, zip")
     p.add_argument("--report", help="write each rejected record as a JSON line to this file")
-    p.add_argument("--batch-size", type=int, default=500, help="trials per transaction (default 500)")
+    p.add_argument("--batch-size", type=int, default=2000, help="trials per transaction (default 2000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the one-line summary")
     p.add_argument(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -77,7 +76,7 @@ class WebSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebSettings:
         """Settings from TRIALSCOPE_* variables and defaults (see :mod:`trialscope.settings`)."""
         timeout = settings.resolve("query_timeout", None, environ)
-        cache = _setting("search_cache", str(DEFAULT_SEARCH_CACHE), environ)
+        cache = settings.resolve("search_cache", None, environ)
         try:
             return cls(
                 db=settings.resolve("db", None, environ),
@@ -89,14 +88,6 @@ class WebSettings:
                 f"TRIALSCOPE_QUERY_TIMEOUT ({timeout!r}) must be a number of seconds and "
                 f"TRIALSCOPE_SEARCH_CACHE ({cache!r}) a whole number."
             ) from None
-
-
-def _setting(name: str, default: str, environ: Mapping[str, str] | None) -> str:
-    """A setting from the shared table when it is listed there, else TRIALSCOPE_<NAME> or the default."""
-    if name in settings.SETTINGS:
-        return settings.resolve(name, None, environ)
-    env = os.environ if environ is None else environ
-    return env.get(f"TRIALSCOPE_{name.upper()}") or default
 
 
 def _static_version() -> str:

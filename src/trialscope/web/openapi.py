@@ -16,34 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from trialscope import __version__
+from trialscope.search import FACETS, SORTS, query
 
-FACET_NAMES = [
-    "status",
-    "phase",
-    "study_type",
-    "intervention_type",
-    "country",
-    "sponsor_class",
-    "start_year",
-    "has_results",
-]
-STATUSES = [
-    "RECRUITING",
-    "NOT_YET_RECRUITING",
-    "ENROLLING_BY_INVITATION",
-    "ACTIVE_NOT_RECRUITING",
-    "COMPLETED",
-    "SUSPENDED",
-    "TERMINATED",
-    "WITHDRAWN",
-    "UNKNOWN",
-    "AVAILABLE",
-    "NO_LONGER_AVAILABLE",
-    "TEMPORARILY_NOT_AVAILABLE",
-    "APPROVED_FOR_MARKETING",
-    "WITHHELD",
-]
-PHASES = ["EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA"]
+# The vocabularies come from search, so the description cannot drift from what it accepts.
+FACET_NAMES = list(FACETS)
+STATUSES = list(query.STATUSES)
+PHASES = list(query.PHASES)
 
 
 def _nullable(kind: str) -> dict[str, Any]:
@@ -143,11 +121,11 @@ FILTER_PARAMETERS = [
 SORT_PARAMETER = _param(
     "sort",
     "Order of the hits.",
-    {"type": "string", "enum": ["relevance", "last_update", "start_date", "enrollment"]},
+    {"type": "string", "enum": list(SORTS)},
 )
 PAGE_PARAMETERS = [
     SORT_PARAMETER,
-    _param("limit", "Hits per page.", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20}),
+    _param("limit", "Hits per page.", {"type": "integer", "minimum": 1, "maximum": query.MAX_LIMIT, "default": 20}),
     _param("page", "Page number, from 1.", {"type": "integer", "minimum": 1, "default": 1}),
     _param("cursor", "The next_cursor of the previous page (instead of page).", _STR),
     _param("facets", "Facets to count, comma-separated.", _STR, example="status,phase"),

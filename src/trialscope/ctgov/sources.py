@@ -24,6 +24,10 @@ from typing import IO, Any
 
 import orjson
 
+from trialscope.ctgov.csv_export import iter_csv_trials
+from trialscope.ctgov.legacy_xml import parse_xml_study
+from trialscope.ctgov.parse import parse_study
+from trialscope.ctgov.v1 import iter_v1_document, parse_v1_fields, parse_v1_study
 from trialscope.errors import NotAStudyError, ParseError, TrialScopeError
 from trialscope.model import Trial
 
@@ -155,8 +159,6 @@ def _iter_json(name: str, data: bytes) -> Iterator[SourceItem]:
 
 
 def _iter_v1(name: str, obj: Any) -> Iterator[SourceItem]:
-    from trialscope.ctgov.v1 import iter_v1_document
-
     try:
         for index, (kind, study) in enumerate(iter_v1_document(obj)):
             shape = "v1" if kind == "study" else "v1-fields"
@@ -188,8 +190,6 @@ def _classify(where: str, obj: Any, raw: bytes) -> SourceItem:
 
 
 def _iter_csv(name: str, stream: IO[bytes]) -> Iterator[SourceItem]:
-    from trialscope.ctgov.csv_export import iter_csv_trials
-
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
     try:
         for number, item in enumerate(iter_csv_trials(text), start=2):
@@ -202,29 +202,14 @@ def _iter_csv(name: str, stream: IO[bytes]) -> Iterator[SourceItem]:
         yield Rejected(name, f"unreadable CSV: {exc}")
 
 
-def _parser(shape: str) -> Callable[[Any, bytes], Trial]:
-    if shape == "v2":
-        from trialscope.ctgov.parse import parse_study
-
-        return lambda payload, raw: parse_study(payload)
-    if shape == "v1":
-        from trialscope.ctgov.v1 import parse_v1_study
-
-        return lambda payload, raw: parse_v1_study(payload)
-    if shape == "v1-fields":
-        from trialscope.ctgov.v1 import parse_v1_fields
-
-        return lambda payload, raw: parse_v1_fields(payload)
-    if shape == "xml":
-        from trialscope.ctgov.legacy_xml import parse_xml_study
-
-        return lambda payload, raw: parse_xml_study(raw)
-    if shape == "trial":
-        return lambda payload, raw: payload
-    raise ParseError(f"unknown record shape {shape!r}")
-
-
-_PARSERS: dict[str, Callable[[Any, bytes], Trial]] = {}
+# How each shape becomes a Trial; "json" records are classified first (decode_json_record).
+_PARSERS: dict[str, Callable[[SourceRecord], Trial]] = {
+    "v2": lambda record: parse_study(record.payload),
+    "v1": lambda record: parse_v1_study(record.payload),
+    "v1-fields": lambda record: parse_v1_fields(record.payload),
+    "xml": lambda record: parse_xml_study(record.raw),
+    "trial": lambda record: record.payload,
+}
 
 
 def decode_json_record(record: SourceRecord) -> SourceRecord:
@@ -245,9 +230,9 @@ def parse_source_record(record: SourceRecord) -> Trial:
         record = decode_json_record(record)
     parser = _PARSERS.get(record.shape)
     if parser is None:
-        parser = _PARSERS[record.shape] = _parser(record.shape)
+        raise ParseError(f"unknown record shape {record.shape!r}")
     try:
-        return parser(record.payload, record.raw)
+        return parser(record)
     except TrialScopeError:
         raise
     except Exception as exc:  # a parser bug must cost one record, never the batch

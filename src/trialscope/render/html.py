@@ -21,6 +21,7 @@ from trialscope.render.page import (
 )
 from trialscope.render.svg import table_chart
 
+
 def _e(text: object) -> str:
     return escape("" if text is None else str(text), quote=True)
 

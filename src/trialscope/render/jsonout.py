@@ -13,18 +13,10 @@ _encoder = msgspec.json.Encoder()
 
 def page_dict(page: TrialPage) -> dict[str, Any]:
     """The page context as plain data; each block carries ``kind`` (text, field, table...)."""
-
-    def tag(obj: Any) -> Any:
-        if isinstance(obj, dict):
-            return {k: tag(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [tag(v) for v in obj]
-        return obj
-
     data = msgspec.to_builtins(page)
     for section, obj in zip(data["sections"], page.sections, strict=True):
         section["blocks"] = [_tagged(b, o) for b, o in zip(section["blocks"], obj.blocks, strict=True)]
-    return tag(data)
+    return data
 
 
 def _tagged(data: dict[str, Any], block: Any) -> dict[str, Any]:

@@ -185,7 +185,6 @@ def _v(value: object) -> str:
 def build_page(trial: Trial, related: tuple[RelatedTrial, ...] = ()) -> TrialPage:
     """The page context of one trial, with its related trials when the caller has them."""
     d = trial.design
-    e = trial.eligibility
     sections = [
         _results_section(trial),
         Section(
@@ -304,7 +303,6 @@ def build_page(trial: Trial, related: tuple[RelatedTrial, ...] = ()) -> TrialPag
             ),
         ),
     ]
-    _ = e
     return TrialPage(
         nct_id=trial.nct_id,
         title=trial.title,

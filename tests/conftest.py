@@ -13,6 +13,14 @@ SEED = SHARED / "seed"
 EVAL = SHARED / "eval"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Caches that outlive a process (search postings) go to the session's own directory."""
+    import os
+
+    os.environ["TRIALSCOPE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite golden files from current output")
 

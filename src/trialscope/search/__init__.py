@@ -35,13 +35,16 @@ from trialscope.search.sql import search_sql
 
 
 def warm_search(store: object) -> None:
-    """Get a store ready to search fast: its search tables current, their columns and the
-    quick gazetteer loaded (a web app may call this once per worker at start-up)."""
+    """Get a store ready to search fast: its search tables current, their columns, the
+    phrase postings other processes have read and the quick gazetteer loaded (a web app may
+    call this once per worker at start-up)."""
     from trialscope.search.columns import warm_columns
     from trialscope.search.geo import warm_gazetteer
+    from trialscope.search.scoring import warm_scoring
 
     ensure_search_index(store)
     warm_columns(store.conn)  # type: ignore[attr-defined]
+    warm_scoring(store.conn)  # type: ignore[attr-defined]
     warm_gazetteer()
 
 

@@ -418,10 +418,11 @@ def _sql_filter_ids(
 
 
 # What one index instance costs to read, against one row scored by bm25(): ~0.2 us and ~1 us.
-# Reading a phrase's instances is an investment (the phrase is cached for later searches), so
-# it may cost a few times what bm25() would cost this once.
+# A search reads its phrases' instances itself when that costs at most a few times what
+# bm25() would cost it (the phrase is then cached for later searches); otherwise a
+# background thread reads them and bm25() answers this once.
 _INSTANCES_PER_ROW = 5
-_INVESTMENT = 10
+_INVESTMENT = 4
 _MIN_BUDGET = 100_000
 
 

@@ -13,9 +13,12 @@ record, its per-row sizes (``trials_fts_docsize``) and each phrase's instances (
 ``fts5vocab`` table) — and evaluates that formula with numpy in the same order of
 operations, so the scores are equal to FTS5's bit for bit (a test compares them).
 
-A phrase's per-row weighted frequencies are kept in a small cache per store version, so a
-word searched again (with other filters, another page, a facet click) costs an array lookup.
-Phrases FTS5 expands itself (``word*`` prefixes) are left to ``bm25()``.
+A phrase's per-row weighted frequencies are kept in a cache per store version, in memory and
+on disk for other processes, so a word searched again (with other filters, another page, a
+facet click) costs an array lookup; the match itself is then answered from the cached rows
+(:func:`match_ids`). Reading a common word's instances costs more than scoring one narrow
+search with ``bm25()``, so such a word is read by a background thread while ``bm25()``
+answers. Phrases FTS5 expands itself (``word*`` prefixes) are left to ``bm25()``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import logging
 import math
 import os
+import queue
 import re
 import shutil
 import sqlite3
@@ -138,7 +142,6 @@ class _Index:
     cached_bytes: int = 0
     stems: dict[str, tuple[str, ...]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
-    credit: dict[_Key, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     disk: Path | None = None  # where this store version's postings are shared (see _disk_dir)
 
@@ -182,13 +185,19 @@ def _load_index(conn: sqlite3.Connection, version: str) -> _Index | None:
 DISK_BYTES = 2 * 1024**3  # per store; the least recently written postings go first
 
 
+def _store_file(conn: sqlite3.Connection) -> str | None:
+    """The absolute path of a connection's main database file (None in memory)."""
+    files = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+    return os.path.abspath(files[0]) if files and files[0] else None
+
+
 def _disk_dir(conn: sqlite3.Connection, content: str) -> Path | None:
     """This store version's postings directory (made, and older versions' removed), or
     None for a store with no file or when the cache directory cannot be written."""
-    files = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
-    if not files or not files[0]:
+    path = _store_file(conn)
+    if path is None:
         return None
-    store = hashlib.sha1(os.path.abspath(files[0]).encode()).hexdigest()[:16]
+    store = hashlib.sha1(path.encode()).hexdigest()[:16]
     root = (
         Path(os.environ.get("TRIALSCOPE_CACHE_DIR") or platformdirs.user_cache_dir("trialscope"))
         / "postings"
@@ -393,20 +402,71 @@ def _instance_count(conn: sqlite3.Connection, index: _Index, term: str) -> int:
 
 
 def _affordable(conn: sqlite3.Connection, index: _Index, key: _Key, budget: int) -> bool:
-    """Whether to read a phrase's instances now: when what the searches for it have been
-    allowed so far (``budget`` each, in instances) covers the reading.
+    """Whether reading a phrase's instances costs at most ``budget`` instances."""
+    return sum(_instance_count(conn, index, term) for term in key[0]) <= budget
 
-    A phrase too costly to read for one narrow search is read once it has been asked for
-    often enough that the searches left to ``bm25()`` have cost as much (rent, then buy).
-    """
-    cost = sum(_instance_count(conn, index, term) for term in key[0])
-    with index.lock:
-        credit = index.credit.get(key, 0) + budget
-        if credit >= cost:
-            index.credit.pop(key, None)
-            return True
-        index.credit[key] = credit
-        return False
+
+class _Reader:
+    """Reads phrases' postings in a thread of its own, on its own read-only connection, for
+    the searches that found them too costly to read themselves: they are answered by
+    ``bm25()`` meanwhile, and later searches find the phrase cached (here and on disk)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.queue: queue.Queue[tuple[_Index, _Key]] = queue.Queue()
+        self.waiting: set[tuple[str, _Key]] = set()
+        self.lock = threading.Lock()
+        self.idle = threading.Event()
+        self.idle.set()
+        threading.Thread(target=self._run, name="trialscope-postings", daemon=True).start()
+
+    def ask(self, index: _Index, key: _Key) -> None:
+        with self.lock:
+            if (index.version, key) in self.waiting:
+                return
+            self.waiting.add((index.version, key))
+            self.idle.clear()
+        self.queue.put((index, key))
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        _ensure_helpers(conn)
+        while True:
+            index, key = self.queue.get()
+            try:
+                if _store_version(conn) == index.version and _cached(index, key) is None:
+                    got = _postings(conn, *key)
+                    _keep(index, key, got)
+                    _to_disk(index, key, got)
+            except sqlite3.Error as error:
+                log.warning("could not read the postings of %s: %s", key, error)
+            finally:
+                with self.lock:
+                    self.waiting.discard((index.version, key))
+                    if not self.waiting:
+                        self.idle.set()
+
+
+_READERS: dict[str, _Reader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def _reader_for(conn: sqlite3.Connection) -> _Reader | None:
+    path = _store_file(conn)
+    if path is None:
+        return None
+    with _READERS_LOCK:
+        if path not in _READERS:
+            _READERS[path] = _Reader(path)
+        return _READERS[path]
+
+
+def wait_for_postings(timeout: float | None = None) -> bool:
+    """Wait until the background readers have read every phrase asked of them (benchmarks,
+    tests); whether they all have."""
+    with _READERS_LOCK:
+        readers = list(_READERS.values())
+    return all(r.idle.wait(timeout) for r in readers)
 
 
 def _phrase_keys(conn: sqlite3.Connection, match: str) -> tuple[_Index, list[_Key]] | None:
@@ -512,9 +572,10 @@ def bm25_scores(
 ) -> np.ndarray | None:
     """``-bm25(trials_fts, <FIELD_WEIGHTS>)`` of the given matching trial ids (higher is better).
 
-    None when the match needs FTS5's own function (prefix phrases), or when its phrases
-    not yet cached would mean reading more than ``budget`` instances from the index (a
-    stop-word-like term in a narrow match is cheaper to leave to ``bm25()``).
+    None when the match needs FTS5's own function (prefix phrases), or when a phrase not yet
+    cached would mean reading more than ``budget`` instances from the index now (a common
+    word in a narrow match is cheaper to leave to ``bm25()``): a background reader then reads
+    it for later searches (in a store with a file; in memory it is read now, whatever it costs).
     """
     found = _phrase_keys(conn, match)
     if found is None:
@@ -528,11 +589,14 @@ def bm25_scores(
             missing.append(key)
         else:
             postings[key] = got
+    reader = _reader_for(conn) if budget is not None else None
     for key in missing:
-        if budget is None or _affordable(conn, index, key, budget // len(missing)):
+        if reader is None or _affordable(conn, index, key, budget // len(missing)):  # type: ignore[operator]
             postings[key] = _postings(conn, *key)
             _keep(index, key, postings[key])
             _to_disk(index, key, postings[key])
+        else:
+            reader.ask(index, key)
     if len(postings) < len(set(keys)):
         return None
     at = np.clip(np.searchsorted(index.row_ids, ids), 0, max(index.row_ids.size - 1, 0))

@@ -75,6 +75,7 @@ class Columns:
     conn: sqlite3.Connection | None = None
     _points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     _code_of: dict[str, dict[str | None, int]] = field(default_factory=dict)
+    _by_id: np.ndarray | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,9 +110,22 @@ class Columns:
         """Row numbers of trial ids (ids without a row are dropped)."""
         if trial_ids.size == 0:
             return np.empty(0, dtype=np.int64)
+        by_id = self._row_by_id()
+        if by_id is not None:
+            inside = trial_ids[(trial_ids >= 0) & (trial_ids < by_id.size)]
+            rows = by_id[inside]
+            return rows[rows >= 0].astype(np.int64)
         rows = np.searchsorted(self.ids, trial_ids)
         rows = np.clip(rows, 0, max(self.size - 1, 0))
         return rows[self.ids[rows] == trial_ids] if self.size else np.empty(0, dtype=np.int64)
+
+    def _row_by_id(self) -> np.ndarray | None:
+        """Row number by trial id (-1: no row), when ids are dense enough for a table to pay."""
+        if self._by_id is None and self.size and int(self.ids[-1]) < 4 * self.size + 1024:
+            table = np.full(int(self.ids[-1]) + 1, -1, dtype=np.int32)
+            table[self.ids] = np.arange(self.size, dtype=np.int32)
+            self._by_id = table
+        return self._by_id
 
     def mask_of(self, trial_ids: np.ndarray) -> np.ndarray:
         mask = np.zeros(self.size, dtype=bool)

@@ -12,6 +12,12 @@ then runs wrk (loopback only, bounded duration, 32 connections) against:
 
 A Lua script feeds wrk the URLs and prints requests/s, latency percentiles and non-2xx
 counts as JSON. Figures go to docs/PERFORMANCE.md (section "web").
+
+    python bench/bench_web.py --cpu                            # no server, no wrk
+
+``--cpu`` instead asks the app in this process (search cache off) for the same searches and
+prints the CPU time of each kind of request: with 32 connections on 2 cores, latency is
+about 16 times that, so it tells whether a change can meet the target before running wrk.
 """
 
 from __future__ import annotations
@@ -281,6 +287,62 @@ def bench_server(
             server.kill()
 
 
+def cpu_per_request(db: Path, count: int) -> dict[str, dict[str, float]]:
+    """CPU milliseconds of one request (median, mean, p90) to the app in this process."""
+    import asyncio
+    import statistics
+
+    from trialscope.web.app import WebSettings, _warm_search, create_app
+
+    app = create_app(WebSettings(db=str(db), search_cache=0))
+    _warm_search(app.state.stores)
+
+    async def ask(path: str) -> int:
+        route, _, query = path.partition("?")
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": route, "raw_path": route.encode(), "query_string": query.encode(),
+            "root_path": "", "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80), "state": {},
+        }  # fmt: skip
+        status = 0
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])  # type: ignore[call-overload]
+
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        return status
+
+    async def measure(paths: list[str]) -> dict[str, float]:
+        for path in paths[:10]:  # the first requests load what every search needs
+            await ask(path)
+        times = []
+        for path in paths[10:]:
+            started = time.process_time()
+            status = await ask(path)
+            times.append((time.process_time() - started) * 1000)
+            if status != 200:
+                raise SystemExit(f"{path} answered {status}")
+        times.sort()
+        return {
+            "median_ms": statistics.median(times),
+            "mean_ms": statistics.mean(times),
+            "p90_ms": times[int(0.9 * len(times))],
+        }
+
+    rng = random.Random(1)
+    loads = {
+        "search page": search_paths("/", count + 10, rng),
+        "search API": search_paths("/api/v1/search", count + 10, rng),
+    }
+    return {name: asyncio.run(measure(paths)) for name, paths in loads.items()}
+
+
 def store_facts(db: Path, sample: int) -> tuple[int, list[str]]:
     """How many trials, a random sample of their ids; a warning when an index is missing."""
     from trialscope.search.index import index_is_current
@@ -333,7 +395,17 @@ def main() -> int:
     parser.add_argument("--popular", type=int, default=40, help="distinct searches of the cached runs")
     parser.add_argument("--cache-size", type=int, default=256, help="the server's --search-cache when on")
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave docs/ alone")
+    parser.add_argument(
+        "--cpu", action="store_true", help="only the CPU time of each request, in this process (no wrk)"
+    )
     args = parser.parse_args()
+    if args.cpu:
+        for name, f in cpu_per_request(args.db, args.searches).items():
+            print(
+                f"{name:<12} CPU per request: median {f['median_ms']:.2f} ms, mean {f['mean_ms']:.2f} ms, "
+                f"p90 {f['p90_ms']:.2f} ms ({args.searches} searches, cache off)"
+            )
+        return 0
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     if not args.db.exists():

@@ -219,6 +219,87 @@ def test_snippets_are_html_safe_and_marked(search_store: object) -> None:
         assert any("<mark>" in h.snippet for h in search_trials(search_store, SearchQuery(text=text)).hits)
 
 
+def test_stems_are_those_of_the_index(search_store: object) -> None:
+    """index_word cuts every word of the records' text as FTS5's porter tokenizer does."""
+    from trialscope.search.text import index_word
+
+    conn: sqlite3.Connection = search_store.conn  # type: ignore[attr-defined]
+    text = " ".join(
+        t
+        for (t,) in conn.execute("SELECT summary || ' ' || eligibility || ' ' || title FROM trials_fts")
+        if t
+    )
+    words = sorted({w for w in re.findall(r"[^\W_]+", text)})
+    scratch = sqlite3.connect(":memory:")
+    scratch.execute("CREATE VIRTUAL TABLE s USING fts5(x, tokenize = 'porter unicode61 remove_diacritics 2')")
+    scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(s, instance)")
+    scratch.execute("INSERT INTO s(rowid, x) VALUES (1, ?)", [" ".join(words)])
+    stems = [t for (t,) in scratch.execute('SELECT term FROM v ORDER BY "offset"')]
+    assert len(stems) == len(words) > 1000
+    assert [w for w, stem in zip(words, stems, strict=True) if index_word(w) != stem] == []
+
+
+@pytest.mark.parametrize("text", ["cancer", "breast cancer", "lupus OR sle", "stem cells -placebo", "child*"])
+def test_snippets_are_fts5_snippets(search_store: object, text: str) -> None:
+    """The snippets cut in Python are those FTS5's snippet() cuts from the same rows."""
+    from trialscope.search.run import _SUMMARY_COLUMN, SNIPPET_TOKENS, _mark, fetch_snippets
+    from trialscope.search.sql import compile_text
+
+    conn: sqlite3.Connection = search_store.conn  # type: ignore[attr-defined]
+    match = compile_text(SearchQuery(text=text)).match
+    ids = [
+        r for (r,) in conn.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH ? LIMIT 40", [match])
+    ]
+    ours, _ = fetch_snippets(conn, ids, match)
+    sql = (
+        f"SELECT rowid, snippet(trials_fts, {_SUMMARY_COLUMN}, char(2), char(3), '…', {SNIPPET_TOKENS}), "
+        f"snippet(trials_fts, -1, char(2), char(3), '…', {SNIPPET_TOKENS}) FROM trials_fts "
+        "WHERE trials_fts MATCH ? AND rowid IN (" + ",".join("?" * len(ids)) + ")"
+    )
+    theirs = {r: _mark(s if "\x02" in s else a) for r, s, a in conn.execute(sql, [match, *ids])}
+    same = sum(ours[i] == theirs[i] for i in ids)
+    assert ids and same >= 0.95 * len(ids), [(ours[i], theirs[i]) for i in ids if ours[i] != theirs[i]][:3]
+
+
+_SNIPPET_ROWS = (
+    {"title": "Stem Cells for Sjögren's Syndrome", "summary": "Patients with Sjögren's syndrome & dry eyes <b>receive</b> stem cellular therapy."},
+    {"title": "Heart failure in children", "conditions": "Heart Failure", "summary": "No match here. " * 30,
+     "description": ("Background words run on. " * 40) + "Children with heart failure: the trial. " + "More words. " * 40},
+    {"title": "Lupus", "summary": "Lupus nephritis. " + "Systemic lupus erythematosus (SLE) is studied; lupus flares are counted. " * 3},
+    {"title": "A childhood study", "mesh": "Child\nChild, Preschool\nInfant", "eligibility": "Children aged 2 to 11 years: healthy."},
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text", ["sjogren", "stem cell*", "heart failure", "child*", "lupus", '"lupus nephritis"']
+)
+def test_snippets_match_fts5_on_hard_texts(text: str) -> None:
+    """Accents, prefixes, phrases, a match deep in a long column, sentences, HTML in the text."""
+    from trialscope.search.run import _SUMMARY_COLUMN, SNIPPET_TOKENS, _mark, fetch_snippets
+    from trialscope.search.sql import compile_text
+    from trialscope.store.schema import FTS_COLUMNS
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE trials_fts USING fts5({', '.join(FTS_COLUMNS)}, "
+        "tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    for rowid, row in enumerate(_SNIPPET_ROWS, 1):
+        conn.execute(
+            f"INSERT INTO trials_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{', ?' * len(FTS_COLUMNS)})",
+            [rowid, *(row.get(c, "") for c in FTS_COLUMNS)],
+        )
+    match = compile_text(SearchQuery(text=text)).match
+    sql = (
+        f"SELECT rowid, snippet(trials_fts, {_SUMMARY_COLUMN}, char(2), char(3), '…', {SNIPPET_TOKENS}), "
+        f"snippet(trials_fts, -1, char(2), char(3), '…', {SNIPPET_TOKENS}) FROM trials_fts WHERE trials_fts MATCH ?"
+    )
+    theirs = {r: _mark(s if "\x02" in s else a) for r, s, a in conn.execute(sql, [match])}
+    assert theirs
+    ours, _ = fetch_snippets(conn, list(theirs), match)
+    assert ours == theirs
+
+
 def test_export_csv_streams_every_hit(search_store: object) -> None:
     from trialscope.search.export import write_csv, write_jsonl
 

@@ -146,7 +146,10 @@ def test_cached_phrases_select_what_fts5_matches(search_store: object, text: str
     assert got.tolist() == ids.tolist(), match
 
 
-def test_an_uncached_phrase_leaves_the_match_to_fts5(search_store: object) -> None:
+def test_an_uncached_phrase_leaves_the_match_to_fts5(
+    search_store: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIALSCOPE_CACHE_DIR", str(tmp_path))  # nothing read before, on disk either
     clear_scoring_cache()
     assert match_ids(search_store.conn, '"lupus" NOT ("placebo")') is None  # type: ignore[attr-defined]
 

@@ -26,10 +26,14 @@ import re
 import sqlite3
 import threading
 import time
+import unicodedata
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
 
 from trialscope.errors import QueryError
 from trialscope.search.columns import search_with_columns
@@ -43,6 +47,7 @@ from trialscope.search.index import (
     trial_count,
 )
 from trialscope.search.query import SearchQuery, normalize_query
+from trialscope.search.scoring import bm25_scores
 from trialscope.search.sql import (
     HITS_TABLE,
     bm25_sql,
@@ -54,6 +59,7 @@ from trialscope.search.sql import (
     resolve_place,
 )
 from trialscope.search.synonyms import SynonymTable
+from trialscope.search.text import fold_word, index_word
 from trialscope.store.schema import FTS_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -208,6 +214,266 @@ def _lead(text: str | None, words: int = SNIPPET_TOKENS) -> str:
     return html.escape(cut + (" …" if len(parts) > words else ""), quote=True)
 
 
+@dataclass(frozen=True)
+class _Phrase:
+    """One phrase of a compiled match, as index stems; ``probe`` is a lower-case piece of text
+    every word holding its first stem contains (to skip columns without it cheaply)."""
+
+    stems: tuple[str, ...]
+    columns: frozenset[int] | None
+    prefix: bool  # the last stem is a prefix (``word*``)
+    probe: str
+
+
+_MATCH_PHRASE = re.compile(
+    r'(?:\((?:\{(?P<many>[a-z ]+)\}|(?P<one>[a-z]+)) : )?"(?P<tokens>[^"]*)"(?P<prefix>\*?)'
+)
+_WORD = re.compile(r"[^\W_]+")
+# Latin letters with diacritics -> the letter without (one character each, so offsets hold).
+_BASE_LETTERS = {
+    code: base[0]
+    for code in range(0xC0, 0x250)
+    if (base := unicodedata.normalize("NFD", chr(code))) and base[0].isascii() and base[0] != chr(code)
+}
+_ACCENTED = re.compile("[\u00c0-\u024f]")
+_SENTENCE = re.compile(r"[.:][ \t\r\n]+(?=[^\W_])")
+
+
+def match_phrases(match: str) -> tuple[_Phrase, ...]:
+    """The phrases a hit can hold (those before the top-level NOT) of a compiled FTS5 match.
+
+    >>> [(p.stems, p.probe) for p in match_phrases('("stem cells" OR "msc") NOT ("placebo")')]
+    [(('stem', 'cell'), 'ste'), (('msc',), 'msc')]
+    """
+    positive = match.split(" NOT (", 1)[0]
+    phrases: list[_Phrase] = []
+    for found in _MATCH_PHRASE.finditer(positive):
+        tokens = found["tokens"].split()
+        if not tokens:
+            continue
+        names = (found["many"] or found["one"] or "").split()
+        columns = frozenset(FTS_COLUMNS.index(n) for n in names if n in FTS_COLUMNS) if names else None
+        prefix = bool(found["prefix"])
+        # FTS5 matches a prefix against the index's stems as it is, without stemming it.
+        stems = tuple(
+            fold_word(t) if prefix and i == len(tokens) - 1 else index_word(t) for i, t in enumerate(tokens)
+        )
+        first = stems[0]
+        # Porter changes at most the last three letters of a word, so a word with this stem
+        # holds its first letters as written (index_word folds diacritics: 'sjogren' misses 'Sjögren').
+        probe = first[: min(len(first), max(3, len(first) - 3))]
+        phrases.append(_Phrase(stems, columns, prefix, probe))
+    return tuple(dict.fromkeys(phrases))
+
+
+def _instances(text: str, column: int, phrases: Sequence[_Phrase]) -> list[tuple[int, int, int]]:
+    """(start, end, phrase) of each phrase in ``text``, by character offsets."""
+    low = text.lower()
+    if len(low) != len(text):  # lower-casing moved offsets (rare letters): compare word by word
+        low = "".join(c.lower()[:1] or c for c in text)
+    folded = None
+    found: list[tuple[int, int, int]] = []
+    for p, phrase in enumerate(phrases):
+        if phrase.columns is not None and column not in phrase.columns:
+            continue
+        at = low.find(phrase.probe)
+        if at < 0 and not low.isascii() and _ACCENTED.search(low):
+            # 'sjogren' finds 'Sjögren': accented letters as their base letter, offsets kept.
+            folded = folded or low.translate(_BASE_LETTERS)
+            low = folded
+            at = low.find(phrase.probe)
+        while at >= 0:
+            if at == 0 or not low[at - 1].isalnum():
+                end = _phrase_end(text, at, phrase)
+                if end:
+                    found.append((at, end, p))
+            at = low.find(phrase.probe, at + 1)
+    found.sort()
+    return found
+
+
+def _phrase_end(text: str, at: int, phrase: _Phrase) -> int:
+    """Where the phrase starting at ``at`` ends in ``text``, or 0 when it does not start there."""
+    end = 0
+    words = _WORD.finditer(text, at)
+    last = len(phrase.stems) - 1
+    for i, stem in enumerate(phrase.stems):
+        word = next(words, None)
+        if word is None:
+            return 0
+        got = index_word(word.group())
+        if not (got == stem or (phrase.prefix and i == last and got.startswith(stem))):
+            return 0
+        end = word.end()
+    return end
+
+
+@dataclass(frozen=True)
+class _Fragment:
+    score: int
+    start: int  # the index of the first token shown
+    marks: list[tuple[int, int, int]]  # first token, last token, start offset of each instance
+    size: int | None  # tokens in the text; None when far more than the fragment reaches
+
+
+# UTF-8 bytes -> b"a" for a letter or digit (any non-ASCII byte, once the non-ASCII characters
+# that are not letters or digits are spaces), b" " for anything else: tokens become split()'s words.
+_TOKEN_BYTES = bytes(ord("a") if chr(b).isalnum() else ord(" ") for b in range(128)) + b"a" * 128
+_NON_ASCII_SEPARATOR = re.compile(r"[^\x00-\x7f\w]")
+
+
+def _count(text: str, start: int, end: int) -> int:
+    """Tokens between two offsets (as ``_WORD`` finds them), counted in C."""
+    if end <= start:
+        return 0
+    piece = text[start:end]
+    if not piece.isascii():
+        piece = _NON_ASCII_SEPARATOR.sub(" ", piece)
+    return len(piece.encode().translate(_TOKEN_BYTES).split())
+
+
+def _best_fragment(text: str, instances: list[tuple[int, int, int]], tokens: int) -> _Fragment | None:
+    """FTS5's choice of a fragment of ``tokens`` tokens: the window scoring most - 1000 for
+    each phrase in it, 1 for each repeat - centred on its instances, or starting the
+    sentence before them for a bonus of 100 (120 at the start of the text).
+
+    Token indices are counted between the instances only, so a long text costs little.
+    """
+    if not instances:
+        return None
+    ranges: list[tuple[int, int, int, int]] = []  # first token, last token, phrase, offset
+    at, index = 0, 0
+    for a, b, p in instances:
+        index += _count(text, at, a)
+        at = a
+        ranges.append((index, index + _count(text, a, b) - 1, p, a))
+    last = ranges[-1]
+    # The text's size in tokens matters only when the fragment can reach its end.
+    reach = last[3] + 64 * tokens
+    size: int | None = None
+    if reach >= len(text) or _count(text, last[3], reach) <= 2 * tokens:
+        size = last[0] + _count(text, last[3], len(text))
+    sentence_offsets = [m.end() for m in _SENTENCE.finditer(text, 0, last[3] + 1)]
+
+    offsets = [r[3] for r in ranges]
+
+    def sentence_index(at: int) -> int:
+        """The token index at a sentence's offset, counted from the instance before it."""
+        j = bisect_right(offsets, at) - 1
+        return ranges[j][0] + _count(text, offsets[j], at) if j >= 0 else _count(text, 0, at)
+
+    def score(first_token: int) -> tuple[int, int]:
+        seen: set[int] = set()
+        value, low, high = 0, -1, -1
+        for a, b, p, _ in ranges:
+            if first_token <= a < first_token + tokens:
+                value += 1 if p in seen else 1000
+                seen.add(p)
+                low = a if low < 0 else low
+                high = max(high, b)
+        centred = low - (tokens - (high + 1 - low)) // 2
+        if size is not None:
+            centred = min(centred, size - tokens)
+        return value, max(0, centred)
+
+    best, start = -1, 0
+    for a, _, _, offset in ranges:
+        value, centred = score(a)
+        if value > best:
+            best, start = value, centred
+        if size is None or size > tokens:
+            # The start of the sentence this instance is in.
+            i = bisect_right(sentence_offsets, offset) - 1
+            sentence = sentence_index(sentence_offsets[i]) if i >= 0 else 0
+            if sentence < a:
+                value = score(sentence)[0] + (120 if sentence == 0 else 100)
+                if value > best:
+                    best, start = value, sentence
+    return _Fragment(best, start, [(a, b, offset) for a, b, _, offset in ranges], size)
+
+
+def _token_spans(text: str, fragment: _Fragment, count: int) -> list[tuple[int, int]]:
+    """The spans of ``count`` tokens from the fragment's first, found from the nearest instance."""
+    before = [m for m in fragment.marks if m[0] <= fragment.start]
+    if before:
+        index, offset = before[-1][0], before[-1][2]
+    else:
+        # The fragment starts before the first instance: step back from it.
+        index, offset = fragment.marks[0][0], fragment.marks[0][2]
+        back = index - fragment.start
+        reach = 16 * (back + 1)
+        while True:
+            lo = max(0, offset - reach)
+            spans = [w.span() for w in _WORD.finditer(text, lo, offset)]
+            if lo == 0 or len(spans) > back:
+                break
+            reach *= 4
+        index, offset = index - back, spans[len(spans) - back][0]
+    words = _WORD.finditer(text, offset)
+    spans = []
+    for word in words:
+        if index >= fragment.start:
+            spans.append(word.span())
+            if len(spans) == count:
+                break
+        index += 1
+    return spans
+
+
+def _highlight(text: str, fragment: _Fragment, tokens: int) -> str:
+    """The fragment's text, its instances between the snippet markers, '…' where text is left out."""
+    first = fragment.start
+    spans = _token_spans(text, fragment, tokens)
+    last = first + len(spans) - 1
+    ends: dict[int, int] = {}
+    for a, b, _ in fragment.marks:
+        if first <= a <= last:
+            ends[a] = max(ends.get(a, a), b)
+    out = ["…"] if first > 0 else []
+    cursor = spans[0][0]
+    close_after = -1
+    for i, (s, e) in enumerate(spans, first):
+        out.append(text[cursor:s])
+        if close_after < 0 and i in ends:
+            out.append(_OPEN)
+            close_after = ends[i]
+        out.append(text[s:e])
+        cursor = e
+        if close_after >= 0:
+            close_after = max([close_after, *(b for a, b in ends.items() if i < a <= close_after)])
+            if i >= close_after or i == last:
+                out.append(_CLOSE)
+                close_after = -1
+    at_end = fragment.size is not None and last >= fragment.size - 1
+    out.append(text[cursor:] if at_end else "…")
+    return "".join(out)
+
+
+def _snippet(texts: Sequence[str | None], phrases: Sequence[_Phrase]) -> str:
+    """The snippet of one trial: the best fragment of its brief summary when the phrases are
+    in it (the title is shown anyway), else of the column where they score best; '' without."""
+    chosen: tuple[_Fragment, str] | None = None
+    order = (_SUMMARY_COLUMN, *(c for c in range(len(texts)) if c != _SUMMARY_COLUMN))
+    for column in order:
+        text = texts[column]
+        if not text:
+            continue
+        fragment = _best_fragment(text, _instances(text, column, phrases), SNIPPET_TOKENS)
+        if fragment is None:
+            continue
+        if column == _SUMMARY_COLUMN:
+            chosen = (fragment, text)
+            break
+        if chosen is None or fragment.score > chosen[0].score:
+            chosen = (fragment, text)
+    if chosen is None:
+        return ""
+    return _mark(_highlight(chosen[1], chosen[0], SNIPPET_TOKENS))
+
+
+_PAGE_SCORING_BUDGET = 50_000  # index instances a page's scores may read, else bm25() scores them
+
+
 def fetch_snippets(
     conn: sqlite3.Connection,
     ids: list[int],
@@ -218,35 +484,54 @@ def fetch_snippets(
 ) -> tuple[dict[int, str], dict[int, float]]:
     """Snippets for some trials: the best fragment with matched words marked, or, without
     words to match, the start of the brief summary; and their BM25 scores when asked for
-    (``weights_sql``, the ``bm25(...)`` expression) and there are words to match."""
+    (``weights_sql``, the ``bm25(...)`` expression) and there are words to match.
+
+    Without scores to compute, the fragments are cut here from the stored text as FTS5's
+    ``snippet()`` cuts them (the same stems, the same scoring of windows): ``snippet()``
+    would look every row up in the whole index again, which costs more than cutting them.
+    With scores, the rows are looked up in the index anyway, and ``snippet()`` in the same
+    pass costs less than cutting them in Python.
+    """
     if not ids:
         return {}, {}
     marks = ",".join("?" * len(ids))
     snippets: dict[int, str] = {}
     scores: dict[int, float] = {}
-    if match is not None and (with_snippets or weights_sql):
-        score = f"-{weights_sql}" if weights_sql else "NULL"
+    if match is not None and weights_sql == bm25_sql():
+        # The page's scores from cached phrase postings when they are (a few array lookups).
+        order = np.array(sorted(ids), dtype=np.int64)
+        computed = bm25_scores(conn, match, order, budget=_PAGE_SCORING_BUDGET)
+        if computed is not None:
+            scores = dict(zip(order.tolist(), computed.tolist(), strict=True))
+            weights_sql = None
+    if match is not None and weights_sql:
         # The brief summary's best fragment when the words are in it (the title is shown
         # anyway), else the best fragment of any column.
         summary = f"snippet(trials_fts, {_SUMMARY_COLUMN}, char(2), char(3), '…', {SNIPPET_TOKENS})"
         best = f"snippet(trials_fts, -1, char(2), char(3), '…', {SNIPPET_TOKENS})"
         texts = f"{summary}, {best}" if with_snippets else "'', ''"
         sql = (
-            f"SELECT rowid, {texts}, {score} FROM trials_fts WHERE trials_fts MATCH ? AND rowid IN ({marks})"
+            f"SELECT rowid, {texts}, -{weights_sql} FROM trials_fts "
+            f"WHERE trials_fts MATCH ? AND rowid IN ({marks})"
         )
         for rowid, in_summary, anywhere, value in conn.execute(sql, [match, *ids]):
             snippets[rowid] = _mark(in_summary if _OPEN in (in_summary or "") else anywhere or "")
             if value is not None:
                 scores[rowid] = float(value)
+        phrases: tuple[_Phrase, ...] = ()
+    else:
+        phrases = match_phrases(match) if match is not None else ()
     if not with_snippets:
         return {}, scores
     missing = [i for i in ids if not snippets.get(i)]
     if missing:
         marks = ",".join("?" * len(missing))
-        for rowid, summary, title in conn.execute(
-            f"SELECT rowid, summary, title FROM trials_fts WHERE rowid IN ({marks})", missing
+        columns = ", ".join(FTS_COLUMNS)
+        for rowid, *texts in conn.execute(
+            f"SELECT rowid, {columns} FROM trials_fts WHERE rowid IN ({marks})", missing
         ):
-            snippets[rowid] = _lead(summary or title)
+            snippet = _snippet(texts, phrases) if phrases else ""
+            snippets[rowid] = snippet or _lead(texts[_SUMMARY_COLUMN] or texts[0])
     return snippets, scores
 
 

@@ -23,8 +23,10 @@ Syntax (everything is case-insensitive except the operators ``OR`` and ``NOT``):
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from trialscope.errors import QueryError
 
@@ -366,3 +368,146 @@ def or_of_terms(words: list[str], columns: tuple[str, ...] = ()) -> str:
     """
     terms = [_term(w, columns) for w in words]
     return " OR ".join(phrase_sql(replace(t, prefix=False)) for t in terms if t is not None)
+
+
+# --- stems, as the index holds them (for marking matched words in snippets) ---------------
+
+_VOWELS = frozenset("aeiou")
+
+
+def _consonant(word: str, i: int) -> bool:
+    ch = word[i]
+    if ch in _VOWELS:
+        return False
+    if ch == "y":
+        return i == 0 or not _consonant(word, i - 1)
+    return True
+
+
+def _measure(stem: str) -> int:
+    """m in Porter's [C](VC)^m[V]: how many vowel-consonant sequences ``stem`` holds."""
+    m = 0
+    previous_vowel = False
+    for i in range(len(stem)):
+        vowel = not _consonant(stem, i)
+        if previous_vowel and not vowel:
+            m += 1
+        previous_vowel = vowel
+    return m
+
+
+def _has_vowel(stem: str) -> bool:
+    return any(not _consonant(stem, i) for i in range(len(stem)))
+
+
+def _double_consonant(stem: str) -> bool:
+    return len(stem) >= 2 and stem[-1] == stem[-2] and _consonant(stem, len(stem) - 1)
+
+
+def _cvc(stem: str) -> bool:
+    """Ends consonant-vowel-consonant, the last not w, x or y (like -hop, -fil)."""
+    n = len(stem)
+    return (
+        n >= 3
+        and _consonant(stem, n - 3)
+        and not _consonant(stem, n - 2)
+        and _consonant(stem, n - 1)
+        and stem[-1] not in "wxy"
+    )
+
+
+_STEP2 = (
+    ("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"),
+    ("bli", "ble"), ("alli", "al"), ("entli", "ent"), ("eli", "e"), ("ousli", "ous"),
+    ("ization", "ize"), ("ation", "ate"), ("ator", "ate"), ("alism", "al"), ("iveness", "ive"),
+    ("fulness", "ful"), ("ousness", "ous"), ("aliti", "al"), ("iviti", "ive"), ("biliti", "ble"),
+    ("logi", "log"),
+)  # fmt: skip
+_STEP3 = (
+    ("icate", "ic"), ("ative", ""), ("alize", "al"), ("iciti", "ic"), ("ical", "ic"), ("ful", ""), ("ness", ""),
+)  # fmt: skip
+_STEP4 = (
+    "al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ou", "ism",
+    "ate", "iti", "ous", "ive", "ize",
+)  # fmt: skip
+
+
+def _replace(word: str, rules: tuple[tuple[str, str], ...], least: int) -> str:
+    """The first rule whose suffix ends the word applies if the stem's measure exceeds ``least``."""
+    for suffix, replacement in rules:
+        if len(word) > len(suffix) and word.endswith(suffix):
+            stem = word[: -len(suffix)]
+            return stem + replacement if _measure(stem) > least else word
+    return word
+
+
+def porter_stem(word: str) -> str:
+    """A lower-case word cut to its stem by Porter's algorithm, as FTS5's porter tokenizer does."""
+    if len(word) < 3 or len(word.encode()) > 64:
+        return word
+    # Step 1a: plurals.
+    # As in FTS5, a suffix counts only when something is left before it.
+    if (len(word) > 4 and word.endswith("sses")) or (len(word) > 3 and word.endswith("ies")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    # Step 1b: -eed, -ed, -ing.
+    if len(word) > 3 and word.endswith("eed"):
+        if _measure(word[:-3]) > 0:
+            word = word[:-1]
+    else:
+        for suffix in ("ed", "ing"):
+            if len(word) > len(suffix) and word.endswith(suffix) and _has_vowel(word[: -len(suffix)]):
+                word = word[: -len(suffix)]
+                if word.endswith(("at", "bl", "iz")):
+                    word += "e"
+                elif _double_consonant(word) and word[-1] not in "lsz":
+                    word = word[:-1]
+                elif _measure(word) == 1 and _cvc(word):
+                    word += "e"
+                break
+    # Step 1c: -y after a vowel in the stem becomes -i.
+    if len(word) > 1 and word.endswith("y") and _has_vowel(word[:-1]):
+        word = word[:-1] + "i"
+    word = _replace(word, _STEP2, 0)
+    word = _replace(word, _STEP3, 0)
+    # Step 4: drop a suffix when what remains has m > 1 (-ion only after s or t).
+    for suffix in _STEP4:
+        if len(word) > len(suffix) and word.endswith(suffix):
+            stem = word[: -len(suffix)]
+            if _measure(stem) > 1 and (suffix != "ion" or stem.endswith(("s", "t"))):
+                word = stem
+            break
+    # Step 5: a final -e, a final -ll.
+    if word.endswith("e"):
+        stem = word[:-1]
+        m = _measure(stem)
+        if m > 1 or (m == 1 and not _cvc(stem)):
+            word = stem
+    if word.endswith("ll") and _measure(word) > 1:
+        word = word[:-1]
+    return word
+
+
+def fold_word(token: str) -> str:
+    """A token lower-cased and without diacritics, as FTS5's unicode61 tokenizer folds it.
+
+    >>> fold_word("Sjögren"), fold_word("µg")
+    ('sjogren', 'μg')
+    """
+    word = token.lower()
+    if word.isascii():
+        return word
+    # The micro sign folds to the Greek letter mu, as in SQLite's tables.
+    decomposed = unicodedata.normalize("NFD", word.replace("\u00b5", "\u03bc"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=65536)
+def index_word(token: str) -> str:
+    """A token as FTS5's 'porter unicode61 remove_diacritics 2' indexes it: folded and stemmed.
+
+    >>> index_word("Sjögren"), index_word("Relational"), index_word("studies")
+    ('sjogren', 'relat', 'studi')
+    """
+    return porter_stem(fold_word(token))

@@ -106,6 +106,7 @@ def _templates(static_version: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # the templates are package data: no stat() of each file per page
     )
     env.globals["static"] = lambda name: f"/static/{name}?v={static_version}"
     env.globals["version"] = __version__

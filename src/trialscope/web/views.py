@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
@@ -27,6 +28,7 @@ from trialscope.store import SqliteStore
 from trialscope.web import charts, places
 from trialscope.web.cache import SearchCache
 from trialscope.web.params import (
+    FacetGroup,
     Params,
     active_filters,
     facet_groups,
@@ -151,6 +153,40 @@ def run_search(
     return results
 
 
+def facet_fieldsets(groups: Sequence[FacetGroup]) -> Markup:
+    """The search page's filter checkboxes: one fieldset per facet, one option per value.
+
+    Written here, not in search.html: a page holds up to ~80 options of eight values each,
+    and Jinja's cost per expression made them a third of the page's rendering time.
+    """
+    out: list[str] = []
+    for group in groups:
+        spec = group.spec
+        param = escape(spec.param)
+        kind = "checkbox" if spec.multiple else "radio"
+        out.append(
+            f'<fieldset class="facet" id="facet-{escape(spec.facet)}">\n'
+            f"        <legend>{escape(spec.title)}</legend>\n"
+        )
+        if not spec.multiple:
+            checked = "" if group.any_checked else " checked"
+            out.append(
+                f'        <div class="option"><input type="radio" id="f-{param}-any" name="{param}" value=""{checked}>'
+                f'<label for="f-{param}-any">Any</label></div>\n'
+            )
+        for n, option in enumerate(group.options, 1):
+            checked = " checked" if option.checked else ""
+            count = "" if option.count is None else f' <span class="count">{option.count:,}</span>'
+            out.append(
+                '        <div class="option">\n'
+                f'          <input type="{kind}" id="f-{param}-{n}" name="{param}" value="{escape(option.value)}"{checked}>\n'
+                f'          <label for="f-{param}-{n}">{escape(option.label)}{count}</label>\n'
+                "        </div>\n"
+            )
+        out.append("      </fieldset>\n      ")
+    return Markup("".join(out).rstrip(" \n"))
+
+
 def search_page(request: Request) -> Response:
     """``/``: the search form with filters and facet counts, the results and their pages."""
     store = store_of(request)
@@ -167,7 +203,7 @@ def search_page(request: Request) -> Response:
         "values": values,
         "error": None,
         "results": None,
-        "groups": facet_groups(params, {}),
+        "facets_html": "",
         "has_filters": bool(filters_only(params)),
         "active": active_filters(params),
     }
@@ -175,13 +211,14 @@ def search_page(request: Request) -> Response:
         results = run_search(request, store, params, facets=SEARCH_PAGE_FACETS)
     except QueryError as exc:
         context["error"] = str(exc)
+        context["facets_html"] = facet_fieldsets(facet_groups(params, {}))
         return render(request, "search.html", context, status=400)
     filters = filters_only(params)
     near = first(params, "near")
     context.update(
         results=results,
         hits=[_hit_view(hit, near) for hit in results.hits],
-        groups=facet_groups(params, results.facets),
+        facets_html=facet_fieldsets(facet_groups(params, results.facets)),
         pages=pagination(params, results.total, results.page, results.limit),
         first_shown=(results.page - 1) * results.limit + 1 if results.hits else 0,
         export_csv=url_with(

@@ -313,6 +313,23 @@ def test_export_csv_streams_every_hit(search_store: object) -> None:
     assert write_jsonl(iter_all_hits(search_store, query), lines) == total
 
 
+def test_cli_csv_export_guards_cells_against_spreadsheet_formulas() -> None:
+    """The CLI's CSV (like the web export) never hands a spreadsheet a formula from registry text."""
+    from trialscope.search.export import write_csv
+    from trialscope.search.run import SearchHit
+
+    hostile = SearchHit(
+        "NCT00000001", '=HYPERLINK("http://evil.example","click")', "COMPLETED", None, None,
+        ("@SUM(1+1)", "-cmd|' /C calc'!A0"), None, None, -5, False, 1.5, "", None,
+    )  # fmt: skip
+    out = io.StringIO()
+    assert write_csv([hostile], out) == 1
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["title"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert row["conditions"] == "'@SUM(1+1); -cmd|' /C calc'!A0"
+    assert row["enrollment"] == "-5"  # a number stays a number
+
+
 # --- facets and filters against counts made in Python -------------------------------
 
 

@@ -148,10 +148,10 @@ def test_export_streams_the_whole_result_set(client: TestClient) -> None:
 
 
 def test_export_cells_cannot_become_spreadsheet_formulas() -> None:
-    from trialscope.web.api import _csv_cell
+    from trialscope.search.export import csv_cell
 
-    assert _csv_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
-    assert _csv_cell("-12") == "-12" and _csv_cell(("a", "b")) == "a; b" and _csv_cell(None) == ""
+    assert csv_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert csv_cell("-12") == "-12" and csv_cell(("a", "b")) == "a; b" and csv_cell(None) == ""
 
 
 # --- trial page -------------------------------------------------------------------------

@@ -51,20 +51,48 @@ def hit_record(hit: SearchHit) -> dict[str, object]:
     return data
 
 
+def csv_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula: registry text is untrusted,
+    so text starting with ``= + - @``, a tab or a carriage return gets a leading quote
+    (numbers stay numbers); lists are joined by "; ".
+
+    >>> csv_cell("=SUM(A1:A9)"), csv_cell("-1.5"), csv_cell(["a", "b"]), csv_cell(None)
+    ("'=SUM(A1:A9)", '-1.5', 'a; b', '')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = "; ".join(str(v) for v in value)
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def write_csv(hits: Iterable[SearchHit], stream: TextIO) -> int:
-    """Hits as CSV with a header row; conditions joined by "; ". Returns the number written."""
+    """Hits as CSV with a header row, every cell through :func:`csv_cell`. Returns the
+    number written."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     count = 0
     for hit in hits:
         writer.writerow(
-            (
+            csv_cell(v)
+            for v in (
                 hit.nct_id,
                 hit.title,
                 hit.status or "",
                 hit.phases or "",
                 hit.study_type or "",
-                "; ".join(hit.conditions),
+                hit.conditions,
                 hit.start_date or "",
                 hit.last_update or "",
                 "" if hit.enrollment is None else hit.enrollment,

@@ -23,6 +23,7 @@ from trialscope.errors import QueryError, StoreError, TrialNotFoundError
 from trialscope.render.jsonout import page_dict
 from trialscope.render.page import build_page
 from trialscope.search import FACETS, iter_all_hits, query_from_params
+from trialscope.search.export import csv_cell
 from trialscope.similar import related_trials
 from trialscope.store import SqliteStore
 from trialscope.web import openapi, views
@@ -267,26 +268,6 @@ def stats(request: Request) -> Response:
     )
 
 
-def _csv_cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (registry text is untrusted)."""
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        value = "; ".join(str(v) for v in value)
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _export_rows(hits: Iterator[Any]) -> Iterator[dict[str, Any]]:
     for hit in hits:
         row = hit_dict(hit)
@@ -299,7 +280,7 @@ def _csv_stream(hits: Iterator[Any]) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for count, row in enumerate(_export_rows(hits), 1):
-        writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
+        writer.writerow([csv_cell(row[c]) for c in EXPORT_COLUMNS])
         if count % EXPORT_CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)

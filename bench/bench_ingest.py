@@ -29,7 +29,7 @@ REAL = ROOT.parent / "shared" / "data" / "ctgov"
 SEED = ROOT.parent / "shared" / "seed" / "NCT04184258.json"
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
 from trialscope.ingest import ingest_paths
 from trialscope.store import open_store
 store = open_store(sys.argv[1])
@@ -39,7 +39,7 @@ elapsed = time.perf_counter() - t
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"elapsed": elapsed, "records": summary.records, "stored": summary.stored,
-                  "rss_kb": own, "worker_rss_kb": kids}))
+                  "rss_kb": own, "worker_rss_kb": kids, "load": os.getloadavg()[0]}))
 """
 
 
@@ -49,7 +49,17 @@ def run_ingest(paths: list[str]) -> dict:
             [sys.executable, "-c", _CHILD, str(Path(tmp) / "b.db"), *paths],
             check=True, capture_output=True, text=True,
         ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1])
+    rate = result["records"] / result["elapsed"]
+    print(f"  {rate:,.0f} records/s, 1-minute load {result['load']:.1f}", flush=True)
+    return result
+
+
+def compressor() -> str:
+    """Which zlib-format compressor the store writes its blobs with."""
+    from trialscope.store import sqlite
+
+    return "ISA-L (`isal`)" if sqlite._zlib_compress.__module__.startswith("isal") else "stdlib zlib"
 
 
 def parse_floor(path: Path) -> float:
@@ -104,6 +114,7 @@ def main() -> int:
     print(f"synthetic: {rate:.0f} trials/s, floor {args.synthetic / floor:.0f}/s, peak {peak:.0f} MiB", flush=True)
 
     load_after = os.getloadavg()[0]
+    loads = [r["load"] for r in real + synth]
     store = work / f"synth{args.synthetic // 1000}k.db"
     show = show_latency(store) if store.exists() else []
     size_gb = corpus.stat().st_size / 1e9
@@ -112,9 +123,12 @@ def main() -> int:
         "",
         f"Machine: {machine()}. Median of {args.runs} runs (real) and {args.synthetic_runs} runs (synthetic); "
         "each run is a fresh process into a fresh SQLite store, with FTS5 and all normalized tables, "
-        "parsing in worker processes (one per core) while the main process writes. "
-        f"1-minute load average {load_before:.1f} before and {load_after:.1f} after the runs "
-        "(above 2 means other work shared the 2 cores, and the figures are low by that much).",
+        "parsing in worker processes (one per core) while the main process writes, "
+        f"blobs compressed with {compressor()}. "
+        f"1-minute load average {load_before:.1f} before the runs, {min(loads):.1f}–{max(loads):.1f} "
+        f"at the end of each run and {load_after:.1f} after them; an ingest alone keeps the load near 2–3 "
+        "(a writer and two parsers), so a load above 3 during the runs, or above 0.5 before them, "
+        "means other work shared the 2 cores and the figures are low by that much.",
         "",
         "| corpus | records | trials/s | peak RSS (largest process) |",
         "|---|---|---|---|",

@@ -51,6 +51,37 @@ def test_same_or_older_record_is_skipped_newer_replaces(tmp_path: Path) -> None:
     assert store.conn.execute("SELECT count(*) FROM trial_conditions").fetchone()[0] == 1
 
 
+def test_batch_of_new_replaced_and_unchanged_trials_keeps_ids_and_rows_together(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "t.db")
+    a, b = seed_trial(), seed_trial(nct_id="NCT00000002", conditions=["Asthma"])
+    store.upsert_trials([StoredRecord(a, SEED_RAW), StoredRecord(b, b"b")])
+    newer_a = seed_trial(
+        brief_title="zebrafish", conditions=["Gout", "Lupus"], last_update_post_date=DateStruct("2030-01-01")
+    )
+    c = seed_trial(nct_id="NCT00000003", conditions=["Croup"])
+    stats = store.upsert_trials([StoredRecord(newer_a, b"a2"), StoredRecord(b, b"b"), StoredRecord(c, b"c")])
+    assert (stats.inserted, stats.replaced, stats.skipped) == (1, 1, 1)
+    ids = dict(store.conn.execute("SELECT nct_id, id FROM trials"))
+    assert ids == {"NCT04184258": 1, "NCT00000002": 2, "NCT00000003": 3}  # a replaced trial keeps its id
+    conditions = store.conn.execute("SELECT trial_id, name FROM trial_conditions ORDER BY 1, 2").fetchall()
+    assert conditions == [(1, "Gout"), (1, "Lupus"), (2, "Asthma"), (3, "Croup")]
+    found = store.conn.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH 'zebrafish'").fetchall()
+    assert found == [(1,)]
+    assert [r[0] for r in store.conn.execute("SELECT rowid FROM trials_fts ORDER BY rowid")] == [1, 2, 3]
+    assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert store.get_raw("NCT04184258").raw == b"a2"
+
+
+def test_bulk_writes_checkpoint_in_the_background_and_then_restore_sqlite_default(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "t.db")
+    with store.bulk_writes():
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        store.upsert_trials([StoredRecord(seed_trial(), SEED_RAW)])
+        store.upsert_trials([StoredRecord(seed_trial(nct_id="NCT00000002"), b"b")])
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    assert open_store(tmp_path / "t.db", readonly=True).count() == 2
+
+
 def test_full_record_beats_summary_only_whatever_the_dates(tmp_path: Path) -> None:
     store = open_store(tmp_path / "t.db")
     summary = seed_trial(summary_only=True, last_update_post_date=DateStruct("2030-01-01"), brief_title="csv")

@@ -16,11 +16,17 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import msgspec
+
+try:  # ISA-L writes the same zlib format several times faster; stdlib zlib reads it back.
+    from isal.isal_zlib import compress as _zlib_compress
+except ImportError:  # pragma: no cover - the optional accelerator is missing
+    from zlib import compress as _zlib_compress
 
 from trialscope.errors import SchemaVersionError, StoreError, TrialNotFoundError
 from trialscope.model import Trial
@@ -28,6 +34,15 @@ from trialscope.store.schema import CHILD_TABLES, FTS_COLUMNS, SCHEMA, SCHEMA_VE
 
 _encode = msgspec.json.Encoder().encode
 _decode_trial = msgspec.json.Decoder(Trial).decode
+
+# A new store's page size: 8 KiB pages cut per-page work for the large trial rows and the
+# FTS5 segments; an existing store keeps the size it was made with.
+PAGE_SIZE = 8192
+
+
+def compress(data: bytes) -> bytes:
+    """zlib-format compression of a stored blob (trial JSON, raw record); level 1 for speed."""
+    return _zlib_compress(data, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +177,8 @@ def prepare_record(record: StoredRecord) -> PreparedTrial:
         t.source_format,
         record.source_file,
         hashlib.sha256(record.raw).hexdigest(),
-        zlib.compress(_encode(t), 1),
-        zlib.compress(record.raw, 1),
+        compress(_encode(t)),
+        compress(record.raw),
     )
     mesh = [
         (kind, m.term, m.id, ancestor)
@@ -193,6 +208,38 @@ def prepare_record(record: StoredRecord) -> PreparedTrial:
     )
 
 
+class _Checkpointer(threading.Thread):
+    """Copies the WAL into the database file on its own connection, when woken.
+
+    A checkpoint ends with an fsync; run by the writer after a commit (SQLite's automatic
+    checkpoint) the writer waits on the disk, here it goes on writing the next batch.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(name="trialscope-checkpoint", daemon=True)
+        self.path = path
+        self.wake = threading.Event()
+        self.stopping = False
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self.path)
+        try:
+            while not self.stopping:
+                self.wake.wait()
+                self.wake.clear()
+                # PASSIVE never blocks the writer; what it cannot copy now waits for the next one.
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:  # pragma: no cover - the writer's connection checkpoints instead
+            pass
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wake.set()
+        self.join()
+
+
 class SqliteStore:
     """Trials in one SQLite file. Safe to share across threads; writes are serialized."""
 
@@ -203,6 +250,7 @@ class SqliteStore:
         self.readonly = readonly
         self._lock = threading.RLock()
         self.lock = self._lock  # held while a batch is written; readers of the shared connection take it too
+        self._checkpointer: _Checkpointer | None = None
         if not readonly and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         if readonly and self.path != ":memory:" and not Path(self.path).exists():
@@ -215,6 +263,7 @@ class SqliteStore:
                 self.conn = sqlite3.connect(self.path, check_same_thread=False)
             self.conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
+                self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # no effect once the file has pages
                 self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA cache_size = -65536")
@@ -256,6 +305,28 @@ class SqliteStore:
 
     # --- writing --------------------------------------------------------------------
 
+    @contextmanager
+    def bulk_writes(self) -> Iterator[None]:
+        """While many batches are written: checkpoint the WAL in a background thread.
+
+        Each batch is still its own committed transaction in the WAL, so a killed process
+        loses nothing that was committed; only the copying into the main file moves off the
+        writer's path.
+        """
+        if self.readonly or self.path == ":memory:" or self._checkpointer is not None:
+            yield
+            return
+        checkpointer = _Checkpointer(self.path)
+        self.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        checkpointer.start()
+        self._checkpointer = checkpointer
+        try:
+            yield
+        finally:
+            self._checkpointer = None
+            checkpointer.stop()
+            self.conn.execute("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default
+
     def upsert_trials(self, records: Iterable[StoredRecord]) -> UpsertStats:
         """Store a batch of records in one transaction: new ones inserted, newer ones replace.
 
@@ -266,7 +337,12 @@ class SqliteStore:
         return self.upsert_prepared([prepare_record(r) for r in records])
 
     def upsert_prepared(self, records: Iterable[PreparedTrial]) -> UpsertStats:
-        """Store prepared records in one transaction (see upsert_trials)."""
+        """Store prepared records in one transaction (see upsert_trials).
+
+        The whole batch goes in with one executemany per table: trial ids are given here
+        (a replaced trial keeps its id, a new one gets the next free id), so the child rows
+        of every trial in the batch can be written together.
+        """
         stats = UpsertStats()
         batch: dict[str, PreparedTrial] = {}
         for record in records:
@@ -280,24 +356,36 @@ class SqliteStore:
         if not batch:
             return stats
         with self._lock, self.conn:
+            if not self.conn.in_transaction:
+                # Take the write lock before reading, so the ids given below stay free.
+                self.conn.execute("BEGIN IMMEDIATE")
             existing = self._existing(list(batch))
+            next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM trials").fetchone()[0]
+            writes: list[tuple[int, PreparedTrial]] = []
+            replaced: list[int] = []
             for nct_id, record in batch.items():
                 old = existing.get(nct_id)
                 if old is None:
-                    self._insert(record)
+                    writes.append((next_id, record))
+                    next_id += 1
                     stats.inserted += 1
                 elif _wins(record, old[1], old[2]):
-                    self._delete(old[0])
-                    self._insert(record, trial_id=old[0])
+                    replaced.append(old[0])
+                    writes.append((old[0], record))
                     stats.replaced += 1
                 else:
                     stats.skipped += 1
-            if stats.inserted or stats.replaced:
+            if replaced:
+                self._delete(replaced)
+            if writes:
+                self._insert(writes)
                 # Derived tables (search, similarity) watch this number to notice new data.
                 self.conn.execute(
                     "INSERT INTO meta(key, value) VALUES ('content_version', '1') ON CONFLICT(key) "
                     "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
                 )
+        if self._checkpointer is not None and (stats.inserted or stats.replaced):
+            self._checkpointer.wake.set()
         return stats
 
     def _existing(self, nct_ids: list[str]) -> dict[str, tuple[int, str | None, int]]:
@@ -311,23 +399,27 @@ class SqliteStore:
                 found[row[0]] = (row[1], row[2], row[3])
         return found
 
-    def _delete(self, trial_id: int) -> None:
+    def _delete(self, trial_ids: list[int]) -> None:
+        keys = [(trial_id,) for trial_id in trial_ids]
         for table in CHILD_TABLES:
-            self.conn.execute(f"DELETE FROM {table} WHERE trial_id = ?", (trial_id,))
-        self.conn.execute("DELETE FROM trials_fts WHERE rowid = ?", (trial_id,))
-        self.conn.execute("DELETE FROM trials WHERE id = ?", (trial_id,))
+            self.conn.executemany(f"DELETE FROM {table} WHERE trial_id = ?", keys)
+        self.conn.executemany("DELETE FROM trials_fts WHERE rowid = ?", keys)
+        self.conn.executemany("DELETE FROM trials WHERE id = ?", keys)
 
-    def _insert(self, p: PreparedTrial, trial_id: int | None = None) -> None:
-        cur = self.conn.execute(_INSERT_TRIAL, (trial_id, *p.row))
-        rowid = cur.lastrowid
+    def _insert(self, writes: list[tuple[int, PreparedTrial]]) -> None:
+        """Every row of the given (trial id, prepared trial) pairs, one statement per table."""
         ex = self.conn.executemany
-        ex("INSERT INTO trial_phases VALUES (?,?)", [(rowid, *r) for r in p.phases])
-        ex("INSERT INTO trial_conditions VALUES (?,?)", [(rowid, *r) for r in p.conditions])
-        ex("INSERT INTO trial_mesh VALUES (?,?,?,?,?)", [(rowid, *r) for r in p.mesh])
-        ex("INSERT INTO trial_interventions VALUES (?,?,?)", [(rowid, *r) for r in p.interventions])
-        ex("INSERT INTO trial_sponsors VALUES (?,?,?,?)", [(rowid, *r) for r in p.sponsors])
-        ex("INSERT INTO sites VALUES (?,?,?,?,?,?,?,?)", [(rowid, *r) for r in p.sites])
-        self.conn.execute(_INSERT_FTS, (rowid, *p.fts))
+        ex(_INSERT_TRIAL, [(i, *p.row) for i, p in writes])
+        ex("INSERT INTO trial_phases VALUES (?,?)", [(i, *r) for i, p in writes for r in p.phases])
+        ex("INSERT INTO trial_conditions VALUES (?,?)", [(i, *r) for i, p in writes for r in p.conditions])
+        ex("INSERT INTO trial_mesh VALUES (?,?,?,?,?)", [(i, *r) for i, p in writes for r in p.mesh])
+        ex(
+            "INSERT INTO trial_interventions VALUES (?,?,?)",
+            [(i, *r) for i, p in writes for r in p.interventions],
+        )
+        ex("INSERT INTO trial_sponsors VALUES (?,?,?,?)", [(i, *r) for i, p in writes for r in p.sponsors])
+        ex("INSERT INTO sites VALUES (?,?,?,?,?,?,?,?)", [(i, *r) for i, p in writes for r in p.sites])
+        ex(_INSERT_FTS, [(i, *p.fts) for i, p in writes])
 
     # --- reading --------------------------------------------------------------------
 

@@ -431,26 +431,22 @@ def _sql_filter_ids(
     return found
 
 
-# What one index instance costs to read, against one row scored by bm25(): ~0.2 us and ~1 us.
-# A search reads its phrases' instances itself when that costs at most a few times what
-# bm25() would cost it (the phrase is then cached for later searches); otherwise a
-# background thread reads them and bm25() answers this once.
-_INSTANCES_PER_ROW = 5
-_INVESTMENT = 4
-_MIN_BUDGET = 100_000
+# Index instances a search may read itself for phrases not yet cached (~20 ms); a phrase
+# costing more is read by the background reader while bm25() answers, so no search waits
+# for an investment made for later ones.
+_READ_NOW = 100_000
 
 
 def _scores(conn: sqlite3.Connection, match: str, ids: np.ndarray, matched: int) -> np.ndarray:
     """BM25 (higher better) of the given matching trials, in the order of ``ids`` (ascending).
 
-    Computed from the index's phrase instances (:mod:`trialscope.search.scoring`) when that is
-    cheap or cached, else by FTS5's ``bm25()``: FTS5 cannot seek one row of a match cheaply,
-    so the match is walked once, and when the filters left a minority of it BM25 is computed
-    only for those (a membership test per row). Both give the same numbers.
+    Computed from the index's phrase instances (:mod:`trialscope.search.scoring`) when they are
+    cached or cheap to read, else by FTS5's ``bm25()`` while the phrases are read in the
+    background. FTS5 cannot seek one row of a match cheaply, so the match is walked once,
+    and when the filters left a minority of it BM25 is computed only for those (a membership
+    test per row). Both give the same numbers.
     """
-    rows_cost = ids.size + matched // 10
-    budget = max(_MIN_BUDGET, _INVESTMENT * _INSTANCES_PER_ROW * rows_cost)
-    computed = bm25_scores(conn, match, ids, budget=budget)
+    computed = bm25_scores(conn, match, ids, budget=_READ_NOW)
     if computed is not None:
         return computed
     restrict = ids.size * 2 < matched

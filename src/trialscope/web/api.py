@@ -208,8 +208,13 @@ def facets_dict(facets: Any) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def search(request: Request) -> Response:
-    """``/api/v1/search``: ranked hits with snippets, facet counts and links to the next page."""
+async def search(request: Request) -> Response:
+    """``/api/v1/search``: ranked hits with snippets, facet counts and links to the next page
+    (on the event loop, like the search page: see ``views.search_page``)."""
+    return _search(request)
+
+
+def _search(request: Request) -> Response:
     store = _store_or_error(request)
     if isinstance(store, Response):
         return store

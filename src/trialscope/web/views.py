@@ -2,8 +2,8 @@
 
 Views read the query string, call ``search``, ``similar`` and ``render``, and hand the
 results to a template; they never write SQL. Handlers are plain functions, so Starlette
-runs them in its thread pool and a slow search never blocks the event loop - except the
-trial page, which is quick and the most visited (see :func:`trial_page`).
+runs them in its thread pool - except the two most visited pages, the trial page and the
+search page, which run on the event loop (see :func:`trial_page` and :func:`search_page`).
 """
 
 from __future__ import annotations
@@ -187,7 +187,16 @@ def facet_fieldsets(groups: Sequence[FacetGroup]) -> Markup:
     return Markup("".join(out).rstrip(" \n"))
 
 
-def search_page(request: Request) -> Response:
+async def search_page(request: Request) -> Response:
+    """``/``, on the event loop: searches of one store take turns anyway (``search_lock``),
+    so pool threads would add a hand-off and a fight for the GIL, not parallelism (+17 %
+    searches/s with 2 workers at 32 connections, docs/PERFORMANCE.md). A search's time
+    limit bounds how long it holds the loop.
+    """
+    return _search_page(request)
+
+
+def _search_page(request: Request) -> Response:
     """``/``: the search form with filters and facet counts, the results and their pages."""
     store = store_of(request)
     if store is None:

@@ -58,3 +58,21 @@ def test_stats_counts(db: str, capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_path_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ingest", str(tmp_path / "nope"), "--db", str(tmp_path / "x.db"), "--no-progress"]) == 1
     assert "No such file" in capsys.readouterr().err
+
+
+def test_serve_rejects_a_worker_count_that_is_not_a_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIALSCOPE_WORKERS", "many")
+    assert main(["serve", "--db", str(tmp_path / "x.db")]) == 1
+    assert "not a number" in capsys.readouterr().err
+
+
+def test_serve_runs_one_worker_per_core_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trialscope import settings
+
+    monkeypatch.delenv("TRIALSCOPE_WORKERS", raising=False)
+    monkeypatch.setattr(settings.os, "cpu_count", lambda: 3)
+    assert settings.resolve("workers", None) == "3"
+    monkeypatch.setattr(settings.os, "cpu_count", lambda: None)
+    assert settings.resolve("workers", None) == "1"

@@ -27,13 +27,20 @@ class Setting:
     help: str
 
 
+def default_workers() -> str:
+    """One web worker per core: a worker serves one search at a time, and on a 2-core
+    machine two workers answer searches at twice the rate of one, with far shorter tails
+    (docs/PERFORMANCE.md, section Web)."""
+    return str(os.cpu_count() or 1)
+
+
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
         Setting("db", default_db_path, "path of the SQLite store (or sqlite:///path)"),
         Setting("host", "127.0.0.1", "address the web server listens on"),
         Setting("port", "8000", "port the web server listens on"),
-        Setting("workers", "1", "number of web server worker processes"),
+        Setting("workers", default_workers, "number of web server worker processes (default: one per core)"),
         Setting("query_timeout", "5.0", "seconds a search may run before it is stopped"),
         Setting("search_cache", "256", "searches each web worker keeps answered in memory"),
     )

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--host", help="address to listen on (default 127.0.0.1; $TRIALSCOPE_HOST)")
     p.add_argument("--port", type=int, help="port to listen on (default 8000; $TRIALSCOPE_PORT)")
-    p.add_argument("--workers", type=int, help="worker processes reading the one store (default 1)")
+    p.add_argument("--workers", type=int, help="worker processes reading the one store (default: one per core)")
     p.add_argument("--query-timeout", type=float, help="seconds a search may run (default 5)")
     p.add_argument(
         "--search-cache",
@@ -45,8 +45,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     db = settings.resolve("db", args.db)
     host = settings.resolve("host", args.host)
     port = int(settings.resolve("port", args.port))
-    workers = int(settings.resolve("workers", args.workers))
-    timeout = float(settings.resolve("query_timeout", args.query_timeout))
+    try:
+        workers = int(settings.resolve("workers", args.workers))
+        timeout = float(settings.resolve("query_timeout", args.query_timeout))
+    except ValueError as error:
+        raise TrialScopeError(f"A worker count or query timeout is not a number ({error}).") from None
     cache = WebSettings.from_env().search_cache if args.search_cache is None else args.search_cache
     if workers < 1:
         raise TrialScopeError("--workers must be at least 1.")

@@ -11,8 +11,8 @@ orjson and nothing else. Figures go to docs/PERFORMANCE.md (section "ingest").
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from report import machine, write_section  # noqa: E402
+from report import machine, write_section
 
 REAL = ROOT.parent / "shared" / "data" / "ctgov"
 SEED = ROOT.parent / "shared" / "seed" / "NCT04184258.json"
@@ -47,7 +47,9 @@ def run_ingest(paths: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [sys.executable, "-c", _CHILD, str(Path(tmp) / "b.db"), *paths],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     rate = result["records"] / result["elapsed"]
@@ -105,13 +107,26 @@ def main() -> int:
 
     corpus = work / f"synth{args.synthetic // 1000}k.jsonl"
     if not corpus.exists():
-        subprocess.run([sys.executable, str(ROOT / "bench" / "synth.py"), "--n", str(args.synthetic), "--out", str(corpus)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "synth.py"),
+                "--n",
+                str(args.synthetic),
+                "--out",
+                str(corpus),
+            ],
+            check=True,
+        )
     floor = statistics.median(parse_floor(corpus) for _ in range(3))
     synth = [run_ingest([str(corpus)]) for _ in range(args.synthetic_runs)]
     elapsed = statistics.median(r["elapsed"] for r in synth)
     rate = args.synthetic / elapsed
     peak = max(max(r["rss_kb"], r["worker_rss_kb"]) for r in synth + real) / 1024
-    print(f"synthetic: {rate:.0f} trials/s, floor {args.synthetic / floor:.0f}/s, peak {peak:.0f} MiB", flush=True)
+    print(
+        f"synthetic: {rate:.0f} trials/s, floor {args.synthetic / floor:.0f}/s, peak {peak:.0f} MiB",
+        flush=True,
+    )
 
     load_after = os.getloadavg()[0]
     loads = [r["load"] for r in real + synth]
@@ -121,30 +136,38 @@ def main() -> int:
     lines = [
         "## Ingest and the trial page",
         "",
-        f"Machine: {machine()}. Median of {args.runs} runs (real) and {args.synthetic_runs} runs (synthetic); "
-        "each run is a fresh process into a fresh SQLite store, with FTS5 and all normalized tables, "
-        "parsing in worker processes (one per core) while the main process writes, "
-        f"blobs compressed with {compressor()}. "
-        f"1-minute load average {load_before:.1f} before the runs, {min(loads):.1f}–{max(loads):.1f} "
-        f"at the end of each run and {load_after:.1f} after them; an ingest alone keeps the load near 2–3 "
-        "(a writer and two parsers), so a load above 3 during the runs, or above 0.5 before them, "
-        "means other work shared the 2 cores and the figures are low by that much.",
+        (
+            f"Machine: {machine()}. Median of {args.runs} runs (real) and {args.synthetic_runs} runs (synthetic); "
+            "each run is a fresh process into a fresh SQLite store, with FTS5 and all normalized tables, "
+            "parsing in worker processes (one per core) while the main process writes, "
+            f"blobs compressed with {compressor()}. "
+            f"1-minute load average {load_before:.1f} before the runs, {min(loads):.1f}–{max(loads):.1f} "
+            f"at the end of each run and {load_after:.1f} after them; an ingest alone keeps the load near 2–3 "
+            "(a writer and two parsers), so a load above 3 during the runs, or above 0.5 before them, "
+            "means other work shared the 2 cores and the figures are low by that much."
+        ),
         "",
         "| corpus | records | trials/s | peak RSS (largest process) |",
         "|---|---|---|---|",
-        f"| real records, `shared/data/ctgov` (all formats) + seed | {real[0]['records']:,} | {real_rate:,.0f} | "
-        f"{max(max(r['rss_kb'], r['worker_rss_kb']) for r in real) / 1024:.0f} MiB |",
+        (
+            f"| real records, `shared/data/ctgov` (all formats) + seed | {real[0]['records']:,} | {real_rate:,.0f} | "
+            f"{max(max(r['rss_kb'], r['worker_rss_kb']) for r in real) / 1024:.0f} MiB |"
+        ),
         f"| synthetic API v2 JSONL ({size_gb:.2f} GB) | {args.synthetic:,} | {rate:,.0f} | {peak:.0f} MiB |",
         "",
-        f"Parse floor (orjson decode of each synthetic line, nothing else): {args.synthetic / floor:,.0f} records/s; "
-        f"the full ingest runs at {rate / (args.synthetic / floor):.1%} of the floor "
-        f"(floor/ingest ratio {(args.synthetic / floor) / rate:.1f}x).",
+        (
+            f"Parse floor (orjson decode of each synthetic line, nothing else): {args.synthetic / floor:,.0f} records/s; "
+            f"the full ingest runs at {rate / (args.synthetic / floor):.1%} of the floor "
+            f"(floor/ingest ratio {(args.synthetic / floor) / rate:.1f}x)."
+        ),
     ]
     if show:
         lines += [
             "",
-            f"`show` (get trial + build page + render text, in-process) on the {args.synthetic:,}-trial store: "
-            f"median {statistics.median(show):.2f} ms, p95 {statistics.quantiles(show, n=20)[-1]:.2f} ms over {len(show)} random trials.",
+            (
+                f"`show` (get trial + build page + render text, in-process) on the {args.synthetic:,}-trial store: "
+                f"median {statistics.median(show):.2f} ms, p95 {statistics.quantiles(show, n=20)[-1]:.2f} ms over {len(show)} random trials."
+            ),
         ]
     write_section("ingest", "\n".join(lines))
     print("\n".join(lines))

@@ -266,6 +266,9 @@ def bench_server(
             # is kept: a timed search is searched afresh even if the warm-up drew it too.
             others = search_paths("/", count, random.Random(workers + 1000))
             warm_all(base, others, 2 * workers, workers)
+        # Words the warm-up searches found costly are read by each worker's background
+        # reader; let it finish, as on a server up a while, before anything is timed.
+        time.sleep(args.settle)
         loads = [("search page", page_paths), ("search API", api_paths)]
         if cached:
             loads.insert(0, ("trial pages", trial_paths))
@@ -402,6 +405,9 @@ def main() -> int:
     parser.add_argument("--popular", type=int, default=40, help="distinct searches of the cached runs")
     parser.add_argument("--cache-size", type=int, default=256, help="the server's --search-cache when on")
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave docs/ alone")
+    parser.add_argument(
+        "--settle", type=float, default=10.0, help="seconds to wait after the warm-up (default 10)"
+    )
     parser.add_argument(
         "--cpu", action="store_true", help="only the CPU time of each request, in this process (no wrk)"
     )

@@ -37,9 +37,13 @@ def machine() -> str:
 
 def write_section(name: str, body: str) -> None:
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\nFigures written by the scripts in `bench/`.\n"
+    text = (
+        DOC.read_text() if DOC.exists() else "# Performance\n\nFigures written by the scripts in `bench/`.\n"
+    )
     block = f"{start}\n{body.strip()}\n{end}"
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    text = (
+        pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    )
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)

@@ -77,11 +77,17 @@ def synthesize(real: list[dict], n: int, seed: int = 20261125) -> Iterator[dict]
             else:
                 derived.pop(key, None)
         if "armsInterventionsModule" in donor_i["protocolSection"]:
-            p["armsInterventionsModule"] = copy.deepcopy(donor_i["protocolSection"]["armsInterventionsModule"])
+            p["armsInterventionsModule"] = copy.deepcopy(
+                donor_i["protocolSection"]["armsInterventionsModule"]
+            )
             if "interventionBrowseModule" in donor_i.get("derivedSection", {}):
-                derived["interventionBrowseModule"] = copy.deepcopy(donor_i["derivedSection"]["interventionBrowseModule"])
+                derived["interventionBrowseModule"] = copy.deepcopy(
+                    donor_i["derivedSection"]["interventionBrowseModule"]
+                )
         if "contactsLocationsModule" in donor_l["protocolSection"]:
-            p["contactsLocationsModule"] = copy.deepcopy(donor_l["protocolSection"]["contactsLocationsModule"])
+            p["contactsLocationsModule"] = copy.deepcopy(
+                donor_l["protocolSection"]["contactsLocationsModule"]
+            )
         shift = rng.randint(-6, 4)
         status = p.setdefault("statusModule", {})
         for key, value in list(status.items()):

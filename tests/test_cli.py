@@ -6,24 +6,48 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import CTGOV, SEED
 
 from trialscope.cli import main
-
-from conftest import CTGOV, SEED
 
 
 @pytest.fixture()
 def db(tmp_path: Path) -> str:
     path = str(tmp_path / "cli.db")
-    assert main(["ingest", str(CTGOV / "v2_json/aact_fixtures"), str(SEED / "NCT04184258.json"), "--db", path, "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "ingest",
+                str(CTGOV / "v2_json/aact_fixtures"),
+                str(SEED / "NCT04184258.json"),
+                "--db",
+                path,
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return path
 
 
-def test_ingest_prints_a_summary_and_writes_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_prints_a_summary_and_writes_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "bad.json").write_text("{oops")
     report = tmp_path / "rejects.jsonl"
-    code = main(["ingest", str(tmp_path / "in"), str(SEED), "--db", str(tmp_path / "x.db"), "--report", str(report), "--no-progress"])
+    code = main(
+        [
+            "ingest",
+            str(tmp_path / "in"),
+            str(SEED),
+            "--db",
+            str(tmp_path / "x.db"),
+            "--report",
+            str(report),
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "1 new trials" in out and "1 rejected" in out and "bad.json" in out
@@ -32,8 +56,12 @@ def test_ingest_prints_a_summary_and_writes_a_report(tmp_path: Path, capsys: pyt
 
 
 def test_show_in_every_format(db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    for fmt, marker in (("text", "NCT ID: NCT04184258"), ("markdown", "## Basic Information"),
-                        ("html", "<!DOCTYPE html>"), ("json", '"nct_id":"NCT04184258"')):
+    for fmt, marker in (
+        ("text", "NCT ID: NCT04184258"),
+        ("markdown", "## Basic Information"),
+        ("html", "<!DOCTYPE html>"),
+        ("json", '"nct_id":"NCT04184258"'),
+    ):
         assert main(["show", "nct04184258", "--format", fmt, "--db", db]) == 0
         assert marker in capsys.readouterr().out
 

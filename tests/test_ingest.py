@@ -14,11 +14,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import CTGOV, ROOT, SEED
 
 from trialscope.ingest import ingest_paths, write_report
 from trialscope.store import open_store
-
-from conftest import CTGOV, ROOT, SEED
 
 V2_DIR = CTGOV / "v2_json"
 FULL_RECORD_IDS = 6239  # SOURCES.md: distinct NCT ids as full registry records (v2/v1/XML)
@@ -27,7 +26,9 @@ FULL_RECORD_IDS = 6239  # SOURCES.md: distinct NCT ids as full registry records 
 def test_every_full_record_is_stored(full_store) -> None:
     full = full_store.conn.execute("SELECT count(*) FROM trials WHERE summary_only = 0").fetchone()[0]
     assert full == FULL_RECORD_IDS
-    formats = dict(full_store.conn.execute("SELECT source_format, count(*) FROM trials GROUP BY 1").fetchall())
+    formats = dict(
+        full_store.conn.execute("SELECT source_format, count(*) FROM trials GROUP BY 1").fetchall()
+    )
     assert {"v2", "v1", "v1-fields", "xml", "csv"} <= set(formats)
 
 
@@ -87,7 +88,9 @@ def test_bad_files_and_records_are_rejected_with_file_and_reason(tmp_path: Path)
     del no_id["protocolSection"]["identificationModule"]["nctId"]
     (tmp_path / "broken.json").write_text('{"protocolSection": {')
     (tmp_path / "mixed.jsonl").write_bytes(
-        b"\n".join([orjson.dumps(seed), b"{not json", orjson.dumps(no_id), orjson.dumps(wrong_type), b"[1, 2]"])
+        b"\n".join(
+            [orjson.dumps(seed), b"{not json", orjson.dumps(no_id), orjson.dumps(wrong_type), b"[1, 2]"]
+        )
     )
     (tmp_path / "bad.xml").write_text("<clinical_study><id_info>")
     store = open_store(tmp_path / "t.db")
@@ -114,14 +117,27 @@ def _synthetic_file(path: Path, n: int) -> None:
     finally:
         sys.path.pop(0)
     with open(path, "wb") as stream:
-        for study in synthesize(load_real_studies(V2_DIR / "aact_fixtures"), n):
-            stream.write(orjson.dumps(study) + b"\n")
+        stream.writelines(
+            orjson.dumps(study) + b"\n"
+            for study in synthesize(load_real_studies(V2_DIR / "aact_fixtures"), n)
+        )
 
 
 def test_killed_ingest_leaves_a_consistent_store_and_a_rerun_completes_it(tmp_path: Path) -> None:
     source, db = tmp_path / "synthetic.jsonl", tmp_path / "t.db"
     _synthetic_file(source, 4000)
-    cmd = [sys.executable, "-m", "trialscope.cli", "ingest", str(source), "--db", str(db), "--batch-size", "50", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "trialscope.cli",
+        "ingest",
+        str(source),
+        "--db",
+        str(db),
+        "--batch-size",
+        "50",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     stored = 0

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import CTGOV, SEED
 
 from trialscope.ctgov.parse import parse_study
-from trialscope.ctgov.sources import iter_file_records, parse_source_record, SourceRecord
+from trialscope.ctgov.sources import SourceRecord, iter_file_records, parse_source_record
 from trialscope.render import build_page, render_page
 from trialscope.render.page import RelatedTrial
-
-from conftest import CTGOV, SEED
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -24,8 +23,10 @@ GOLDEN_RECORDS = {
     "NCT00973089": CTGOV / "v2_json/aact_fixtures/NCT00973089.json",  # withdrawn
     "NCT00465816": CTGOV / "v2_json/aact_fixtures/NCT00465816.json",  # no sites
     "NCT04184258": SEED / "NCT04184258.json",  # the seed
-    "NCT00005736": CTGOV / "legacy_xml/reesewang25__enrollment_and_studylength/NCT00005736.xml",  # XML only, no criteria
-    "NCT00462917": CTGOV / "legacy_xml/reesewang25__enrollment_and_studylength/NCT00462917.xml",  # XML with results
+    "NCT00005736": CTGOV
+    / "legacy_xml/reesewang25__enrollment_and_studylength/NCT00005736.xml",  # XML only, no criteria
+    "NCT00462917": CTGOV
+    / "legacy_xml/reesewang25__enrollment_and_studylength/NCT00462917.xml",  # XML with results
     "NCT00006150": CTGOV / "v2_json/partrita__clinicaltrial-watch-tigit__snapshots.jsonl",  # ages in months
 }
 
@@ -47,9 +48,21 @@ def test_seed_sections_keep_their_order_and_captions() -> None:
     page = build_page(seed_trial())
     titles = [s.title for s in page.sections]
     assert titles == [
-        "Study Results", "Basic Information", "Brief Summary", "Detailed Description", "Conditions",
-        "Study Design", "Study Groups", "Interventions", "Eligibility Criteria", "Sponsors",
-        "Responsible Party", "Principal Investigators", "Locations", "Countries", "Other Identifiers",
+        "Study Results",
+        "Basic Information",
+        "Brief Summary",
+        "Detailed Description",
+        "Conditions",
+        "Study Design",
+        "Study Groups",
+        "Interventions",
+        "Eligibility Criteria",
+        "Sponsors",
+        "Responsible Party",
+        "Principal Investigators",
+        "Locations",
+        "Countries",
+        "Other Identifiers",
         "More Related Trials",
     ]
     assert all(s.caption for s in page.sections if s.key != "results")
@@ -99,8 +112,16 @@ def test_withdrawn_trial_without_results_says_results_pending() -> None:
 
 
 def test_related_trials_are_listed_with_reasons() -> None:
-    related = (RelatedTrial("NCT00000001", "Another lupus trial", "RECRUITING", "PHASE2", 0.8,
-                            ("same condition: Lupus Erythematosus, Systemic",)),)
+    related = (
+        RelatedTrial(
+            "NCT00000001",
+            "Another lupus trial",
+            "RECRUITING",
+            "PHASE2",
+            0.8,
+            ("same condition: Lupus Erythematosus, Systemic",),
+        ),
+    )
     page = build_page(seed_trial(), related)
     for fmt in ("text", "markdown", "html"):
         out = render_page(page, fmt)

@@ -56,8 +56,13 @@ def test_every_csv_export_parses():
         every |= {t.nct_id for t in items}
         flagged |= {t.nct_id for t in items if t.has_results}
         assert all(t.summary_only and t.source_format == "csv" for t in items)
-    assert counts == {"reesewang25": 100, "Marc-Morcos": 635, "Marcuselis": 717, "sammijiyoung2": 4145,
-                      "saravana87": 839}
+    assert counts == {
+        "reesewang25": 100,
+        "Marc-Morcos": 635,
+        "Marcuselis": 717,
+        "sammijiyoung2": 4145,
+        "saravana87": 839,
+    }
     assert len(every) == 5716  # SOURCES.md: 5,716 distinct NCT ids in CSV exports
     assert len(flagged) == 68  # SOURCES.md: 68 flagged with results
 
@@ -77,7 +82,7 @@ def test_classic_search_results_row():
     assert trial.overall_status == "COMPLETED" and trial.has_results is False
     assert trial.conditions == ("Retinopathy of Prematurity",)
     assert [(x.type, x.name) for x in trial.interventions] == [("DRUG", "Intravitreal Bevacizumab")]
-    assert [o.measure for o in trial.outcomes][0].startswith("Change in the serum systemic VEGF")
+    assert next(o.measure for o in trial.outcomes).startswith("Change in the serum systemic VEGF")
     # The classic export mixes primary and secondary outcomes in one column.
     assert {o.kind for o in trial.outcomes} == {"unspecified"}
     assert (trial.lead_sponsor.name, trial.lead_sponsor.sponsor_class) == ("Cairo University", "OTHER")
@@ -86,15 +91,20 @@ def test_classic_search_results_row():
     assert trial.eligibility.maximum_age_days == 280.0 and trial.eligibility.std_ages == ("CHILD",)
     assert trial.design.phases == ("PHASE3",) and trial.design.enrollment_count == 19
     assert (trial.design.allocation, trial.design.intervention_model, trial.design.primary_purpose) == (
-        "RANDOMIZED", "PARALLEL", "TREATMENT")
+        "RANDOMIZED",
+        "PARALLEL",
+        "TREATMENT",
+    )
     assert (trial.design.masking, trial.design.who_masked) == ("DOUBLE", ("PARTICIPANT", "INVESTIGATOR"))
     assert trial.org_study_id.id == "MD-108-2019"
     assert (trial.start_date.date, trial.primary_completion_date.date, trial.completion_date.date) == (
-        "2020-02-01", "2020-12-30", "2021-01-28")
+        "2020-02-01",
+        "2020-12-30",
+        "2021-01-28",
+    )
     assert trial.first_post_date.date == "2023-02-03" and trial.last_update == "2023-02-03"
-    assert (
-        trial.locations
-        == (Site(facility="Faculty of Medicine Cairo University", city="Cairo", country="Egypt"),)
+    assert trial.locations == (
+        Site(facility="Faculty of Medicine Cairo University", city="Cairo", country="Egypt"),
     )
 
 
@@ -102,11 +112,13 @@ def test_classic_row_with_collaborators_and_not_applicable_phase():
     trial = by_id(CLASSIC)["NCT05712629"]
     assert trial.lead_sponsor.name == "Andalas University"
     assert [c.name for c in trial.collaborators] == [
-        "National Institute of Health Research and Development, Ministry of Health Republic of Indonesia"]
+        "National Institute of Health Research and Development, Ministry of Health Republic of Indonesia"
+    ]
     assert trial.design.phases == ("NA",)  # "Not Applicable"
     assert trial.design.masking == "TRIPLE"
     assert trial.locations[0] == Site(
-        facility="Universitas Andalas", city="Padang", state="West Sumatera", country="Indonesia")
+        facility="Universitas Andalas", city="Padang", state="West Sumatera", country="Indonesia"
+    )
 
 
 def test_new_site_row_with_every_column():
@@ -115,30 +127,38 @@ def test_new_site_row_with_every_column():
     assert trial.design.phases == ("NA",) and trial.design.enrollment_count == 35
     assert (trial.design.intervention_model, trial.design.masking) == ("CROSSOVER", "DOUBLE")
     assert [(x.type, x.name) for x in trial.interventions] == [
-        ("DEVICE", "Low intensity shockwave therapy (LiSWT)"), ("DEVICE", "Sham")]
+        ("DEVICE", "Low intensity shockwave therapy (LiSWT)"),
+        ("DEVICE", "Sham"),
+    ]
     assert (trial.eligibility.sex, trial.eligibility.std_ages) == ("MALE", ("ADULT", "OLDER_ADULT"))
     assert trial.eligibility.minimum_age is None  # the new export gives age groups only
-    assert (
-        (trial.lead_sponsor.name, trial.lead_sponsor.sponsor_class)
-        == ("San Diego Sexual Medicine", "OTHER")
+    assert (trial.lead_sponsor.name, trial.lead_sponsor.sponsor_class) == (
+        "San Diego Sexual Medicine",
+        "OTHER",
     )
     assert [o.kind for o in trial.outcomes] == ["primary"] * 2 + ["secondary"] * 3 + ["other"]
     assert trial.outcomes[0].measure == "Grayscale ultrasound (GUS)"
     assert trial.outcomes[0].time_frame.startswith("Baseline to follow up visit 1 at week 20, and follow up")
     assert trial.outcomes[2].description.endswith("This has a 4 week recall.")
     assert trial.start_date.date == "2019-08-05"
-    assert trial.locations == (Site(facility="San Diego Sexual Medicine", city="San Diego",
-                                    state="California",
-                                    zip="92120", country="United States"),)
+    assert trial.locations == (
+        Site(
+            facility="San Diego Sexual Medicine",
+            city="San Diego",
+            state="California",
+            zip="92120",
+            country="United States",
+        ),
+    )
 
 
 def test_new_site_row_with_results():
     trial = by_id(UROLOGY)["NCT01130532"]
     assert trial.has_results and trial.results is None
     assert trial.results_first_post_date.date == "2013-01-04"
-    assert (
-        (trial.lead_sponsor.name, trial.lead_sponsor.sponsor_class)
-        == ("Eli Lilly and Company", "INDUSTRY")
+    assert (trial.lead_sponsor.name, trial.lead_sponsor.sponsor_class) == (
+        "Eli Lilly and Company",
+        "INDUSTRY",
     )
     assert trial.design.who_masked == ("PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR")
     primary = trial.outcomes[0]
@@ -153,7 +173,10 @@ def test_places_with_commas_in_facility_names():
     assert len(sites) == 12
     assert sites[0] == Site(
         facility='State autonomous healthcare institution "Transregional Clinical Diagnostic Center"',
-        city="Kazan'", zip="420101", country="Russia")
+        city="Kazan'",
+        zip="420101",
+        country="Russia",
+    )
     assert {s.country for s in sites} == {"Russia"}
     assert [s.city for s in sites].count("Saint Petersburg") == 5
 
@@ -168,26 +191,58 @@ def test_column_subsets_still_parse():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Memorial Sloan Kettering Cancer Center, New York, New York, 10065, United States",
-         Site(facility="Memorial Sloan Kettering Cancer Center", city="New York", state="New York",
-              zip="10065",
-              country="United States")),
-        ("Coastal Neurology, P.A., Port Royal, South Carolina, 29935, United States",
-         Site(facility="Coastal Neurology, P.A.", city="Port Royal", state="South Carolina", zip="29935",
-              country="United States")),
-        ("Rochester, Minnesota, 55905, United States",
-         Site(city="Rochester", state="Minnesota", zip="55905", country="United States")),
-        ("Baltimore, Maryland, United States",
-         Site(city="Baltimore", state="Maryland", country="United States")),
-        ("Beijing Tiantan Hospital, Capital Medical University, Beijing, Beijing Municipality, 100070, China",
-         Site(facility="Beijing Tiantan Hospital, Capital Medical University", city="Beijing",
-              state="Beijing Municipality", zip="100070", country="China")),
-        ("Bluewater Clinical Research Group Inc., Sarnia, Ontario, N7T 4X3, Canada",
-         Site(facility="Bluewater Clinical Research Group Inc.", city="Sarnia", state="Ontario",
-              zip="N7T 4X3",
-              country="Canada")),
-        ("Rambam Medical Center, Haifa, Israel",
-         Site(facility="Rambam Medical Center", city="Haifa", country="Israel")),
+        (
+            "Memorial Sloan Kettering Cancer Center, New York, New York, 10065, United States",
+            Site(
+                facility="Memorial Sloan Kettering Cancer Center",
+                city="New York",
+                state="New York",
+                zip="10065",
+                country="United States",
+            ),
+        ),
+        (
+            "Coastal Neurology, P.A., Port Royal, South Carolina, 29935, United States",
+            Site(
+                facility="Coastal Neurology, P.A.",
+                city="Port Royal",
+                state="South Carolina",
+                zip="29935",
+                country="United States",
+            ),
+        ),
+        (
+            "Rochester, Minnesota, 55905, United States",
+            Site(city="Rochester", state="Minnesota", zip="55905", country="United States"),
+        ),
+        (
+            "Baltimore, Maryland, United States",
+            Site(city="Baltimore", state="Maryland", country="United States"),
+        ),
+        (
+            "Beijing Tiantan Hospital, Capital Medical University, Beijing, Beijing Municipality, 100070, China",
+            Site(
+                facility="Beijing Tiantan Hospital, Capital Medical University",
+                city="Beijing",
+                state="Beijing Municipality",
+                zip="100070",
+                country="China",
+            ),
+        ),
+        (
+            "Bluewater Clinical Research Group Inc., Sarnia, Ontario, N7T 4X3, Canada",
+            Site(
+                facility="Bluewater Clinical Research Group Inc.",
+                city="Sarnia",
+                state="Ontario",
+                zip="N7T 4X3",
+                country="Canada",
+            ),
+        ),
+        (
+            "Rambam Medical Center, Haifa, Israel",
+            Site(facility="Rambam Medical Center", city="Haifa", country="Israel"),
+        ),
         ("Minsk, , Belarus", Site(city="Minsk", country="Belarus")),
         ("Many Locations, Poland", Site(city="Many Locations", country="Poland")),
         ("", Site()),
@@ -200,8 +255,10 @@ def test_split_place(text, expected):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("18 Years to 75 Years \xa0 (Adult, Older Adult)",
-         ("18 Years", "75 Years", ("ADULT", "OLDER_ADULT"))),
+        (
+            "18 Years to 75 Years \xa0 (Adult, Older Adult)",
+            ("18 Years", "75 Years", ("ADULT", "OLDER_ADULT")),
+        ),
         ("18 Years and older \xa0 (Adult, Older Adult)", ("18 Years", None, ("ADULT", "OLDER_ADULT"))),
         ("up to 18 Years \xa0 (Child)", (None, "18 Years", ("CHILD",))),
         ("1 Day to 1 Month \xa0 (Child)", ("1 Day", "1 Month", ("CHILD",))),
@@ -221,7 +278,11 @@ def test_interventions_and_outcomes_split():
     assert parse_intervention("no type here").type is None
     outcome = split_outcome("Pain, Measured on a VAS, 0 to 10., Day 1, Day 7", "secondary")
     assert (outcome.measure, outcome.description, outcome.time_frame, outcome.kind) == (
-        "Pain", "Measured on a VAS, 0 to 10.", "Day 1, Day 7", "secondary")
+        "Pain",
+        "Measured on a VAS, 0 to 10.",
+        "Day 1, Day 7",
+        "secondary",
+    )
     assert split_outcome("Pain, up to 12 weeks").time_frame == "up to 12 weeks"
     assert split_outcome("Pain").description is None
 
@@ -237,9 +298,10 @@ def test_bad_rows_become_parse_errors_with_their_row_number():
     assert isinstance(first, Trial) and first.design.enrollment_count == 12
     assert isinstance(second, ParseError) and "row 3" in str(second) and "NCT id" in str(second)
     assert isinstance(third, Trial)
-    assert (
-        (third.overall_status, third.design.enrollment_count, third.design.phases)
-        == ("SOMETHING_NEW", None, ("PHASE9",))
+    assert (third.overall_status, third.design.enrollment_count, third.design.phases) == (
+        "SOMETHING_NEW",
+        None,
+        ("PHASE9",),
     )
     with pytest.raises(NotAStudyError):
         list(iter_csv_trials(io.StringIO("id,name\n1,2\n")))
@@ -277,8 +339,11 @@ columns = st.sampled_from(sorted(set(COLUMNS[NEW_SITE].values()) | set(COLUMNS[C
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(columns, st.text(max_size=60) | st.none(), max_size=10),
-       st.sampled_from([NEW_SITE, CLASSIC_SITE]), st.sampled_from(["NCT00000102", "", "x"]))
+@given(
+    st.dictionaries(columns, st.text(max_size=60) | st.none(), max_size=10),
+    st.sampled_from([NEW_SITE, CLASSIC_SITE]),
+    st.sampled_from(["NCT00000102", "", "x"]),
+)
 def test_random_rows_raise_only_parse_errors(row, layout, nct_id):
     row = {**row, "NCT Number": nct_id}
     try:

@@ -95,7 +95,10 @@ def test_studyfields_demo_trial_matches_the_seed_v2_record():
     assert (trial.design.enrollment_count, trial.design.enrollment_type) == (7, "ACTUAL")
     info = design["designInfo"]
     assert (trial.design.allocation, trial.design.intervention_model, trial.design.primary_purpose) == (
-        info["allocation"], info["interventionModel"], info["primaryPurpose"])
+        info["allocation"],
+        info["interventionModel"],
+        info["primaryPurpose"],
+    )
     assert trial.design.masking == info["maskingInfo"]["masking"] == "NONE"
     assert trial.conditions == tuple(seed["conditionsModule"]["conditions"])
     assert trial.keywords == tuple(seed["conditionsModule"]["keywords"])
@@ -127,22 +130,28 @@ def test_studyfields_demo_trial_matches_the_seed_v2_record():
     lead = sponsors["leadSponsor"]
     assert (trial.lead_sponsor.name, trial.lead_sponsor.sponsor_class) == (lead["name"], lead["class"])
     assert [(c.name, c.sponsor_class) for c in trial.collaborators] == [
-        (c["name"], c["class"]) for c in sponsors["collaborators"]]
+        (c["name"], c["class"]) for c in sponsors["collaborators"]
+    ]
     assert trial.responsible_party.type == sponsors["responsibleParty"]["type"] == "SPONSOR"
     assert [(o.name, o.role, o.affiliation) for o in trial.officials] == [
-        (o["name"], o["role"], o["affiliation"]) for o in contacts["overallOfficials"]]
+        (o["name"], o["role"], o["affiliation"]) for o in contacts["overallOfficials"]
+    ]
     [site] = trial.locations
     [seed_site] = contacts["locations"]
     assert (site.facility, site.city, site.state, site.zip, site.country) == (
-        seed_site["facility"], "Minsk", None, seed_site["zip"], "Belarus")
+        seed_site["facility"],
+        "Minsk",
+        None,
+        seed_site["zip"],
+        "Belarus",
+    )
     assert trial.countries == ("Belarus",)
 
     derived = json.loads(SEED.read_text())["derivedSection"]["conditionBrowseModule"]
     assert [(m.id, m.term) for m in trial.condition_mesh] == [(m["id"], m["term"]) for m in derived["meshes"]]
-    assert (
-        [(m.id, m.term) for m in trial.condition_ancestors]
-        == [(m["id"], m["term"]) for m in derived["ancestors"]]
-    )
+    assert [(m.id, m.term) for m in trial.condition_ancestors] == [
+        (m["id"], m["term"]) for m in derived["ancestors"]
+    ]
     assert trial.has_results is False and trial.results is None
 
 
@@ -150,7 +159,9 @@ def test_full_study_with_results():
     trial = fixture_study("NCT02028676.json")
     assert trial.acronym == "ARROW"
     assert [(i.id, i.type, i.domain) for i in trial.secondary_ids] == [
-        ("24791884", "REGISTRY", "ISRCTN"), ("G0300400", "OTHER_GRANT", "UK Medical Research Council")]
+        ("24791884", "REGISTRY", "ISRCTN"),
+        ("G0300400", "OTHER_GRANT", "UK Medical Research Council"),
+    ]
     assert trial.design.phases == ("PHASE4",)
     assert (trial.design.intervention_model, trial.design.enrollment_count) == ("FACTORIAL", 1206)
     assert (trial.eligibility.minimum_age, trial.eligibility.minimum_age_days) == ("3 Months", 91.3125)
@@ -162,14 +173,17 @@ def test_full_study_with_results():
     assert started.type == "STARTED" and started.counts[0].value == "606"
     assert started.counts[0].comment.startswith("Factorial randomization at enrolment")
     age = results.baseline.measures[0]
-    assert (
-        (age.title, age.param_type, age.dispersion_type)
-        == ("Age, Continuous", "MEDIAN", "Inter-Quartile Range")
+    assert (age.title, age.param_type, age.dispersion_type) == (
+        "Age, Continuous",
+        "MEDIAN",
+        "Inter-Quartile Range",
     )
     first = age.classes[0].categories[0].measurements[0]
-    assert (
-        (first.group_id, first.value, first.lower_limit, first.upper_limit)
-        == ("BG000", "5.9", "2.2", "9.2")
+    assert (first.group_id, first.value, first.lower_limit, first.upper_limit) == (
+        "BG000",
+        "5.9",
+        "2.2",
+        "9.2",
     )
     measure = results.outcome_measures[0]
     assert measure.title == "LCM vs CDM: Disease Progression to a New WHO Stage 4 Event or Death"
@@ -177,17 +191,24 @@ def test_full_study_with_results():
     assert [(c.group_id, c.value) for c in measure.denoms] == [("OG000", "606"), ("OG001", "600")]
     assert [m.value for m in measure.classes[0].categories[0].measurements] == ["47", "39"]
     analysis = measure.analyses[0]
-    assert (
-        (analysis.p_value, analysis.param_type, analysis.param_value)
-        == ("0.59", "Hazard Ratio (HR)", "1.13")
+    assert (analysis.p_value, analysis.param_type, analysis.param_value) == (
+        "0.59",
+        "Hazard Ratio (HR)",
+        "1.13",
     )
     assert (analysis.ci_lower, analysis.ci_upper, analysis.non_inferiority_type) == (
-        "0.73", "1.73", "NON_INFERIORITY_OR_EQUIVALENCE")
+        "0.73",
+        "1.73",
+        "NON_INFERIORITY_OR_EQUIVALENCE",
+    )
     group = results.adverse_events.groups[0]
     assert (group.serious_affected, group.serious_at_risk, group.other_affected) == (147, 606, 190)
     coma = results.adverse_events.serious[0]
     assert (coma.term, coma.organ_system, coma.assessment_type) == (
-        "Coma", "Nervous system disorders", "SYSTEMATIC_ASSESSMENT")
+        "Coma",
+        "Nervous system disorders",
+        "SYSTEMATIC_ASSESSMENT",
+    )
     assert (coma.stats[0].num_events, coma.stats[0].num_affected, coma.stats[0].num_at_risk) == (1, 1, 606)
 
 
@@ -196,7 +217,9 @@ def test_full_study_without_results_and_its_words():
     assert trial.overall_status == "NOT_YET_RECRUITING"
     assert trial.design.phases == ("NA",)  # "Not Applicable"
     assert (trial.design.masking, trial.design.who_masked) == (
-        "QUADRUPLE", ("PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR", "OUTCOMES_ASSESSOR"))
+        "QUADRUPLE",
+        ("PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR", "OUTCOMES_ASSESSOR"),
+    )
     assert (trial.design.enrollment_count, trial.design.enrollment_type) == (168, "ESTIMATED")
     assert trial.design.primary_purpose == "SUPPORTIVE_CARE"
     assert (trial.start_date.date, trial.start_date.type) == ("2021-03-04", "ESTIMATED")
@@ -223,25 +246,38 @@ def test_studyfields_results_are_rebuilt_where_the_lists_line_up():
     assert trial.has_results and trial.overall_status == "COMPLETED"
     results = trial.results
     measure = results.outcome_measures[0]
-    assert measure.title == ("Count of Participants With Stable Engraftment Post Hematopoietic Cell "
-                             "Transplantation (HCT)")
-    assert (
-        (measure.type, measure.param_type, measure.time_frame)
-        == ("PRIMARY", "COUNT_OF_PARTICIPANTS", "Up to 1 year")
+    assert measure.title == (
+        "Count of Participants With Stable Engraftment Post Hematopoietic Cell Transplantation (HCT)"
+    )
+    assert (measure.type, measure.param_type, measure.time_frame) == (
+        "PRIMARY",
+        "COUNT_OF_PARTICIPANTS",
+        "Up to 1 year",
     )
     assert [(c.group_id, c.value) for c in measure.denoms] == [("OG000", "6")]
     assert [(m.group_id, m.value) for m in measure.classes[0].categories[0].measurements] == [("OG000", "3")]
     assert [m.classes[0].categories[0].measurements[0].value for m in results.outcome_measures] == [
-        "3", "2", "2", "0", "0"]
+        "3",
+        "2",
+        "2",
+        "0",
+        "0",
+    ]
     period = results.participant_flow.periods[0]
     assert [(m.type, m.counts[0].value) for m in period.milestones] == [
-        ("STARTED", "6"), ("COMPLETED", "2"), ("NOT COMPLETED", "4")]
+        ("STARTED", "6"),
+        ("COMPLETED", "2"),
+        ("NOT COMPLETED", "4"),
+    ]
     assert [(d.type, d.counts[0].value) for d in period.drop_reasons] == [("Death", "4")]
     group = results.adverse_events.groups[0]
     assert (group.deaths_affected, group.serious_affected, group.serious_at_risk) == (4, 6, 6)
     first = results.adverse_events.serious[0]
     assert (first.term, first.organ_system, first.stats[0].num_affected) == (
-        "Graft failure with autologous recovery", "Blood and lymphatic system disorders", 2)
+        "Graft failure with autologous recovery",
+        "Blood and lymphatic system disorders",
+        2,
+    )
     # Baseline: two of four measures have a dispersion type, so no measure gets one.
     assert [m.title for m in results.baseline.measures][:2] == ["Age, Continuous", "Sex: Female, Male"]
     assert all(m.dispersion_type is None and m.classes == () for m in results.baseline.measures)
@@ -254,7 +290,10 @@ def test_studyfields_sites_keep_only_fields_that_line_up():
     # 66 states for 70 sites: which site lacks one is lost, so no site gets a state.
     assert all(site.state is None for site in trial.locations)
     assert (trial.locations[0].facility, trial.locations[0].city, trial.locations[0].zip) == (
-        "University of Alabama at Birmingham", "Birmingham", "35249")
+        "University of Alabama at Birmingham",
+        "Birmingham",
+        "35249",
+    )
     assert (trial.eligibility.minimum_age, trial.eligibility.minimum_age_days) == ("6 Months", 182.625)
     assert trial.design.phases == ("PHASE3",) and trial.design.enrollment_count == 260
 
@@ -275,7 +314,9 @@ def test_studyfields_arm_links_are_dropped_when_the_two_lists_disagree():
     }
     trial = parse_v1_fields(row)
     assert [(a.label, a.type, a.intervention_names) for a in trial.arms] == [
-        ("A", "EXPERIMENTAL", ()), ("B", "PLACEBO_COMPARATOR", ())]
+        ("A", "EXPERIMENTAL", ()),
+        ("B", "PLACEBO_COMPARATOR", ()),
+    ]
     assert [x.arm_group_labels for x in trial.interventions] == [(), ()]
     assert [s.contacts for s in trial.locations] == [(), ()]  # one contact for two sites: unknown whose
     row["InterventionArmGroupLabel"] = ["A", "B"]
@@ -285,9 +326,12 @@ def test_studyfields_arm_links_are_dropped_when_the_two_lists_disagree():
 
 
 def test_studyfields_results_fields_that_cannot_line_up_still_mark_results():
-    row = {"NCTId": ["NCT00000102"], "OutcomeMeasureTitle": ["A", "B"],
-           "OutcomeMeasurementValue": ["1", "2", "3"],
-           "OutcomeMeasurementGroupId": ["OG000", "OG000", "OG000"]}  # 3 values, 2 measures
+    row = {
+        "NCTId": ["NCT00000102"],
+        "OutcomeMeasureTitle": ["A", "B"],
+        "OutcomeMeasurementValue": ["1", "2", "3"],
+        "OutcomeMeasurementGroupId": ["OG000", "OG000", "OG000"],
+    }  # 3 values, 2 measures
     trial = parse_v1_fields(row)
     assert trial.has_results
     assert [m.title for m in trial.results.outcome_measures] == ["A", "B"]
@@ -301,8 +345,7 @@ def test_iter_v1_document_shapes():
     assert list(iter_v1_document({"Study": study})) == [("study", {"Study": study})]
     assert list(iter_v1_document(study)) == [("study", study)]
     assert (
-        list(iter_v1_document({"StudyFieldsResponse": {"StudyFields": [row, row]}}))
-        == [("fields", row)] * 2
+        list(iter_v1_document({"StudyFieldsResponse": {"StudyFields": [row, row]}})) == [("fields", row)] * 2
     )
     assert list(iter_v1_document([row])) == [("fields", row)]
     page = {"FullStudiesResponse": {"FullStudies": [{"Rank": 1, "Study": study}, 7]}}
@@ -324,11 +367,18 @@ def test_record_level_errors():
         parse_v1_fields({"NCTId": []})
     with pytest.raises(NotAStudyError):
         parse_v1_fields(["NCT00000102"])  # type: ignore[arg-type]
-    odd = parse_v1_study({"ProtocolSection": {
-        "IdentificationModule": {"NCTId": ["NCT00000102"], "BriefTitle": ["one", "two"]},
-        "DesignModule": {"EnrollmentInfo": {"EnrollmentCount": "many"}, "PhaseList": {"Phase": "Phase 2"}},
-        "StatusModule": {"OverallStatus": 3, "StartDateStruct": "2020"},
-    }})
+    odd = parse_v1_study(
+        {
+            "ProtocolSection": {
+                "IdentificationModule": {"NCTId": ["NCT00000102"], "BriefTitle": ["one", "two"]},
+                "DesignModule": {
+                    "EnrollmentInfo": {"EnrollmentCount": "many"},
+                    "PhaseList": {"Phase": "Phase 2"},
+                },
+                "StatusModule": {"OverallStatus": 3, "StartDateStruct": "2020"},
+            }
+        }
+    )
     assert odd.nct_id == "NCT00000102" and odd.brief_title is None
     assert odd.design.enrollment_count is None and odd.design.phases == ("PHASE2",)
     assert odd.overall_status == "3" and odd.start_date is None
@@ -338,7 +388,8 @@ def test_helpers():
     assert mesh_id("D000008180") == "D008180"
     assert mesh_id("D000086382") == "D000086382"  # a 9-digit id (COVID-19) stays
     assert restore_list_markers("Key criteria:\n\nOne\nTwo:\nThree\n\n1. already numbered\n2. kept") == (
-        "Key criteria:\n\n* One\nTwo:\n* Three\n\n1. already numbered\n2. kept")
+        "Key criteria:\n\n* One\nTwo:\n* Three\n\n1. already numbered\n2. kept"
+    )
     assert restore_list_markers("A single paragraph.") == "A single paragraph."
 
 
@@ -346,16 +397,35 @@ def test_helpers():
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=25,
 )
-v1_keys = st.sampled_from([
-    "NCTId", "BriefTitle", "Phase", "EnrollmentCount", "ArmGroupLabel", "ArmGroupInterventionName",
-    "InterventionArmGroupLabel", "InterventionName", "LocationCity", "OutcomeMeasureTitle",
-    "OutcomeMeasurementGroupId", "FlowMilestoneType", "FlowAchievementGroupId", "FlowPeriodTitle",
-    "SeriousEventTerm", "SeriousEventStatsGroupId", "EventGroupId", "MinimumAge", "StartDate", "Gender",
-])
+v1_keys = st.sampled_from(
+    [
+        "NCTId",
+        "BriefTitle",
+        "Phase",
+        "EnrollmentCount",
+        "ArmGroupLabel",
+        "ArmGroupInterventionName",
+        "InterventionArmGroupLabel",
+        "InterventionName",
+        "LocationCity",
+        "OutcomeMeasureTitle",
+        "OutcomeMeasurementGroupId",
+        "FlowMilestoneType",
+        "FlowAchievementGroupId",
+        "FlowPeriodTitle",
+        "SeriousEventTerm",
+        "SeriousEventStatsGroupId",
+        "EventGroupId",
+        "MinimumAge",
+        "StartDate",
+        "Gender",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -369,9 +439,12 @@ def test_random_json_raises_only_parse_errors(value):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(v1_keys, st.lists(st.text(max_size=8) | st.integers(), max_size=5) | json_values,
-                       max_size=12),
-       st.sampled_from(["NCT00000102", "nonsense", None]))
+@given(
+    st.dictionaries(
+        v1_keys, st.lists(st.text(max_size=8) | st.integers(), max_size=5) | json_values, max_size=12
+    ),
+    st.sampled_from(["NCT00000102", "nonsense", None]),
+)
 def test_random_studyfields_rows_raise_only_parse_errors(row, nct_id):
     row = {**row, "NCTId": [nct_id]} if nct_id else row
     try:
@@ -392,7 +465,8 @@ def _paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
 
 
 _REAL_STUDY = json.loads((V1_DIR / "aact_fixtures" / "NCT04780763.json").read_text())["FullStudiesResponse"][
-    "FullStudies"][0]["Study"]
+    "FullStudies"
+][0]["Study"]
 _REAL_PATHS = [p for p in _paths(_REAL_STUDY) if p]
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from conftest import CTGOV, SEED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trialscope.ctgov.parse import parse_study
-from trialscope.ctgov.sources import iter_file_records, parse_source_record, SourceRecord
+from trialscope.ctgov.sources import SourceRecord, iter_file_records, parse_source_record
 from trialscope.errors import NotAStudyError, ParseError
 from trialscope.vocab import age_to_days, iso_date, split_phases, to_enum
-
-from conftest import CTGOV, SEED
 
 
 def test_seed_record_fields() -> None:
@@ -91,20 +90,36 @@ def test_not_a_study_and_no_id() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=30,
 )
 module_names = st.sampled_from(
-    ["identificationModule", "statusModule", "designModule", "eligibilityModule", "armsInterventionsModule",
-     "contactsLocationsModule", "conditionsModule", "sponsorCollaboratorsModule", "outcomesModule"]
+    [
+        "identificationModule",
+        "statusModule",
+        "designModule",
+        "eligibilityModule",
+        "armsInterventionsModule",
+        "contactsLocationsModule",
+        "conditionsModule",
+        "sponsorCollaboratorsModule",
+        "outcomesModule",
+    ]
 )
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(module_names, json_values, max_size=6), json_values)
 def test_garbage_raises_only_our_errors(modules: dict, results: object) -> None:
-    study = {"protocolSection": {**modules, "identificationModule": modules.get("identificationModule", {"nctId": "NCT00000001"})},
-             "resultsSection": results}
+    study = {
+        "protocolSection": {
+            **modules,
+            "identificationModule": modules.get("identificationModule", {"nctId": "NCT00000001"}),
+        },
+        "resultsSection": results,
+    }
     try:
         trial = parse_study(study)
     except ParseError:

@@ -55,9 +55,10 @@ def test_protocol_of_a_trial_with_results():
     assert trial.phase_label == "PHASE1/PHASE2"
     assert (trial.design.enrollment_count, trial.design.enrollment_type) == (63, "ACTUAL")
     assert (trial.design.allocation, trial.design.intervention_model) == ("NON_RANDOMIZED", "SINGLE_GROUP")
-    assert (
-        (trial.design.primary_purpose, trial.design.masking, trial.design.who_masked)
-        == ("TREATMENT", "NONE", ())
+    assert (trial.design.primary_purpose, trial.design.masking, trial.design.who_masked) == (
+        "TREATMENT",
+        "NONE",
+        (),
     )
     assert trial.start_date.date == "2001-07" and trial.start_date.type is None
     assert (trial.completion_date.date, trial.completion_date.type) == ("2013-11", "ACTUAL")
@@ -66,33 +67,46 @@ def test_protocol_of_a_trial_with_results():
     assert trial.last_update == "2017-12-22"
     assert trial.status_verified_date == "2017-11"
     assert trial.lead_sponsor.sponsor_class == "OTHER"
-    assert (
-        [(c.name, c.sponsor_class) for c in trial.collaborators]
-        == [("National Cancer Institute (NCI)", "NIH")]
-    )
+    assert [(c.name, c.sponsor_class) for c in trial.collaborators] == [
+        ("National Cancer Institute (NCI)", "NIH")
+    ]
     assert trial.responsible_party.type == "SPONSOR"
     assert trial.officials[0].name == "Jeffrey Bradley, MD" and trial.officials[0].role == "STUDY_CHAIR"
     assert len(trial.locations) == 41
     first = trial.locations[0]
     assert (first.facility, first.city, first.state, first.zip, first.country) == (
-        "Mobile Infirmary Medical Center", "Mobile", "Alabama", "36652-2144", "United States")
+        "Mobile Infirmary Medical Center",
+        "Mobile",
+        "Alabama",
+        "36652-2144",
+        "United States",
+    )
     assert [a.type for a in trial.arms] == ["EXPERIMENTAL"] * 4
     assert trial.arms[0].intervention_names == (
-        "Drug: carboplatin", "Drug: paclitaxel", "Radiation: three-dimensional conformal radiation therapy")
+        "Drug: carboplatin",
+        "Drug: paclitaxel",
+        "Radiation: three-dimensional conformal radiation therapy",
+    )
     assert [x.type for x in trial.interventions] == ["DRUG", "DRUG", "RADIATION"]
     assert len(trial.interventions[0].arm_group_labels) == 4
-    assert (
-        [o.kind for o in trial.outcomes]
-        == ["primary", "primary", "secondary", "secondary", "secondary", "secondary"]
-    )
+    assert [o.kind for o in trial.outcomes] == [
+        "primary",
+        "primary",
+        "secondary",
+        "secondary",
+        "secondary",
+        "secondary",
+    ]
     assert {r.type for r in trial.references} == {"RESULT"}
     assert trial.references[0].pmid == "20368547"
     assert [m.term for m in trial.condition_mesh] == ["Lung Neoplasms", "Carcinoma, Non-Small-Cell Lung"]
     assert trial.condition_ancestors == ()  # XML carries no ancestors
     elig = trial.eligibility
-    assert (
-        (elig.sex, elig.healthy_volunteers, elig.minimum_age, elig.maximum_age)
-        == ("ALL", False, None, None)
+    assert (elig.sex, elig.healthy_volunteers, elig.minimum_age, elig.maximum_age) == (
+        "ALL",
+        False,
+        None,
+        None,
     )
     assert elig.std_ages == ("CHILD", "ADULT", "OLDER_ADULT")
 
@@ -113,19 +127,23 @@ def test_text_blocks_are_unwrapped_into_bullets():
     assert "\n\nHematopoietic:\n\n* Granulocyte count at least 1,500/mm^3\n* Platelet count" in criteria
     assert "      " not in criteria and not any(line.startswith("-") for line in criteria.splitlines())
     description = trial.detailed_description
-    assert description.startswith("OBJECTIVES:\n\n* Determine the maximum tolerated dose of 3-dimensional "
-                                  "conformal "
-                                  "radiotherapy when administered concurrently")
+    assert description.startswith(
+        "OBJECTIVES:\n\n* Determine the maximum tolerated dose of 3-dimensional "
+        "conformal "
+        "radiotherapy when administered concurrently"
+    )
 
 
 def test_results_of_a_trial():
     results = load("NCT00023673.xml").results
     started = results.participant_flow.periods[0].milestones[0]
     assert started.type == "STARTED"
-    assert (
-        [(c.group_id, c.value) for c in started.counts]
-        == [("P1", "8"), ("P2", "9"), ("P3", "0"), ("P4", "46")]
-    )
+    assert [(c.group_id, c.value) for c in started.counts] == [
+        ("P1", "8"),
+        ("P2", "9"),
+        ("P3", "0"),
+        ("P4", "46"),
+    ]
     completed = results.participant_flow.periods[0].milestones[1]
     assert completed.counts[0].comment.startswith("Phase I eligible patients starting protocol treatment")
     mtd = results.outcome_measures[0]
@@ -137,19 +155,24 @@ def test_results_of_a_trial():
     assert survival.title == "Percentage of Patients Who Survive at Least 12 Months"
     assert survival.dispersion_type == "95% Confidence Interval"
     value = survival.classes[0].categories[0].measurements[0]
-    assert (
-        (value.group_id, value.value, value.lower_limit, value.upper_limit)
-        == ("O1", "75.5", "61.5", "85.0")
+    assert (value.group_id, value.value, value.lower_limit, value.upper_limit) == (
+        "O1",
+        "75.5",
+        "61.5",
+        "85.0",
     )
     events = results.adverse_events
-    assert (
-        [(g.id, g.serious_affected, g.serious_at_risk) for g in events.groups]
-        == [("E1", 7, 8), ("E2", 36, 53)]
-    )
+    assert [(g.id, g.serious_affected, g.serious_at_risk) for g in events.groups] == [
+        ("E1", 7, 8),
+        ("E2", 36, 53),
+    ]
     assert all(not e.term.startswith("Total, ") for e in events.serious + events.other)
     first = events.serious[0]
     assert (first.term, first.organ_system, first.source_vocabulary) == (
-        "Hemoglobin decreased", "Blood and lymphatic system disorders", "CTCAE (2.0)")
+        "Hemoglobin decreased",
+        "Blood and lymphatic system disorders",
+        "CTCAE (2.0)",
+    )
     assert first.assessment_type == "NON_SYSTEMATIC_ASSESSMENT"
     assert [(s.group_id, s.num_affected, s.num_at_risk) for s in first.stats] == [("E1", 2, 8), ("E2", 1, 53)]
 
@@ -174,13 +197,15 @@ def test_record_from_before_2017_with_old_tags():
     assert [m.value for m in hypoxemia.classes[0].categories[0].measurements] == ["29", "22", "18"]
     assert hypoxemia.analyses[0].p_value == "0.05" and hypoxemia.analyses[0].group_ids == ("O1", "O2", "O3")
     age = trial.results.baseline.measures[1]
-    assert (
-        [c.title for c in age.classes[0].categories]
-        == ["<=18 years", "Between 18 and 65 years", ">=65 years"]
-    )
-    assert (
-        [(g.id, g.other_affected, g.other_at_risk) for g in trial.results.adverse_events.groups][0]
-        == ("E1", 6, 44)
+    assert [c.title for c in age.classes[0].categories] == [
+        "<=18 years",
+        "Between 18 and 65 years",
+        ">=65 years",
+    ]
+    assert next((g.id, g.other_affected, g.other_at_risk) for g in trial.results.adverse_events.groups) == (
+        "E1",
+        6,
+        44,
     )
 
 
@@ -237,8 +262,10 @@ def test_observational_design_and_contacts():
         ("Open Label", ("NONE", ())),
         ("Double Blind (Subject, Caregiver)", ("DOUBLE", ("PARTICIPANT", "CARE_PROVIDER"))),
         ("Double-Blind", ("DOUBLE", ())),
-        ("Quadruple (Participant, Care Provider, Investigator, Outcomes Assessor)",
-         ("QUADRUPLE", ("PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR", "OUTCOMES_ASSESSOR"))),
+        (
+            "Quadruple (Participant, Care Provider, Investigator, Outcomes Assessor)",
+            ("QUADRUPLE", ("PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR", "OUTCOMES_ASSESSOR")),
+        ),
         ("SINGLE (OUTCOMES_ASSESSOR)", ("SINGLE", ("OUTCOMES_ASSESSOR",))),
         ("", (None, ())),
     ],
@@ -248,8 +275,10 @@ def test_parse_masking(text, expected):
 
 
 def test_design_line_of_old_records():
-    line = ("Allocation:  Randomized, Endpoint Classification:  Safety/Efficacy Study, Intervention Model:  "
-            "Parallel Assignment, Masking:  Double Blind (Subject, Caregiver), Primary Purpose:  Treatment")
+    line = (
+        "Allocation:  Randomized, Endpoint Classification:  Safety/Efficacy Study, Intervention Model:  "
+        "Parallel Assignment, Masking:  Double Blind (Subject, Caregiver), Primary Purpose:  Treatment"
+    )
     assert split_design_line(line) == {
         "allocation": "Randomized",
         "intervention_model": "Parallel Assignment",

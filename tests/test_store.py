@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import CTGOV, SEED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +16,6 @@ from trialscope.ctgov.parse import parse_study
 from trialscope.errors import SchemaVersionError, StoreError, TrialNotFoundError
 from trialscope.model import DateStruct, Trial
 from trialscope.store import StoredRecord, open_store
-
-from conftest import CTGOV, SEED
 
 SEED_RAW = (SEED / "NCT04184258.json").read_bytes()
 
@@ -41,7 +40,9 @@ def test_same_or_older_record_is_skipped_newer_replaces(tmp_path: Path) -> None:
     older = store.upsert_trials(
         [StoredRecord(seed_trial(brief_title="old", last_update_post_date=DateStruct("2020-01-01")), b"x")]
     )
-    newer_trial = seed_trial(brief_title="new title", last_update_post_date=DateStruct("2022-05-01", "ACTUAL"))
+    newer_trial = seed_trial(
+        brief_title="new title", last_update_post_date=DateStruct("2022-05-01", "ACTUAL")
+    )
     newer = store.upsert_trials([StoredRecord(newer_trial, b"y")])
     assert (first.inserted, again.skipped, older.skipped, newer.replaced) == (1, 1, 1, 1)
     assert store.get_trial("NCT04184258").brief_title == "new title"
@@ -127,7 +128,9 @@ def test_postgres_address_is_refused_clearly() -> None:
 
 REAL_RECORDS = [
     orjson.loads(line)
-    for line in (CTGOV / "v2_json/partrita__clinicaltrial-watch-tigit__snapshots.jsonl").read_bytes().splitlines()[:300]
+    for line in (CTGOV / "v2_json/partrita__clinicaltrial-watch-tigit__snapshots.jsonl")
+    .read_bytes()
+    .splitlines()[:300]
     if b"protocolSection" in line
 ]
 
@@ -141,7 +144,9 @@ text = st.text(min_size=0, max_size=40)
     conditions=st.lists(text, max_size=4),
     enrollment=st.none() | st.integers(min_value=0, max_value=10**9),
 )
-def test_round_trip_of_real_and_mutated_trials(tmp_path: Path, index: int, title: str, conditions: list[str], enrollment: int | None) -> None:
+def test_round_trip_of_real_and_mutated_trials(
+    tmp_path: Path, index: int, title: str, conditions: list[str], enrollment: int | None
+) -> None:
     trial = parse_study(REAL_RECORDS[index])
     trial = dataclasses.replace(
         trial,

@@ -134,9 +134,7 @@ def _writer_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _prepared(
-    items: Iterable[SourceRecord], summary: IngestSummary, workers: int
-) -> Iterator[PreparedTrial]:
+def _prepared(items: Iterable[SourceRecord], summary: IngestSummary, workers: int) -> Iterator[PreparedTrial]:
     if workers <= 1:
         results: Iterable[PreparedTrial | Rejected] = map(prepare_item, items)
         pool = None
@@ -203,11 +201,14 @@ def ingest_paths(
 
 
 def default_workers() -> int:
-    """Parser processes for an ingest: one per core beyond the writer, at least one."""
-    return max(1, (os.cpu_count() or 1))
+    """Parser processes for an ingest: one per core (the writer mostly waits on SQLite's
+    C code, so it shares a core with them), at least one."""
+    return max(1, os.cpu_count() or 1)
 
 
-def ingest_trials(store: SqliteStore, records: Iterable[StoredRecord], batch_size: int = DEFAULT_BATCH) -> UpsertStats:
+def ingest_trials(
+    store: SqliteStore, records: Iterable[StoredRecord], batch_size: int = DEFAULT_BATCH
+) -> UpsertStats:
     """Store already parsed records (from a sync or a generator) in batches."""
     stats = UpsertStats()
     with store.bulk_writes():
@@ -219,5 +220,10 @@ def ingest_trials(store: SqliteStore, records: Iterable[StoredRecord], batch_siz
 def write_report(summary: IngestSummary, stream: IO[bytes]) -> None:
     """Each rejected record (and skipped file) as a line of JSON: source, nct_id, reason."""
     for item in (*summary.skipped_files, *summary.rejected):
-        row = {"source": item.source, "nct_id": item.nct_id, "reason": item.reason, "skipped_file": item.skipped_file}
+        row = {
+            "source": item.source,
+            "nct_id": item.nct_id,
+            "reason": item.reason,
+            "skipped_file": item.skipped_file,
+        }
         stream.write(orjson.dumps(row) + b"\n")

@@ -127,7 +127,20 @@ def age_to_days(text: str | None) -> float | None:
 _MONTHS = {
     name: i
     for i, name in enumerate(
-        "january february march april may june july august september october november december".split(),
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
         start=1,
     )
 }

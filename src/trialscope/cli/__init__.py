@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="the store: a SQLite file path (default: $TRIALSCOPE_DB or the user data dir)")
+    parser.add_argument(
+        "--db", help="the store: a SQLite file path (default: $TRIALSCOPE_DB or the user data dir)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,7 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"trialscope: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("trialscope: interrupted; stored batches are kept, run the command again to finish.", file=sys.stderr)
+        print(
+            "trialscope: interrupted; stored batches are kept, run the command again to finish.",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:
         return 0

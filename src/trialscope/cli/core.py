@@ -92,8 +92,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     stats = open_from_args(args, readonly=True).stats()
-    print(f"Trials: {stats.trials:,} ({stats.with_results:,} with results, "
-          f"{stats.trials - stats.with_results:,} without; {stats.summary_only:,} summary-only)")
+    print(
+        f"Trials: {stats.trials:,} ({stats.with_results:,} with results, "
+        f"{stats.trials - stats.with_results:,} without; {stats.summary_only:,} summary-only)"
+    )
     for title, counter in (
         ("Status", stats.by_status),
         ("Phase", stats.by_phase),

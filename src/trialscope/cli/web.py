@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--host", help="address to listen on (default 127.0.0.1; $TRIALSCOPE_HOST)")
     p.add_argument("--port", type=int, help="port to listen on (default 8000; $TRIALSCOPE_PORT)")
-    p.add_argument("--workers", type=int, help="worker processes reading the one store (default: one per core)")
+    p.add_argument(
+        "--workers", type=int, help="worker processes reading the one store (default: one per core)"
+    )
     p.add_argument("--query-timeout", type=float, help="seconds a search may run (default 5)")
     p.add_argument(
         "--search-cache",

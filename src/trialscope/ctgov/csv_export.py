@@ -122,8 +122,17 @@ _DESIGN_KEYS = {
 # The new site's export writes some design values cut short ("Time Perspective: p"); only these count.
 _KNOWN_DESIGN_VALUES = {
     "observational_model": frozenset(
-        {"COHORT", "CASE_CONTROL", "CASE_ONLY", "CASE_CROSSOVER", "ECOLOGIC_OR_COMMUNITY", "FAMILY_BASED",
-         "DEFINED_POPULATION", "NATURAL_HISTORY", "OTHER"}
+        {
+            "COHORT",
+            "CASE_CONTROL",
+            "CASE_ONLY",
+            "CASE_CROSSOVER",
+            "ECOLOGIC_OR_COMMUNITY",
+            "FAMILY_BASED",
+            "DEFINED_POPULATION",
+            "NATURAL_HISTORY",
+            "OTHER",
+        }
     ),
     "time_perspective": frozenset({"RETROSPECTIVE", "PROSPECTIVE", "CROSS_SECTIONAL", "OTHER"}),
 }
@@ -179,7 +188,7 @@ def iter_csv_trials(lines: Iterable[str]) -> Iterator[Trial | ParseError]:
             yield parse_csv_row(row, layout)
         except ParseError as exc:
             yield type(exc)(f"row {number}: {exc}")
-        except Exception as exc:  # one bad row must cost that row only
+        except Exception as exc:  # noqa: BLE001 - one bad row must cost that row only
             yield ParseError(f"row {number}: unexpected {type(exc).__name__} while reading the row: {exc}")
 
 
@@ -377,15 +386,66 @@ _STD_AGES = frozenset({"CHILD", "ADULT", "OLDER_ADULT"})
 
 # US states and territories as ClinicalTrials.gov spells them, to tell a state from a city.
 US_STATES = frozenset(
-    """Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii
-    Idaho Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan
-    Minnesota Mississippi Missouri Montana Nebraska Nevada Ohio Oklahoma Oregon Pennsylvania Tennessee
-    Texas Utah Vermont Virginia Washington Wisconsin Wyoming Guam""".split()
+    [
+        "Alabama",
+        "Alaska",
+        "Arizona",
+        "Arkansas",
+        "California",
+        "Colorado",
+        "Connecticut",
+        "Delaware",
+        "Florida",
+        "Georgia",
+        "Hawaii",
+        "Idaho",
+        "Illinois",
+        "Indiana",
+        "Iowa",
+        "Kansas",
+        "Kentucky",
+        "Louisiana",
+        "Maine",
+        "Maryland",
+        "Massachusetts",
+        "Michigan",
+        "Minnesota",
+        "Mississippi",
+        "Missouri",
+        "Montana",
+        "Nebraska",
+        "Nevada",
+        "Ohio",
+        "Oklahoma",
+        "Oregon",
+        "Pennsylvania",
+        "Tennessee",
+        "Texas",
+        "Utah",
+        "Vermont",
+        "Virginia",
+        "Washington",
+        "Wisconsin",
+        "Wyoming",
+        "Guam",
+    ]
 ) | frozenset(
     {
-        "New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota",
-        "Rhode Island", "South Carolina", "South Dakota", "West Virginia", "District of Columbia",
-        "Puerto Rico", "Virgin Islands", "American Samoa", "Northern Mariana Islands",
+        "New Hampshire",
+        "New Jersey",
+        "New Mexico",
+        "New York",
+        "North Carolina",
+        "North Dakota",
+        "Rhode Island",
+        "South Carolina",
+        "South Dakota",
+        "West Virginia",
+        "District of Columbia",
+        "Puerto Rico",
+        "Virgin Islands",
+        "American Samoa",
+        "Northern Mariana Islands",
     }
 )
 

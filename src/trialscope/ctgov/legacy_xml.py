@@ -217,8 +217,10 @@ def unwrap_textblock(raw: str | None) -> str | None:
             if not dashes or dashes[-1] < indent:
                 dashes.append(indent)
             units.append(["item", len(dashes) - 1, [text[dash.end() :]], indent + dash.end()])
-        elif last and previous is not None and (
-            (last[0] == "item" and indent >= last[3] - 1) or _was_wrapped(previous, text)
+        elif (
+            last
+            and previous is not None
+            and ((last[0] == "item" and indent >= last[3] - 1) or _was_wrapped(previous, text))
         ):
             last[2][-1] += " " + text
         elif last and last[0] == "p" and previous is not None:
@@ -250,7 +252,12 @@ def _text(el: _Element | None, path: str | None = None) -> str | None:
     node = el.find(path) if el is not None and path else el
     if node is None:
         return None
-    value = "".join(t for t in node.itertext() if isinstance(t, str)).replace("\r\n", "\n").replace("\r", "\n").strip()
+    value = (
+        "".join(t for t in node.itertext() if isinstance(t, str))
+        .replace("\r\n", "\n")
+        .replace("\r", "\n")
+        .strip()
+    )
     return value or None
 
 

@@ -458,7 +458,9 @@ def _flow(module: dict[str, Any]) -> ParticipantFlow:
             FlowPeriod(
                 title=_s(p, "title"),
                 milestones=tuple(
-                    FlowMilestone(type=_s(m, "type") or "", counts=_counts(_l(m, "achievements"), "numSubjects"))
+                    FlowMilestone(
+                        type=_s(m, "type") or "", counts=_counts(_l(m, "achievements"), "numSubjects")
+                    )
                     for m in _l(p, "milestones")
                     if isinstance(m, dict)
                 ),

@@ -195,7 +195,9 @@ def _iter_csv(name: str, stream: IO[bytes]) -> Iterator[SourceItem]:
         for number, item in enumerate(iter_csv_trials(text), start=2):
             where = f"{name}:{number}"
             if isinstance(item, Trial):
-                yield SourceRecord(where, "trial", item, orjson.dumps({"csv_row": number, "nct_id": item.nct_id}))
+                yield SourceRecord(
+                    where, "trial", item, orjson.dumps({"csv_row": number, "nct_id": item.nct_id})
+                )
             else:
                 yield Rejected(where, str(item))
     except (csv.Error, TrialScopeError) as exc:

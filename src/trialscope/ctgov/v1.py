@@ -25,7 +25,7 @@ of the wrong type (a list where a string belongs, a number where a word belongs)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -465,9 +465,7 @@ def restore_list_markers(text: str | None) -> str | None:
     for block in blocks:
         lines = [line.strip() for line in block.split("\n") if line.strip()]
         if len(lines) > 1:
-            lines = [
-                line if line.endswith(":") or _LIST_LINE.match(line) else f"* {line}" for line in lines
-            ]
+            lines = [line if line.endswith(":") or _LIST_LINE.match(line) else f"* {line}" for line in lines]
         restored.append("\n".join(lines))
     return "\n\n".join(b for b in restored if b) or None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-
 # --- StudyFields row -> study tree ----------------------------------------------------------------
 
 
@@ -257,7 +256,8 @@ def _contacts_locations(row: dict[str, Any]) -> dict[str, Any]:
         },
         "OverallOfficialList": {
             "OverallOfficial": _parallel(
-                row, ("OverallOfficialName", "OverallOfficialAffiliation", "OverallOfficialRole"),
+                row,
+                ("OverallOfficialName", "OverallOfficialAffiliation", "OverallOfficialRole"),
                 len(all_values(row, "OverallOfficialName")),
             )
         },
@@ -281,8 +281,17 @@ def _derived(row: dict[str, Any]) -> dict[str, Any]:
 
 # StudyFields names of results fields start with these (protocol outcomes are "PrimaryOutcome...").
 RESULT_PREFIXES = (
-    "Flow", "Baseline", "OutcomeMeasure", "OutcomeGroup", "OutcomeDenom", "OutcomeClass", "OutcomeCategory",
-    "OutcomeAnalysis", "Event", "SeriousEvent", "OtherEvent",
+    "Flow",
+    "Baseline",
+    "OutcomeMeasure",
+    "OutcomeGroup",
+    "OutcomeDenom",
+    "OutcomeClass",
+    "OutcomeCategory",
+    "OutcomeAnalysis",
+    "Event",
+    "SeriousEvent",
+    "OtherEvent",
 )
 
 
@@ -381,7 +390,9 @@ def _baseline_fields(row: dict[str, Any]) -> dict[str, Any]:
             ]
         }
     keys = ("Title", "ParamType", "DispersionType", "UnitOfMeasure")
-    measures = _parallel(row, [f"BaselineMeasure{k}" for k in keys], len(all_values(row, "BaselineMeasureTitle")))
+    measures = _parallel(
+        row, [f"BaselineMeasure{k}" for k in keys], len(all_values(row, "BaselineMeasureTitle"))
+    )
     _measures_with_values(row, "Baseline", measures)
     module["BaselineMeasureList"] = {"BaselineMeasure": measures}
     return module

@@ -53,7 +53,8 @@ def _block(block: Block, depth: int) -> str:
         return f'<p class="field"><span class="label">{_e(block.label)}</span>{_e(block.inline.strip() and ":")} {_value(block)}</p>'
     if isinstance(block, Bullets):
         items = "".join(
-            f'<li class="sub">{_e(i.strip())}</li>' if i.startswith("  ") else f"<li>{_e(i)}</li>" for i in block.items
+            f'<li class="sub">{_e(i.strip())}</li>' if i.startswith("  ") else f"<li>{_e(i)}</li>"
+            for i in block.items
         )
         return f'<div class="bullets"><h{min(depth, 6)}>{_e(block.heading)}</h{min(depth, 6)}><ul>{items}</ul></div>'
     if isinstance(block, Table):
@@ -76,11 +77,15 @@ def render_html_body(page: TrialPage, *, trial_link: str = "/trials/{nct_id}") -
     out = [
         f'<article class="trial" data-nct-id="{_e(page.nct_id)}">',
         f"<h1>{_e(page.title)}</h1>",
-        f'<p class="ids"><span class="label">NCT ID:</span> {_e(page.nct_id)} '
-        f'<span class="label">Last Updated:</span> {_e(page.last_updated or "")}</p>',
+        (
+            f'<p class="ids"><span class="label">NCT ID:</span> {_e(page.nct_id)} '
+            f'<span class="label">Last Updated:</span> {_e(page.last_updated or "")}</p>'
+        ),
     ]
     if page.summary_only:
-        out.append('<p class="notice">Summary-only record: loaded from a CSV export; details are missing.</p>')
+        out.append(
+            '<p class="notice">Summary-only record: loaded from a CSV export; details are missing.</p>'
+        )
     out.append('<nav aria-label="Sections"><ul class="toc">')
     out += [f'<li><a href="#{s.key}">{_e(s.title)}</a></li>' for s in page.sections]
     out.append("</ul></nav>")
@@ -131,7 +136,7 @@ li.sub{margin-left:1.5rem;list-style:circle}.toc{columns:3;font-size:.9rem}
 def render_html(page: TrialPage) -> str:
     """A standalone HTML page (no scripts, inline style)."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(page.title)} ({_e(page.nct_id)})</title><style>{PAGE_CSS}</style></head>"
         f"<body>{render_html_body(page)}</body></html>\n"

@@ -200,14 +200,23 @@ def build_page(trial: Trial, related: tuple[RelatedTrial, ...] = ()) -> TrialPag
                 ),
                 Field("Study Classification", _v(d.study_type), code=d.study_type),
                 Field("Study Start Date", trial.start_date.date or "" if trial.start_date else ""),
-                Field("Study Completion Date", trial.completion_date.date or "" if trial.completion_date else ""),
+                Field(
+                    "Study Completion Date", trial.completion_date.date or "" if trial.completion_date else ""
+                ),
             ),
         ),
         Section("summary", "Brief Summary", CAPTIONS["summary"], _paragraphs(trial.brief_summary)),
-        Section("description", "Detailed Description", CAPTIONS["description"], _paragraphs(trial.detailed_description)),
+        Section(
+            "description",
+            "Detailed Description",
+            CAPTIONS["description"],
+            _paragraphs(trial.detailed_description),
+        ),
         Section("conditions", "Conditions", CAPTIONS["conditions"], tuple(Text(c) for c in trial.conditions)),
         Section("design", "Study Design", CAPTIONS["design"], _design_fields(trial)),
-        Section("groups", "Study Groups", CAPTIONS["groups"], tuple(_arm_entry(a, trial) for a in trial.arms)),
+        Section(
+            "groups", "Study Groups", CAPTIONS["groups"], tuple(_arm_entry(a, trial) for a in trial.arms)
+        ),
         Section(
             "interventions",
             "Interventions",
@@ -337,8 +346,12 @@ def _design_fields(trial: Trial) -> tuple[Field, ...]:
         fields += [("Observational Model", d.observational_model), ("Time Perspective", d.time_perspective)]
     if d.who_masked:
         fields.append(("Who Is Blinded", ", ".join(d.who_masked)))
-    return tuple(Field(label, _v(value), code=value) for label, value in fields if value or label in {
-        "Allocation Method", "Intervention Model", "Primary Study Purpose", "Blinding Strategy"})
+    return tuple(
+        Field(label, _v(value), code=value)
+        for label, value in fields
+        if value
+        or label in {"Allocation Method", "Intervention Model", "Primary Study Purpose", "Blinding Strategy"}
+    )
 
 
 def _arm_interventions(arm: ArmGroup, trial: Trial) -> list[Intervention]:
@@ -427,10 +440,14 @@ def _results_section(trial: Trial) -> Section:
 
 
 def _has_content(results: Results) -> bool:
-    return bool(results.outcome_measures or results.participant_flow or results.baseline or results.adverse_events)
+    return bool(
+        results.outcome_measures or results.participant_flow or results.baseline or results.adverse_events
+    )
 
 
-def _value(value: str | None, spread: str | None, lower: str | None, upper: str | None, dispersion: str | None) -> str:
+def _value(
+    value: str | None, spread: str | None, lower: str | None, upper: str | None, dispersion: str | None
+) -> str:
     text = value or "NA"
     if spread:
         text += f" ({(dispersion or 'spread').replace('_', ' ').lower()} {spread})"
@@ -469,13 +486,17 @@ def _outcome_blocks(results: Results) -> list[Block]:
                             titles.get(meas.group_id, meas.group_id),
                             denoms.get(meas.group_id) or "",
                             label,
-                            _value(meas.value, meas.spread, meas.lower_limit, meas.upper_limit, m.dispersion_type),
+                            _value(
+                                meas.value, meas.spread, meas.lower_limit, meas.upper_limit, m.dispersion_type
+                            ),
                             m.unit_of_measure or "",
                         )
                     )
         if rows:
             inner.append(
-                Table(m.title, ("Group", "Participants", "Category", "Value", "Unit"), tuple(rows), chart="bars")
+                Table(
+                    m.title, ("Group", "Participants", "Category", "Value", "Unit"), tuple(rows), chart="bars"
+                )
             )
         for a in m.analyses:
             parts = [f"p-value {a.p_value}" if a.p_value else "", a.statistical_method or ""]
@@ -484,7 +505,9 @@ def _outcome_blocks(results: Results) -> list[Block]:
             if a.ci_lower or a.ci_upper:
                 parts.append(f"{a.ci_percent or ''}% CI {a.ci_lower or '?'} to {a.ci_upper or '?'}")
             groups = ", ".join(titles.get(g, g) for g in a.group_ids)
-            inner.append(Field(f"Statistical Analysis ({groups})", "; ".join(p for p in parts if p), inline=": "))
+            inner.append(
+                Field(f"Statistical Analysis ({groups})", "; ".join(p for p in parts if p), inline=": ")
+            )
         blocks.append(Entry(m.title, tuple(inner)))
     return blocks
 
@@ -525,14 +548,20 @@ def _baseline_blocks(results: Results) -> list[Block]:
     if base.denoms:
         counts = {c.group_id: c.value or "" for c in base.denoms}
         blocks.append(
-            Table("Participants analyzed", tuple(titles[g] for g in group_ids), ((*(counts.get(g, "") for g in group_ids),),))
+            Table(
+                "Participants analyzed",
+                tuple(titles[g] for g in group_ids),
+                ((*(counts.get(g, "") for g in group_ids),),),
+            )
         )
     for measure in base.measures:
         rows = []
         for cls in measure.classes:
             for cat in cls.categories:
                 values = {
-                    m.group_id: _value(m.value, m.spread, m.lower_limit, m.upper_limit, measure.dispersion_type)
+                    m.group_id: _value(
+                        m.value, m.spread, m.lower_limit, m.upper_limit, measure.dispersion_type
+                    )
                     for m in cat.measurements
                 }
                 label = " - ".join(x for x in (cls.title, cat.title) if x) or measure.title
@@ -576,7 +605,10 @@ def _event_blocks(results: Results) -> list[Block]:
                 chart="bars",
             )
         )
-    for caption, items in (("Serious Adverse Events", events.serious), ("Other Adverse Events", events.other)):
+    for caption, items in (
+        ("Serious Adverse Events", events.serious),
+        ("Other Adverse Events", events.other),
+    ):
         if not items:
             continue
         rows = []

@@ -15,7 +15,12 @@ def _block_lines(block: Block) -> list[str]:
             return [block.label, block.value]
         return [f"{block.label}{block.inline}{block.value}".rstrip()]
     if isinstance(block, Bullets):
-        return [block.heading, "\n".join(f"* {item}" if not item.startswith("  ") else f"  * {item.strip()}" for item in block.items)]
+        return [
+            block.heading,
+            "\n".join(
+                f"* {item}" if not item.startswith("  ") else f"  * {item.strip()}" for item in block.items
+            ),
+        ]
     if isinstance(block, Table):
         lines = [block.caption, " | ".join(block.header)]
         lines += [" | ".join(row) for row in block.rows]

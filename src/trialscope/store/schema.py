@@ -128,4 +128,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS trials_fts USING fts5(
 );
 """
 
-CHILD_TABLES = ("trial_phases", "trial_conditions", "trial_mesh", "trial_interventions", "trial_sponsors", "sites")
+CHILD_TABLES = (
+    "trial_phases",
+    "trial_conditions",
+    "trial_mesh",
+    "trial_interventions",
+    "trial_sponsors",
+    "sites",
+)

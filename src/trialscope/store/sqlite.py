@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import msgspec
 
@@ -92,12 +92,7 @@ def fts_text(trial: Trial) -> tuple[str, ...]:
     return (
         join(filter(None, (trial.brief_title, trial.official_title, trial.acronym))),
         join(trial.conditions),
-        join(
-            part
-            for i in trial.interventions
-            for part in (i.name, *i.other_names)
-            if part
-        ),
+        join(part for i in trial.interventions for part in (i.name, *i.other_names) if part),
         join(trial.keywords),
         join(m.term for m in (*trial.condition_mesh, *trial.intervention_mesh, *trial.condition_ancestors)),
         trial.brief_summary or "",
@@ -201,7 +196,15 @@ def prepare_record(record: StoredRecord) -> PreparedTrial:
         interventions=[(i.type, i.name) for i in t.interventions],
         sponsors=[(s.name, s.sponsor_class, s.role) for s in t.sponsors],
         sites=[
-            (s.facility, s.city, s.state, s.country, s.status, s.geo.lat if s.geo else None, s.geo.lon if s.geo else None)
+            (
+                s.facility,
+                s.city,
+                s.state,
+                s.country,
+                s.status,
+                s.geo.lat if s.geo else None,
+                s.geo.lon if s.geo else None,
+            )
             for s in t.locations
         ],
         fts=fts_text(t),
@@ -285,7 +288,8 @@ class SqliteStore:
                 self.conn.executescript(SCHEMA)
                 self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 self.conn.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
                 )
             return
         if version != SCHEMA_VERSION:
@@ -297,7 +301,7 @@ class SqliteStore:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> SqliteStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -425,7 +429,9 @@ class SqliteStore:
 
     def get_trial(self, nct_id: str) -> Trial:
         """The stored trial; TrialNotFoundError if there is none."""
-        row = self.conn.execute("SELECT trial FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)).fetchone()
+        row = self.conn.execute(
+            "SELECT trial FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)
+        ).fetchone()
         if row is None:
             raise TrialNotFoundError(nct_id)
         return _decode_trial(zlib.decompress(row[0]))
@@ -452,7 +458,10 @@ class SqliteStore:
         return RawRecord(row[0], zlib.decompress(row[1]) if row[1] else b"", row[2], row[3], row[4])
 
     def has_trial(self, nct_id: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM trials WHERE nct_id = ?", (nct_id.upper(),)).fetchone() is not None
+        return (
+            self.conn.execute("SELECT 1 FROM trials WHERE nct_id = ?", (nct_id.upper(),)).fetchone()
+            is not None
+        )
 
     def iter_trials(self, batch_size: int = 1000) -> Iterator[Trial]:
         """Every stored trial, in storage order, read in batches."""
@@ -486,7 +495,9 @@ class SqliteStore:
             ("study_type", stats.by_type),
             ("source_format", stats.by_source),
         ):
-            for value, n in self.conn.execute(f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC"):
+            for value, n in self.conn.execute(
+                f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC"
+            ):
                 counter[value or "(none)"] = n
         return stats
 

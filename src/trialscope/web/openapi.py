@@ -125,7 +125,11 @@ SORT_PARAMETER = _param(
 )
 PAGE_PARAMETERS = [
     SORT_PARAMETER,
-    _param("limit", "Hits per page.", {"type": "integer", "minimum": 1, "maximum": query.MAX_LIMIT, "default": 20}),
+    _param(
+        "limit",
+        "Hits per page.",
+        {"type": "integer", "minimum": 1, "maximum": query.MAX_LIMIT, "default": 20},
+    ),
     _param("page", "Page number, from 1.", {"type": "integer", "minimum": 1, "default": 1}),
     _param("cursor", "The next_cursor of the previous page (instead of page).", _STR),
     _param("facets", "Facets to count, comma-separated.", _STR, example="status,phase"),

@@ -85,9 +85,10 @@ def test_a_subset_of_hits_gets_the_same_scores_and_order(search_store: object) -
 
 
 def test_an_expensive_uncached_phrase_is_left_to_fts5_and_read_in_the_background(
-    search_store: object,
+    search_store: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conn = search_store.conn  # type: ignore[attr-defined]
+    monkeypatch.setenv("TRIALSCOPE_CACHE_DIR", str(tmp_path))  # nothing read before, on disk either
     clear_scoring_cache()
     ids, expected = fts5_scores(conn, '"the"')
     assert bm25_scores(conn, '"the"', ids[:5], budget=10) is None
@@ -188,3 +189,32 @@ def test_a_damaged_disk_cache_is_read_again(search_store: object) -> None:
         part.write_bytes(b"not an array")
     clear_scoring_cache()
     assert bm25_scores(conn, '"vaccine"', ids).tolist() == expected.tolist()  # type: ignore[union-attr]
+
+
+def test_phrases_read_before_a_store_change_are_read_again_after_it(tmp_path: Path) -> None:
+    """A server that sees the store change (a sync) reads its words' postings again in the
+    background, so the searches after the sync are not all cold."""
+    from trialscope.ingest import ingest_paths
+    from trialscope.search import scoring
+    from trialscope.store import open_store
+
+    shared = Path(__file__).resolve().parents[2] / "shared"
+    store = open_store(tmp_path / "t.db")
+    ingest_paths(store, [shared / "seed" / "NCT04184258.json"], progress=False)
+    for match in ('"lupus"', '"stem" AND "cells"'):
+        ids, _ = fts5_scores(store.conn, match)
+        assert bm25_scores(store.conn, match, ids) is not None
+    before = scoring._index_for(store.conn)
+    assert before is not None and before.disk is not None
+    ingest_paths(store, sorted((shared / "data" / "ctgov").rglob("*.xml"))[:40], progress=False)
+
+    after = scoring._index_for(store.conn)  # notices the change, asks for the wanted phrases
+    assert after is not None and after.disk is not None and after is not before
+    assert wait_for_postings(timeout=60)
+    assert not list(after.disk.glob("*.want"))
+    assert len(list(after.disk.glob("*.key"))) == 3  # lupus, stem, cells
+    key = ((scoring._stems(store.conn, after, ("lupus",)) or ("",))[0],)
+    assert scoring._cached(after, (key, ())) is not None
+    ids, expected = fts5_scores(store.conn, '"lupus"')
+    assert bm25_scores(store.conn, '"lupus"', ids, budget=0).tolist() == expected.tolist()  # type: ignore[union-attr]
+    store.close()

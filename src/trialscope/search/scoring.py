@@ -224,6 +224,7 @@ def _disk_dir(conn: sqlite3.Connection, content: str) -> Path | None:
         here.mkdir(parents=True, exist_ok=True)
         for other in root.iterdir():
             if other != here:
+                _carry_over(other, here)
                 shutil.rmtree(other, ignore_errors=True)
         stale = time.time() - 3600
         for aside in here.glob(".*"):  # left by a process that ended while writing
@@ -233,6 +234,42 @@ def _disk_dir(conn: sqlite3.Connection, content: str) -> Path | None:
         log.info("search postings are not shared on disk (%s)", error)
         return None
     return here
+
+
+CARRY_OVER = 500  # phrases of a previous store version read again for the new one
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    """Mark the phrases read for a previous version of the store (the most recently read
+    first) as wanted in the new one: a server that sees the store change reads them again
+    in the background (:func:`read_wanted`), so searches after a sync are not all cold."""
+    try:
+        keys = sorted(old.glob("*.key"), key=lambda f: f.stat().st_mtime, reverse=True)[:CARRY_OVER]
+        for key in keys:
+            (new / f"{key.stem}.want").write_text(key.read_text())
+    except OSError as error:
+        log.info("search postings of %s not carried over (%s)", old, error)
+
+
+def read_wanted(conn: sqlite3.Connection) -> int:
+    """Ask the background reader for the phrases marked wanted for this store version and
+    not read yet; how many. A web worker does this at start-up and when the store changes."""
+    index = _index_for(conn)
+    reader = _reader_for(conn)
+    if index is None or index.disk is None or reader is None:
+        return 0
+    asked = 0
+    for want in index.disk.glob("*.want"):
+        if (index.disk / f"{want.stem}.key").exists():
+            want.unlink(missing_ok=True)
+            continue
+        try:
+            key = _parse_key(want.read_text())
+        except (OSError, ValueError):
+            continue
+        reader.ask(index, key)
+        asked += 1
+    return asked
 
 
 def _disk_name(key: _Key) -> str:
@@ -266,6 +303,7 @@ def _to_disk(index: _Index, key: _Key, got: _Postings) -> None:
                 with open(aside, "wb") as out:
                     np.save(out, array)
             os.replace(aside, index.disk / (f"{name}.{part}" + ("" if part == "key" else ".npy")))
+        (index.disk / f"{name}.want").unlink(missing_ok=True)
         files = sorted(index.disk.glob("[!.]*"), key=lambda f: f.stat().st_mtime)
         total = sum(f.stat().st_size for f in files)
         while files and total > DISK_BYTES:
@@ -299,6 +337,7 @@ def warm_scoring(conn: sqlite3.Connection) -> int:
             loaded += 1
         if index.cached_bytes >= CACHE_BYTES:
             break
+    read_wanted(conn)
     return loaded
 
 
@@ -313,9 +352,11 @@ def _index_for(conn: sqlite3.Connection) -> _Index | None:
     index = _INDEXES.get(key)
     if index is not None and index.version == version:
         return index
+    changed = False
     with _INDEXES_LOCK:
         index = _INDEXES.get(key)
         if index is None or index.version != version:
+            changed = index is not None  # a running process saw the store change
             index = _load_index(conn, version)
             if index is None:
                 return None
@@ -323,7 +364,9 @@ def _index_for(conn: sqlite3.Connection) -> _Index | None:
             _INDEXES[key] = index
             while len(_INDEXES) > _KEEP:
                 _INDEXES.pop(next(iter(_INDEXES)))
-        return index
+    if changed:
+        read_wanted(conn)
+    return index
 
 
 def _ensure_helpers(conn: sqlite3.Connection) -> None:

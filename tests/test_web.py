@@ -565,3 +565,33 @@ def test_facet_counts_are_counted_once_per_set_of_filters(
     assert asked[0][1] and asked[1][1] == ()
     counts = lambda html: re.findall(r'<span class="count">([\d,]+)</span>', html)
     assert counts(first) == counts(second) and counts(first)
+
+
+def test_closing_the_stores_waits_for_a_thread_reading_through_one(web_store_path: Path) -> None:
+    """At shutdown the start-up thread warming search may still be reading: closing its
+    connection under a running statement would crash the server, so close waits for it."""
+    import threading
+    import time
+
+    from trialscope.web.stores import StoreHolder, lock_of
+
+    holder = StoreHolder(str(web_store_path))
+    store = holder.search_store()
+    assert store is not None
+    counted: list[int] = []
+    holding = threading.Event()
+
+    def read_slowly() -> None:
+        with lock_of(store):
+            holding.set()
+            time.sleep(0.3)
+            counted.append(store.conn.execute("SELECT count(*) FROM trials").fetchone()[0])
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    assert holding.wait(5)
+    started = time.monotonic()
+    holder.close()
+    assert time.monotonic() - started >= 0.2  # it waited for the reader
+    reader.join()
+    assert counted and counted[0] > 0

@@ -299,7 +299,10 @@ class SqliteStore:
             )
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the connection, once no thread holds the store's lock (a statement running
+        on a connection closed under it crashes the process)."""
+        with self._lock:
+            self.conn.close()
 
     def __enter__(self) -> Self:
         return self

@@ -122,4 +122,8 @@ class StoreHolder:
             self._generation += 1  # threads open new connections if the app serves again
         for store in opened:
             if store is not self._memory:
-                store.close()
+                # Under the store's lock: the start-up thread warming search may still be
+                # reading through it, and closing a connection under a running statement
+                # crashes the process.
+                with lock_of(store):
+                    store.close()

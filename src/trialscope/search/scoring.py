@@ -160,6 +160,7 @@ class _Index:
     counts: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     disk: Path | None = None  # where this store version's postings are shared (see _disk_dir)
+    helpers_made: bool = False  # the connection's TEMP vocabulary and stemmer tables exist
 
 
 def _store_version(conn: sqlite3.Connection) -> str:
@@ -537,10 +538,12 @@ def _phrase_keys(conn: sqlite3.Connection, match: str) -> tuple[_Index, list[_Ke
     phrases = phrases_of(match)
     if not phrases:
         return None
-    _ensure_helpers(conn)
     index = _index_for(conn)
     if index is None:
         return None
+    if not index.helpers_made:  # once per connection and store version, not per search
+        _ensure_helpers(conn)
+        index.helpers_made = True
     keys = []
     for phrase in phrases:
         terms = _stems(conn, index, phrase.tokens)
@@ -554,12 +557,18 @@ _OPERATOR = re.compile(r"\s*(?:(?P<op>AND|OR|NOT)\b|(?P<open>\()|(?P<close>\)))"
 _PRECEDENCE = {"OR": 1, "AND": 2, "NOT": 3}
 
 
-def _within(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
-    """Which of ``ids`` are in the ascending array ``sorted_ids``."""
+def _positions(ids: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``ids`` is (or would be) in the ascending array ``sorted_ids``, and
+    whether it is there."""
     at = np.searchsorted(sorted_ids, ids)
     found = at < sorted_ids.size
     found[found] = sorted_ids[at[found]] == ids[found]
-    return found
+    return at, found
+
+
+def _within(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """Which of ``ids`` are in the ascending array ``sorted_ids``."""
+    return _positions(ids, sorted_ids)[1]
 
 
 def match_ids(conn: sqlite3.Connection, match: str) -> np.ndarray | None:
@@ -671,8 +680,7 @@ def bm25_scores(
         idf = math.log((index.n_rows - hits + 0.5) / (hits + 0.5))
         if idf <= 0.0:
             idf = 1e-6
-        where = np.searchsorted(got.rows, ids)
-        inside = _within(ids, got.rows)
+        where, inside = _positions(ids, got.rows)
         if not inside.any():
             continue
         freq = np.zeros(ids.size, dtype=np.float64)

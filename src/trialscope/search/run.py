@@ -59,7 +59,7 @@ from trialscope.search.sql import (
     resolve_place,
 )
 from trialscope.search.synonyms import SynonymTable
-from trialscope.search.text import fold_word, index_word
+from trialscope.search.text import MATCH_PHRASE, fold_word, index_word, read_phrase
 from trialscope.store.schema import FTS_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -225,9 +225,6 @@ class _Phrase:
     probe: str
 
 
-_MATCH_PHRASE = re.compile(
-    r'(?:\((?:\{(?P<many>[a-z ]+)\}|(?P<one>[a-z]+)) : )?"(?P<tokens>[^"]*)"(?P<prefix>\*?)'
-)
 _WORD = re.compile(r"[^\W_]+")
 # Latin letters with diacritics -> the letter without (one character each, so offsets hold).
 _BASE_LETTERS = {
@@ -247,13 +244,14 @@ def match_phrases(match: str) -> tuple[_Phrase, ...]:
     """
     positive = match.split(" NOT (", 1)[0]
     phrases: list[_Phrase] = []
-    for found in _MATCH_PHRASE.finditer(positive):
-        tokens = found["tokens"].split()
+    for found in MATCH_PHRASE.finditer(positive):
+        term = read_phrase(found)
+        tokens = term.tokens
         if not tokens:
             continue
-        names = (found["many"] or found["one"] or "").split()
+        names = term.columns
         columns = frozenset(FTS_COLUMNS.index(n) for n in names if n in FTS_COLUMNS) if names else None
-        prefix = bool(found["prefix"])
+        prefix = term.prefix
         # FTS5 matches a prefix against the index's stems as it is, without stemming it.
         stems = tuple(
             fold_word(t) if prefix and i == len(tokens) - 1 else index_word(t) for i, t in enumerate(tokens)

@@ -44,6 +44,7 @@ import platformdirs
 
 from trialscope.search.index import connection_token
 from trialscope.search.sql import FIELD_WEIGHTS
+from trialscope.search.text import MATCH_PHRASE, read_phrase
 from trialscope.store.schema import FTS_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,6 @@ B = 0.75
 CACHE_BYTES = 128 * 1024 * 1024  # per store and process: a few hundred common words at 600k trials
 _COLUMN_INDEX = {name: i for i, name in enumerate(FTS_COLUMNS)}
 _WEIGHTS = np.array([FIELD_WEIGHTS.get(c, 1.0) for c in FTS_COLUMNS], dtype=np.float64)
-# One phrase of a compiled match: ``"a b"``, ``(title : "a")``, ``({title mesh} : "a b")*``.
-_PHRASE = re.compile(
-    r'\((?:\{(?P<many>[a-z ]+)\}|(?P<one>[a-z]+)) : "(?P<in_columns>[^"]*)"(?P<prefix_in_columns>\*?)\)'
-    r'|"(?P<tokens>[^"]*)"(?P<prefix>\*?)'
-)
 _OFFSET_BITS = 24
 _COLUMN_BITS = 4
 _Key = tuple[tuple[str, ...], tuple[int, ...]]  # a phrase's index terms and the columns it is limited to
@@ -81,14 +77,11 @@ Phrase(tokens=('placebo',), columns=())]
     True
     """
     out: list[Phrase] = []
-    for m in _PHRASE.finditer(match):
-        if m["prefix"] or m["prefix_in_columns"]:
+    for found in MATCH_PHRASE.finditer(match):
+        term = read_phrase(found)
+        if term.prefix or any(n not in _COLUMN_INDEX for n in term.columns):
             return None
-        names = (m["many"] or m["one"] or "").split()
-        if any(n not in _COLUMN_INDEX for n in names):
-            return None
-        tokens = m["tokens"] if m["in_columns"] is None else m["in_columns"]
-        out.append(Phrase(tuple(tokens.split()), tuple(sorted(_COLUMN_INDEX[n] for n in names))))
+        out.append(Phrase(term.tokens, tuple(sorted(_COLUMN_INDEX[n] for n in term.columns))))
     return out
 
 
@@ -595,7 +588,7 @@ def match_ids(conn: sqlite3.Connection, match: str) -> np.ndarray | None:
     def primary() -> np.ndarray:
         nonlocal position
         skip()
-        if match.startswith("(", position) and not _PHRASE.match(match, position):
+        if match.startswith("(", position) and not MATCH_PHRASE.match(match, position):
             position += 1
             value = expression(0)
             skip()
@@ -603,7 +596,7 @@ def match_ids(conn: sqlite3.Connection, match: str) -> np.ndarray | None:
                 raise ValueError(match)
             position += 1
             return value
-        unit = _PHRASE.match(match, position)
+        unit = MATCH_PHRASE.match(match, position)
         if unit is None:
             raise ValueError(match)
         position = unit.end()

@@ -325,6 +325,29 @@ def phrase_sql(term: Term) -> str:
     return "({" + " ".join(term.columns) + "} : " + body + ")"
 
 
+# One phrase as phrase_sql writes it: ``"a b"``, ``(title : "a")``, ``({title mesh} : "a b"*)``.
+# Search reads compiled matches back with it (scoring, snippets).
+MATCH_PHRASE = re.compile(
+    r'\((?:\{(?P<many>[a-z ]+)\}|(?P<one>[a-z]+)) : "(?P<in_columns>[^"]*)"(?P<prefix_in_columns>\*?)\)'
+    r'|"(?P<tokens>[^"]*)"(?P<prefix>\*?)'
+)
+
+
+def read_phrase(found: re.Match[str]) -> Term:
+    """The Term a :data:`MATCH_PHRASE` match stands for: :func:`phrase_sql` read back.
+
+    >>> read_phrase(MATCH_PHRASE.search('({conditions mesh} : "lupus nephritis"*)'))
+    Term(tokens=('lupus', 'nephritis'), written='', quoted=False, prefix=True, columns=('conditions', 'mesh'))
+    """
+    in_columns = found["in_columns"] is not None
+    tokens = found["in_columns"] if in_columns else found["tokens"]
+    return Term(
+        tuple(tokens.split()),
+        prefix=bool(found["prefix_in_columns"] if in_columns else found["prefix"]),
+        columns=tuple((found["many"] or found["one"] or "").split()),
+    )
+
+
 def _compile(node: Node, expand: Expander | None) -> str:
     if isinstance(node, Term):
         alternatives = (node, *(expand(node) if expand else ()))

@@ -122,8 +122,4 @@ class StoreHolder:
             self._generation += 1  # threads open new connections if the app serves again
         for store in opened:
             if store is not self._memory:
-                # Under the store's lock: the start-up thread warming search may still be
-                # reading through it, and closing a connection under a running statement
-                # crashes the process.
-                with lock_of(store):
-                    store.close()
+                store.close()  # waits for a thread still reading through it (SqliteStore.close)

@@ -23,13 +23,13 @@ def search_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real SQLite store: the seed record and every record of shared/data/ctgov, through
     the real ingest, with search's own tables built."""
     from trialscope.ingest import ingest_paths
-    from trialscope.search import refresh_search_index
-    from trialscope.store import open_store
+    from trialscope.search import SEARCH_INDEX
+    from trialscope.store import open_store, refresh_indexes
 
     path = tmp_path_factory.mktemp("search") / "trials.db"
     store = open_store(path)
     ingest_paths(store, [SEED, CTGOV], progress=False)
-    refresh_search_index(store)
+    refresh_indexes(store, [SEARCH_INDEX])
     store.close()
     return path
 

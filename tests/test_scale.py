@@ -1,29 +1,36 @@
 """At a larger scale (slow: ``scripts/test.sh -m slow``): a synthetic corpus of 20,000 trials
-made from the real records, ingested as a zip, searched with both engines, and ranked with
-BM25 from the index's instances that equals FTS5's own."""
+made from the real records, ingested as a zip, indexed in worker processes, searched, and
+ranked as SQLite FTS5 ranks the same texts; then its segments merged without changing a result."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from trialscope.ingest import ingest_paths
-from trialscope.search import SearchQuery, refresh_search_index, search_trials
-from trialscope.search.index import load_synonyms
-from trialscope.search.scoring import bm25_scores, match_ids
-from trialscope.search.sql import bm25_sql, compile_text
-from trialscope.store import open_store
+from trialscope.search import SEARCH_INDEX, SearchQuery, search_trials
+from trialscope.search.document import FIELDS, WEIGHTS, field_texts
+from trialscope.search.segments import live_segments, merge_segments
+from trialscope.store import open_store, refresh_indexes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from synth import load_real_studies, synthesize
 
 pytestmark = pytest.mark.slow
 N = 20_000
+QUERIES = [
+    ("cancer", '"cancer"'),
+    ("breast cancer", '"breast" AND "cancer"'),
+    ('"stem cells"', '"stem cells"'),
+    ("diabetes OR obesity", '"diabetes" OR "obesity"'),
+    ("lupus -placebo", '"lupus" NOT "placebo"'),
+    ("title:pain", '(title : "pain")'),
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,43 +44,46 @@ def big_store(tmp_path_factory: pytest.TempPathFactory) -> object:
     store = open_store(folder / "big.db")
     summary = ingest_paths(store, [corpus], progress=False)
     assert summary.stored == N and not summary.rejected
-    refresh_search_index(store)
+    refresh_indexes(store, [SEARCH_INDEX])  # 20,000 changed trials: built in worker processes
     return store
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "cancer",
-        "breast cancer",
-        '"stem cells"',
-        "diabetes OR obesity",
-        "COPD",
-        "lupus -placebo",
-        "title:pain",
-    ],
-)
-def test_scores_and_matches_equal_fts5_at_scale(big_store: object, text: str) -> None:
-    conn = big_store.conn  # type: ignore[attr-defined]
-    match = compile_text(SearchQuery(text=text), load_synonyms(conn)).match
-    assert match is not None
-    rows = conn.execute(
-        f"SELECT rowid, -{bm25_sql()} FROM trials_fts WHERE trials_fts MATCH ? ORDER BY rowid", [match]
-    ).fetchall()
-    assert rows, f"{text!r} matches something in {N:,} trials"
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    got = bm25_scores(conn, match, ids)
-    assert got is not None
-    assert got.tolist() == [r[1] for r in rows]
-    assert match_ids(conn, match).tolist() == ids.tolist()  # type: ignore[union-attr]
-
-
-def test_both_engines_agree_at_scale(big_store: object) -> None:
-    query = SearchQuery(
-        text="cancer", phases=("PHASE2",), facets=("status", "phase", "country", "start_year"), limit=50
+@pytest.fixture(scope="module")
+def fts5(big_store: object) -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE t USING fts5({', '.join(FIELDS)}, tokenize = 'porter unicode61 remove_diacritics 2')"
     )
-    a = search_trials(big_store, query, engine="columns")
-    b = search_trials(big_store, query, engine="sql")
-    assert a.total == b.total > 0
-    assert [h.nct_id for h in a.hits] == [h.nct_id for h in b.hits]
-    assert a.facets == b.facets
+    trials = big_store.trials_by_id(big_store.trial_ids())  # type: ignore[attr-defined]
+    conn.executemany(
+        f"INSERT INTO t(rowid, {', '.join(FIELDS)}) VALUES (?{', ?' * len(FIELDS)})",
+        [(i, *field_texts(t)) for i, t in trials.items()],
+    )
+    return conn
+
+
+def _ranked(store: object, text: str) -> list[tuple[int, float]]:
+    hits = search_trials(store, SearchQuery(text=text, limit=1000), use_synonyms=False).hits  # type: ignore[arg-type]
+    ids = store.ids_of([h.nct_id for h in hits])  # type: ignore[attr-defined]
+    return [(ids[h.nct_id], h.score) for h in hits]
+
+
+@pytest.mark.parametrize(("text", "match"), QUERIES)
+def test_totals_and_scores_are_those_of_fts5_at_scale(
+    big_store: object, fts5: sqlite3.Connection, text: str, match: str
+) -> None:
+    weights = ", ".join(repr(w) for w in WEIGHTS)
+    theirs = dict(fts5.execute(f"SELECT rowid, -bm25(t, {weights}) FROM t WHERE t MATCH ?", [match]))
+    assert theirs, f"{text!r} matches something in {N:,} trials"
+    assert search_trials(big_store, SearchQuery(text=text), use_synonyms=False).total == len(theirs)  # type: ignore[arg-type]
+    for trial_id, score in _ranked(big_store, text):
+        assert score == pytest.approx(theirs[trial_id], rel=1e-3)
+
+
+def test_merging_segments_changes_no_result(big_store: object) -> None:
+    before = {text: _ranked(big_store, text) for text, _ in QUERIES}
+    segments = sorted(live_segments(big_store))  # type: ignore[arg-type]
+    assert len(segments) >= 2  # 20,000 trials were indexed in several batches
+    merge_segments(big_store, segments)  # type: ignore[arg-type]
+    assert len(live_segments(big_store)) == 1  # type: ignore[arg-type]
+    assert {text: _ranked(big_store, text) for text, _ in QUERIES} == before

@@ -1,5 +1,5 @@
-"""Search on a real store: known trials, exact SQL, filters and facets against Python counts,
-pagination, exports, the CLI, and bad input."""
+"""Search on a real store: known trials, filters, facets and ranking against a plain Python
+search (tests/search_oracle.py), pagination, exports, the CLI, and bad input."""
 
 from __future__ import annotations
 
@@ -22,13 +22,10 @@ from trialscope.search import (
     iter_all_hits,
     query_from_params,
     query_to_params,
-    search_sql,
     search_trials,
 )
-from trialscope.search.geo import canonical_country, haversine_km
-from trialscope.search.index import INTERVENTION_BITS, PHASE_BITS
-from trialscope.search.query import DAYS_PER_YEAR, date_upper_bound
-from trialscope.search.sql import hits_sql
+from trialscope.search.geo import haversine_km
+from trialscope.search.values import DAYS_PER_YEAR
 
 SEED = (
     "NCT04184258"  # Systemic lupus erythematosus, mesenchymal stem cells, a site in Minsk without a geo point
@@ -79,12 +76,11 @@ def test_synonym_sle_finds_lupus_trials_without_the_abbreviation(
 ) -> None:
     """Trials filed under the MeSH term, whose text never says "SLE", are found by "SLE" through
     the synonym table and not by the quoted word (no synonyms for a phrase)."""
-    from trialscope.search.text import tokenize
+    from trialscope.search.document import field_texts
+    from trialscope.search.syntax import tokenize
 
     def words(t: object) -> set[str]:
-        from trialscope.store.sqlite import fts_text
-
-        return set(tokenize(" ".join(fts_text(t))))  # type: ignore[arg-type]
+        return set(tokenize(" ".join(field_texts(t))))  # type: ignore[arg-type]
 
     mesh_only = {
         t.nct_id
@@ -110,11 +106,9 @@ def test_distance_uses_the_gazetteer_for_sites_without_geo_points(search_store: 
 
 
 def test_distance_uses_geo_points(search_store: object) -> None:
-    row = search_store.conn.execute(  # type: ignore[attr-defined]
-        "SELECT t.nct_id, s.lat, s.lon FROM sites s JOIN trials t ON t.id = s.trial_id "
-        "WHERE s.lat IS NOT NULL ORDER BY t.id LIMIT 1"
-    ).fetchone()
-    nct_id, lat, lon = row
+    trial = next(t for t in search_store.iter_trials() if any(s.geo for s in t.locations))  # type: ignore[attr-defined]
+    nct_id = trial.nct_id
+    lat, lon = next((s.geo.lat, s.geo.lon) for s in trial.locations if s.geo)
     hits = search_trials(search_store, SearchQuery(near=f"{lat},{lon}", within_km=1, limit=1000)).hits
     hit = next(h for h in hits if h.nct_id == nct_id)
     assert hit.distance_km is not None and hit.distance_km < 0.1
@@ -145,11 +139,9 @@ def test_missing_age_bound_is_no_bound(search_store: object, stored_trials: list
         assert open_ended.nct_id not in ids(search_store, nct_ids=(open_ended.nct_id,), age_years=below)
 
 
-def test_sex_filter(search_store: object) -> None:
+def test_sex_filter(search_store: object, stored_trials: list) -> None:
     female = search_trials(search_store, SearchQuery(sex="female", facets=()))
-    rows = dict(
-        search_store.conn.execute("SELECT coalesce(sex, '-'), count(*) FROM trials GROUP BY 1").fetchall()
-    )  # type: ignore[attr-defined]
+    rows = Counter(t.eligibility.sex or "-" for t in stored_trials)
     assert female.total == rows["ALL"] + rows["FEMALE"] + rows.get("-", 0)
 
 
@@ -219,46 +211,56 @@ def test_snippets_are_html_safe_and_marked(search_store: object) -> None:
         assert any("<mark>" in h.snippet for h in search_trials(search_store, SearchQuery(text=text)).hits)
 
 
-def test_stems_are_those_of_the_index(search_store: object) -> None:
-    """index_word cuts every word of the records' text as FTS5's porter tokenizer does."""
-    from trialscope.search.text import index_word
+def test_the_index_holds_the_analyzer_terms_of_each_trial(search_store: object) -> None:
+    """What the index holds for the seed is what the analyzer makes of its text, field by field."""
+    from trialscope.analyze import terms
+    from trialscope.search import search_reader
+    from trialscope.search.document import FIELDS, field_texts
 
-    conn: sqlite3.Connection = search_store.conn  # type: ignore[attr-defined]
-    text = " ".join(
-        t
-        for (t,) in conn.execute("SELECT summary || ' ' || eligibility || ' ' || title FROM trials_fts")
-        if t
+    reader = search_reader(search_store)  # type: ignore[arg-type]
+    trial_id = search_store.ids_of([SEED])[SEED]  # type: ignore[attr-defined]
+    seed = search_store.get_trial(SEED)  # type: ignore[attr-defined]
+    for field, text in zip(FIELDS, field_texts(seed), strict=True):
+        for term, count in Counter(terms(text)).items():
+            entries, _ = reader.matcher.entries(term)
+            mine = (entries.docs == trial_id) & (entries.fields == FIELDS.index(field))
+            assert entries.counts[mine].tolist() == [count], (field, term)
+
+
+def _fts5_snippets(rows: list[tuple[int, tuple[str, ...]]], match: str) -> dict[int, str]:
+    """SQLite FTS5's own snippets of some texts, as the oracle of the snippet cutter."""
+    from trialscope.search.document import FIELDS, SUMMARY
+    from trialscope.search.snippets import SNIPPET_TOKENS, _mark
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE t USING fts5({', '.join(FIELDS)}, tokenize = 'porter unicode61 remove_diacritics 2')"
     )
-    words = sorted({w for w in re.findall(r"[^\W_]+", text)})
-    scratch = sqlite3.connect(":memory:")
-    scratch.execute("CREATE VIRTUAL TABLE s USING fts5(x, tokenize = 'porter unicode61 remove_diacritics 2')")
-    scratch.execute("CREATE VIRTUAL TABLE v USING fts5vocab(s, instance)")
-    scratch.execute("INSERT INTO s(rowid, x) VALUES (1, ?)", [" ".join(words)])
-    stems = [t for (t,) in scratch.execute('SELECT term FROM v ORDER BY "offset"')]
-    assert len(stems) == len(words) > 1000
-    assert [w for w, stem in zip(words, stems, strict=True) if index_word(w) != stem] == []
-
-
-@pytest.mark.parametrize("text", ["cancer", "breast cancer", "lupus OR sle", "stem cells -placebo", "child*"])
-def test_snippets_are_fts5_snippets(search_store: object, text: str) -> None:
-    """The snippets cut in Python are those FTS5's snippet() cuts from the same rows."""
-    from trialscope.search.run import _SUMMARY_COLUMN, SNIPPET_TOKENS, _mark, fetch_snippets
-    from trialscope.search.sql import compile_text
-
-    conn: sqlite3.Connection = search_store.conn  # type: ignore[attr-defined]
-    match = compile_text(SearchQuery(text=text)).match
-    ids = [
-        r for (r,) in conn.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH ? LIMIT 40", [match])
-    ]
-    ours, _ = fetch_snippets(conn, ids, match)
+    conn.executemany(
+        f"INSERT INTO t(rowid, {', '.join(FIELDS)}) VALUES (?{', ?' * len(FIELDS)})",
+        [(r, *texts) for r, texts in rows],
+    )
     sql = (
-        f"SELECT rowid, snippet(trials_fts, {_SUMMARY_COLUMN}, char(2), char(3), '…', {SNIPPET_TOKENS}), "
-        f"snippet(trials_fts, -1, char(2), char(3), '…', {SNIPPET_TOKENS}) FROM trials_fts "
-        "WHERE trials_fts MATCH ? AND rowid IN (" + ",".join("?" * len(ids)) + ")"
+        f"SELECT rowid, snippet(t, {SUMMARY}, char(2), char(3), '…', {SNIPPET_TOKENS}), "
+        f"snippet(t, -1, char(2), char(3), '…', {SNIPPET_TOKENS}) FROM t WHERE t MATCH ?"
     )
-    theirs = {r: _mark(s if "\x02" in s else a) for r, s, a in conn.execute(sql, [match, *ids])}
-    same = sum(ours[i] == theirs[i] for i in ids)
-    assert ids and same >= 0.95 * len(ids), [(ours[i], theirs[i]) for i in ids if ours[i] != theirs[i]][:3]
+    return {r: _mark(s if "\x02" in s else a) for r, s, a in conn.execute(sql, [match])}
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("cancer", '"cancer"'), ("breast cancer", '"breast" AND "cancer"'), ("lupus OR sle", '"lupus" OR "sle"'),
+     ("stem cells -placebo", '("stem" AND "cells") NOT "placebo"'), ("child*", '"child"*')],
+)  # fmt: skip
+def test_snippets_are_those_fts5_cuts(search_store: object, text: str, match: str) -> None:
+    """The snippets search cuts are those SQLite FTS5's snippet() cuts from the same texts."""
+    from trialscope.search.document import field_texts
+
+    hits = search_trials(search_store, SearchQuery(text=text, limit=40), use_synonyms=False).hits
+    trials = search_store.get_trials([h.nct_id for h in hits])  # type: ignore[attr-defined]
+    theirs = _fts5_snippets([(i, field_texts(trials[h.nct_id])) for i, h in enumerate(hits)], match)
+    same = sum(h.snippet == theirs.get(i) for i, h in enumerate(hits))
+    assert hits and same >= 0.9 * len(hits), [(h.snippet, theirs.get(i)) for i, h in enumerate(hits)][:3]
 
 
 _SNIPPET_ROWS = (
@@ -271,60 +273,45 @@ _SNIPPET_ROWS = (
 
 
 @pytest.mark.parametrize(
-    "text", ["sjogren", "stem cell*", "heart failure", "child*", "lupus", '"lupus nephritis"']
-)
-def test_snippets_match_fts5_on_hard_texts(text: str) -> None:
-    """Accents, prefixes, phrases, a match deep in a long column, sentences, HTML in the text."""
-    from trialscope.search.run import _SUMMARY_COLUMN, SNIPPET_TOKENS, _mark, fetch_snippets
-    from trialscope.search.sql import compile_text
-    from trialscope.store.schema import FTS_COLUMNS
+    ("text", "match"),
+    [("sjogren", '"sjogren"'), ("stem cell*", '"stem" AND "cell"*'), ("heart failure", '"heart" AND "failure"'),
+     ("child*", '"child"*'), ("lupus", '"lupus"'), ('"lupus nephritis"', '"lupus nephritis"')],
+)  # fmt: skip
+def test_snippets_match_fts5_on_hard_texts(text: str, match: str) -> None:
+    """Accents, prefixes, phrases, a match deep in a long field, sentences, HTML in the text."""
+    from trialscope.search.document import FIELDS
+    from trialscope.search.match import scored_terms
+    from trialscope.search.snippets import match_phrases, snippet_of
+    from trialscope.search.syntax import parse_text
 
-    conn = sqlite3.connect(":memory:")
-    conn.execute(
-        f"CREATE VIRTUAL TABLE trials_fts USING fts5({', '.join(FTS_COLUMNS)}, "
-        "tokenize = 'porter unicode61 remove_diacritics 2')"
-    )
-    for rowid, row in enumerate(_SNIPPET_ROWS, 1):
-        conn.execute(
-            f"INSERT INTO trials_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{', ?' * len(FTS_COLUMNS)})",
-            [rowid, *(row.get(c, "") for c in FTS_COLUMNS)],
-        )
-    match = compile_text(SearchQuery(text=text)).match
-    sql = (
-        f"SELECT rowid, snippet(trials_fts, {_SUMMARY_COLUMN}, char(2), char(3), '…', {SNIPPET_TOKENS}), "
-        f"snippet(trials_fts, -1, char(2), char(3), '…', {SNIPPET_TOKENS}) FROM trials_fts WHERE trials_fts MATCH ?"
-    )
-    theirs = {r: _mark(s if "\x02" in s else a) for r, s, a in conn.execute(sql, [match])}
+    rows = [(i, tuple(row.get(f, "") for f in FIELDS)) for i, row in enumerate(_SNIPPET_ROWS, 1)]
+    theirs = _fts5_snippets(rows, match)
     assert theirs
-    ours, _ = fetch_snippets(conn, list(theirs), match)
+    phrases = match_phrases(scored_terms(parse_text(text)))
+    ours = {i: snippet_of(texts, phrases) for i, texts in rows if i in theirs}
     assert ours == theirs
 
 
 def test_export_csv_streams_every_hit(search_store: object) -> None:
-    from trialscope.search.export import write_csv, write_jsonl
+    from trialscope.search.hits import csv_lines, jsonl_lines
 
     query = SearchQuery(text="breast cancer")
     total = search_trials(search_store, query).total
-    out = io.StringIO()
-    assert write_csv(iter_all_hits(search_store, query), out) == total
-    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    rows = list(csv.DictReader(io.StringIO("".join(csv_lines(iter_all_hits(search_store, query))))))
     assert len(rows) == total and rows[0]["url"].startswith("https://clinicaltrials.gov/study/NCT")
-    lines = io.StringIO()
-    assert write_jsonl(iter_all_hits(search_store, query), lines) == total
+    lines = b"".join(jsonl_lines(iter_all_hits(search_store, query))).splitlines()
+    assert len(lines) == total
 
 
-def test_cli_csv_export_guards_cells_against_spreadsheet_formulas() -> None:
-    """The CLI's CSV (like the web export) never hands a spreadsheet a formula from registry text."""
-    from trialscope.search.export import write_csv
-    from trialscope.search.run import SearchHit
+def test_csv_guards_cells_against_spreadsheet_formulas() -> None:
+    """The one CSV writer never hands a spreadsheet a formula from registry text."""
+    from trialscope.search.hits import SearchHit, csv_lines
 
     hostile = SearchHit(
-        "NCT00000001", '=HYPERLINK("http://evil.example","click")', "COMPLETED", None, None,
+        "NCT00000001", '=HYPERLINK("http://evil.example","click")', "COMPLETED", (), None,
         ("@SUM(1+1)", "-cmd|' /C calc'!A0"), None, None, -5, False, 1.5, "", None,
     )  # fmt: skip
-    out = io.StringIO()
-    assert write_csv([hostile], out) == 1
-    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    row = next(csv.DictReader(io.StringIO("".join(csv_lines([hostile])))))
     assert row["title"] == '\'=HYPERLINK("http://evil.example","click")'
     assert row["conditions"] == "'@SUM(1+1); -cmd|' /C calc'!A0"
     assert row["enrollment"] == "-5"  # a number stays a number
@@ -343,87 +330,16 @@ def test_facets_are_the_same_on_every_page(search_store: object) -> None:
     )
 
 
-def test_facets_include_their_own_dimension(search_store: object) -> None:
+def test_facets_ignore_their_own_selection(search_store: object) -> None:
+    """With Recruiting chosen, the status facet still offers the other statuses and what each adds."""
     results = search_trials(search_store, SearchQuery(statuses=("recruiting",), facets=("status", "phase")))
-    assert [(f.value, f.count) for f in results.facets["status"]] == [("RECRUITING", results.total)]
-
-
-def _facts(trial: object) -> dict[str, object]:
-    t = trial
-    start = t.start_date.date if t.start_date else None  # type: ignore[attr-defined]
-    return {
-        "status": t.overall_status,  # type: ignore[attr-defined]
-        "phases": set(t.design.phases) & set(PHASE_BITS),  # type: ignore[attr-defined]
-        "study_type": t.design.study_type,  # type: ignore[attr-defined]
-        "itypes": {i.type for i in t.interventions} & set(INTERVENTION_BITS),  # type: ignore[attr-defined]
-        "sponsor_class": t.lead_sponsor.sponsor_class if t.lead_sponsor else None,  # type: ignore[attr-defined]
-        "countries": {canonical_country(s.country) for s in t.locations if s.country},  # type: ignore[attr-defined]
-        "has_results": t.has_results,  # type: ignore[attr-defined]
-        "hv": t.eligibility.healthy_volunteers,  # type: ignore[attr-defined]
-        "sex": t.eligibility.sex,  # type: ignore[attr-defined]
-        "min_age": t.eligibility.minimum_age_days,  # type: ignore[attr-defined]
-        "max_age": t.eligibility.maximum_age_days,  # type: ignore[attr-defined]
-        "enrollment": t.design.enrollment_count,  # type: ignore[attr-defined]
-        "start": start,
-        "start_year": start[:4] if start else None,
-    }
-
-
-def _matches(f: dict[str, object], q: SearchQuery) -> bool:
-    if q.statuses and f["status"] not in q.statuses:
-        return False
-    if q.phases and not (f["phases"] & set(q.phases)):  # type: ignore[operator]
-        return False
-    if q.study_types and f["study_type"] not in q.study_types:
-        return False
-    if q.intervention_types and not (f["itypes"] & set(q.intervention_types)):  # type: ignore[operator]
-        return False
-    if q.sponsor_classes and f["sponsor_class"] not in q.sponsor_classes:
-        return False
-    if q.countries and not (f["countries"] & {canonical_country(c) for c in q.countries}):  # type: ignore[operator]
-        return False
-    if q.has_results is not None and f["has_results"] != q.has_results:
-        return False
-    if q.healthy_volunteers is not None and f["hv"] != q.healthy_volunteers:
-        return False
-    if q.sex and f["sex"] is not None and f["sex"] not in {"ALL", q.sex}:
-        return False
-    if q.age_years is not None:
-        days = round(q.age_years * DAYS_PER_YEAR, 6)
-        if f["min_age"] is not None and f["min_age"] > days:  # type: ignore[operator]
-            return False
-        if f["max_age"] is not None and f["max_age"] < days:  # type: ignore[operator]
-            return False
-    if q.enrollment_min is not None and (f["enrollment"] is None or f["enrollment"] < q.enrollment_min):  # type: ignore[operator]
-        return False
-    if q.start_from and (f["start"] is None or f["start"] < q.start_from):  # type: ignore[operator]
-        return False
-    if q.start_to:
-        bound, inclusive = date_upper_bound(q.start_to)
-        if f["start"] is None or not (f["start"] <= bound if inclusive else f["start"] < bound):  # type: ignore[operator]
-            return False
-    return True
-
-
-def _python_facets(rows: list[dict[str, object]]) -> dict[str, Counter[str]]:
-    counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
-    for f in rows:
-        for name, key in (
-            ("status", "status"),
-            ("study_type", "study_type"),
-            ("sponsor_class", "sponsor_class"),
-            ("start_year", "start_year"),
-        ):
-            if f[key] is not None:
-                counts[name][str(f[key])] += 1
-        counts["has_results"]["true" if f["has_results"] else "false"] += 1
-        for phase in f["phases"]:  # type: ignore[attr-defined]
-            counts["phase"][phase] += 1
-        for itype in f["itypes"]:  # type: ignore[attr-defined]
-            counts["intervention_type"][itype] += 1
-        for country in f["countries"]:  # type: ignore[attr-defined]
-            counts["country"][country] += 1
-    return counts
+    every = search_trials(search_store, SearchQuery(facets=("status",)))
+    assert results.facets["status"] == every.facets["status"]
+    assert {f.value: f.count for f in results.facets["status"]}["RECRUITING"] == results.total
+    phases = search_trials(
+        search_store, SearchQuery(statuses=("recruiting",), phases=("2",), facets=("phase",))
+    )
+    assert phases.facets["phase"] == results.facets["phase"]  # phases counted among recruiting trials
 
 
 filters = st.fixed_dictionaries(
@@ -466,27 +382,6 @@ filters = st.fixed_dictionaries(
 )
 
 
-@pytest.fixture(scope="module")
-def stored_facts(stored_trials: list) -> list[dict[str, object]]:
-    return [_facts(t) for t in stored_trials]
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(kw=filters, facets=st.lists(st.sampled_from(FACETS), min_size=1, max_size=5, unique=True))
-def test_filters_and_facets_agree_with_python_counts(
-    search_store: object, stored_facts: list, kw: dict[str, object], facets: list[str]
-) -> None:
-    assume(not (kw.get("start_from") and kw.get("start_to") and kw["start_from"] > kw["start_to"]))  # type: ignore[operator]
-    query = SearchQuery(facets=tuple(facets), **kw)  # type: ignore[arg-type]
-    rows = [f for f in stored_facts if _matches(f, query)]
-    expected = _python_facets(rows)
-    for engine in ("columns", "sql"):
-        results = search_trials(search_store, query, engine=engine)
-        assert results.total == len(rows), engine
-        for name in facets:
-            assert {v.value: v.count for v in results.facets[name]} == dict(expected[name]), (engine, name)
-
-
 texts = st.sampled_from(
     ["", "cancer", "lupus OR asthma", "SLE", '"stem cells" -placebo', "-cancer", "diabet*"]
 )
@@ -504,98 +399,73 @@ extra = st.fixed_dictionaries(
 )
 
 
+@pytest.fixture(scope="module")
+def oracle(search_store: object) -> object:
+    from search_oracle import Oracle
+
+    from trialscope.search import search_reader
+
+    store = search_store
+    trials = store.trials_by_id(store.trial_ids())  # type: ignore[attr-defined]
+    return Oracle(trials, search_reader(store).synonyms)  # type: ignore[arg-type]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=texts, kw=filters, more=extra)
-def test_both_engines_give_the_same_results(
-    search_store: object, text: str, kw: dict[str, object], more: dict[str, object]
+@given(
+    text=texts,
+    kw=filters,
+    more=extra,
+    facets=st.lists(st.sampled_from(FACETS), min_size=1, max_size=4, unique=True),
+)
+def test_search_agrees_with_a_plain_python_search(
+    search_store: object,
+    oracle: object,
+    text: str,
+    kw: dict[str, object],
+    more: dict[str, object],
+    facets: list[str],
 ) -> None:
+    """Totals, disjunctive facets, the order of a page and its scores, the next page by cursor."""
     assume(not (kw.get("start_from") and kw.get("start_to") and kw["start_from"] > kw["start_to"]))  # type: ignore[operator]
     assume("within_km" not in more or "near" in more)
-    query = SearchQuery(text=text, facets=("status", "country", "phase"), limit=10, **kw, **more)  # type: ignore[arg-type]
-    a = search_trials(search_store, query, engine="columns")
-    b = search_trials(search_store, query, engine="sql")
-    assert a.total == b.total and a.facets == b.facets
-    assert [h.nct_id for h in a.hits] == [h.nct_id for h in b.hits]
-    assert [round(h.score, 3) for h in a.hits] == [round(h.score, 3) for h in b.hits]
-    assert [h.distance_km for h in a.hits] == [h.distance_km for h in b.hits]
-    if a.next_cursor:
-        after = search_trials(
-            search_store, SearchQuery(**{**query.__dict__, "cursor": a.next_cursor}), engine="columns"
-        )
-        page2 = search_trials(
-            search_store, SearchQuery(**{**query.__dict__, "page": query.page + 1}), engine="sql"
-        )
+    query = SearchQuery(text=text, facets=tuple(facets), limit=10, **kw, **more)  # type: ignore[arg-type]
+    got = search_trials(search_store, query)
+    want = oracle.search(query)  # type: ignore[attr-defined]
+    assert got.total == want.total
+    assert {k: {v.value: v.count for v in vs} for k, vs in got.facets.items()} == want.facets
+    ids = search_store.ids_of([h.nct_id for h in got.hits])  # type: ignore[attr-defined]
+    start = (got.page - 1) * got.limit
+    assert [ids[h.nct_id] for h in got.hits] == want.ids[start : start + got.limit]
+    if want.scores:
+        assert [h.score for h in got.hits] == [round(want.scores[ids[h.nct_id]], 4) for h in got.hits]
+    if got.next_cursor:
+        after = search_trials(search_store, SearchQuery(**{**query.__dict__, "cursor": got.next_cursor}))
+        page2 = search_trials(search_store, SearchQuery(**{**query.__dict__, "page": query.page + 1}))
         assert [h.nct_id for h in after.hits] == [h.nct_id for h in page2.hits]
 
 
-# --- exact SQL ----------------------------------------------------------------------
+def test_explain_says_how_the_text_was_read(search_store: object) -> None:
+    from trialscope.search import explain_search
+
+    lines = explain_search(search_store, SearchQuery(text="SLE stem*", statuses=("recruiting",)))  # type: ignore[arg-type]
+    assert any("phrase 'systemic lupus erythematosus'" in line for line in lines)  # a synonym of SLE
+    assert any("phrase 'stem'*" in line for line in lines)
+    assert any(line.startswith("filter status") for line in lines)
 
 
-def test_search_sql_is_exact() -> None:
-    sql, params = search_sql(
-        SearchQuery(text='lupus -"open label"', statuses=("RECRUITING",), phases=("PHASE2",), limit=5, page=2)
-    )
-    assert sql == (
-        "WITH hits AS MATERIALIZED (\n"
-        "SELECT f.id AS id, -bm25(trials_fts, 10.0, 8.0, 5.0, 4.0, 4.0, 2.0, 1.0, 1.0, 0.5, 1.0) AS score, NULL AS skey\n"
-        "FROM trials_fts JOIN search_facts f ON f.id = trials_fts.rowid\n"
-        "WHERE trials_fts MATCH ? AND f.status IN (?) AND (f.phases & ?) != 0\n"
-        ")\n"
-        "SELECT (SELECT count(*) FROM hits) AS total, t.nct_id, coalesce(t.brief_title, t.official_title, t.nct_id), "
-        "t.overall_status, t.phase, t.study_type,\n"
-        "  (SELECT group_concat(name, char(31)) FROM (SELECT c.name FROM trial_conditions c WHERE c.trial_id = h.id "
-        "ORDER BY c.rowid)),\n"
-        "  t.last_update, t.start_date, t.enrollment, t.has_results, h.score, h.score, h.id, NULL\n"
-        "FROM (SELECT id, score, skey FROM hits ORDER BY score DESC, id LIMIT ? OFFSET ?) h\n"
-        "JOIN trials t ON t.id = h.id\n"
-        "ORDER BY h.score DESC, h.id"
-    )
-    assert params == ['"lupus" NOT ("open label")', "RECRUITING", 4, 5, 5]
-
-
-def test_search_sql_runs_and_agrees_with_search_trials(search_store: object) -> None:
-    query = SearchQuery(text="lupus", countries=("United States",), limit=5)
-    sql, params = search_sql(query)
-    rows = search_store.conn.execute(sql, params).fetchall()  # type: ignore[attr-defined]
-    results = search_trials(search_store, query)
-    assert [r[1] for r in rows] == [h.nct_id for h in results.hits]
-    assert rows[0][0] == results.total
-
-
-def test_queries_without_text_never_touch_fts() -> None:
-    sql, _ = hits_sql(SearchQuery(statuses=("COMPLETED",), age_years=40, countries=("France",)))
-    assert "trials_fts" not in sql
-
-
-def test_user_text_reaches_fts_only_as_quoted_tokens() -> None:
-    sql, params = search_sql(SearchQuery(text="'; DROP TABLE trials; -- NEAR(a b) title:x {sponsors}:y ^z"))
-    assert "DROP" not in sql
-    assert (
-        params[0]
-        == '("drop" AND "table" AND "trials" AND "near" AND "a" AND "b" AND (title : "x") AND "sponsors y" AND "z")'
-    )
-
-
-_FTS_PIECE = re.compile(
-    r'\s*(?:"[^\W_"]+(?: [^\W_"]+)*"\*?|AND|OR|NOT|[(){}:]|title|conditions|interventions|keywords|mesh|summary|description|outcomes|eligibility|sponsors)'
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("foo:lupus", "Unknown field 'foo:'"),
+        ("condition:", "needs a word"),
+        ("lupus title: ", "needs a word"),
+    ],
 )
-
-
-@settings(max_examples=300, deadline=None)
-@given(text=st.text(max_size=60))
-def test_any_text_compiles_to_safe_fts(text: str) -> None:
-    from trialscope.search.sql import compile_text
-
-    try:
-        compiled = compile_text(SearchQuery(text=text))
-    except QueryError:
-        return
-    for expr in filter(None, (compiled.match, compiled.exclude)):
-        pos = 0
-        while pos < len(expr):
-            piece = _FTS_PIECE.match(expr, pos)
-            assert piece is not None and piece.end() > pos, (text, expr[pos:])
-            pos = piece.end()
+def test_field_prefixes_are_checked(search_store: object, text: str, message: str) -> None:
+    with pytest.raises(QueryError, match=re.escape(message)) as error:
+        search_trials(search_store, SearchQuery(text=text))
+    if "Unknown" in message:
+        assert "condition:" in str(error.value) and "intervention:" in str(error.value)
 
 
 # --- bad input ----------------------------------------------------------------------
@@ -730,7 +600,7 @@ def test_time_limit_stops_a_search(search_store: object) -> None:
 # --- stores: read-only without search tables, and the CLI ---------------------------
 
 
-def test_read_only_store_without_search_tables(tmp_path: Path) -> None:
+def test_read_only_store_without_a_search_index_is_indexed_on_first_search(tmp_path: Path) -> None:
     from conftest_search import SEED as SEED_FILE
 
     from trialscope.ingest import ingest_paths
@@ -738,14 +608,12 @@ def test_read_only_store_without_search_tables(tmp_path: Path) -> None:
 
     path = tmp_path / "small.db"
     store = open_store(path)
-    ingest_paths(store, [SEED_FILE], progress=False)
+    ingest_paths(store, [SEED_FILE], progress=False)  # no index refresh: as `ingest --no-index`
     store.close()
     readonly = open_store(path, readonly=True)
     results = search_trials(readonly, SearchQuery(text="lupus", facets=("country",)))
     assert [h.nct_id for h in results.hits] == [SEED]
     assert results.facets["country"][0].value == "Belarus"
-    with pytest.raises(sqlite3.OperationalError):
-        readonly.conn.execute("SELECT count(*) FROM main.search_facts").fetchone()
 
 
 def test_cli_search(search_store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -784,8 +652,8 @@ def test_cli_search(search_store_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["search", "lupus", "--format", "csv", "--all", *db]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == search_trials_total(search_store_path, "lupus") + 1
-    assert main(["search", "lupus", "--status", "recruiting", "--sql", *db]) == 0
-    assert "CREATE TEMP TABLE ts_hits" in capsys.readouterr().out
+    assert main(["search", "lupus", "--status", "recruiting", "--explain", *db]) == 0
+    assert "filter status" in capsys.readouterr().out
     assert main(["search", "lupus", "--phase", "7", *db]) == 1
     assert "Unknown phase" in capsys.readouterr().err
     assert main(["search", "lupus", "--format", "json", "--limit", "2", *db]) == 0

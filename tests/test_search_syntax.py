@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from trialscope.errors import QueryError
 from trialscope.search.geo import bounding_box, canonical_country, country_code, haversine_km, locate_place
-from trialscope.search.query import SearchQuery, date_upper_bound, normalize_query, parse_age_years
+from trialscope.search.query import SearchQuery, normalize_query
 from trialscope.search.synonyms import (
     Synonym,
     SynonymTable,
@@ -22,16 +22,36 @@ from trialscope.search.synonyms import (
     initials_match,
     is_abbreviation,
 )
-from trialscope.search.text import AllOf, AnyOf, Negated, Term, compile_match, parse_text, tokenize
+from trialscope.search.syntax import AllOf, AnyOf, Negated, Node, Term, parse_text, tokenize
+from trialscope.search.values import date_upper_bound, parse_age_years
 
 
 @pytest.mark.parametrize(
     "module",
-    ["query", "text", "synonyms", "geo", "sql", "index", "run", "export"],
-)
+    ["query", "syntax", "synonyms", "geo", "values", "filters", "postings", "match", "rank", "snippets", "hits",
+     "index", "engine", "facts", "document"],
+)  # fmt: skip
 def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"trialscope.search.{module}"))
     assert result.failed == 0
+
+
+def show(node: Node | None, expand: object = None) -> str | None:
+    """A tree written out compactly: words quoted, fields before a colon, groups in brackets."""
+    if node is None:
+        return None
+    if isinstance(node, Term):
+        alternatives = (node, *(expand(node) if callable(expand) else ()))
+        out = []
+        for t in alternatives:
+            body = '"' + " ".join(t.tokens) + '"' + ("*" if t.prefix else "")
+            out.append(f"({' '.join(t.columns)} : {body})" if t.columns else body)
+        return out[0] if len(out) == 1 else "(" + " OR ".join(out) + ")"
+    if isinstance(node, Negated):
+        return "NOT " + str(show(node.item, expand))
+    if isinstance(node, AnyOf):
+        return "(" + " OR ".join(str(show(i, expand)) for i in node.items) + ")"
+    return "(" + " AND ".join(str(show(i, expand)) for i in node.items) + ")"
 
 
 # --- text -------------------------------------------------------------------------
@@ -40,27 +60,34 @@ def test_docstring_examples(module: str) -> None:
 def test_words_are_anded_and_or_binds_tighter() -> None:
     node = parse_text("lupus OR sle nephritis")
     assert isinstance(node, AllOf) and isinstance(node.items[0], AnyOf)
-    assert compile_match(node).match == '(("lupus" OR "sle") AND "nephritis")'
+    assert show(node) == '(("lupus" OR "sle") AND "nephritis")'
 
 
 def test_phrases_prefixes_fields_and_hyphens() -> None:
-    assert compile_match(parse_text('"stem cells"')).match == '"stem cells"'
-    assert compile_match(parse_text("immuno*")).match == '"immuno"*'
-    assert compile_match(parse_text("a*")).match == '"a"'  # a one-letter prefix would read the whole index
-    assert compile_match(parse_text("COVID-19")).match == '"covid 19"'
-    assert compile_match(parse_text("sponsor:(pfizer OR merck)")).match == (
-        '((sponsors : "pfizer") OR (sponsors : "merck"))'
-    )
-    assert compile_match(parse_text("title: lupus")).match == '(title : "lupus")'
-    assert compile_match(parse_text("http://x.org")).match == '"http x org"'
+    assert show(parse_text('"stem cells"')) == '"stem cells"'
+    assert show(parse_text("immuno*")) == '"immuno"*'
+    assert show(parse_text("a*")) == '"a"'  # a one-letter prefix would read the whole index
+    assert show(parse_text("COVID-19")) == '"covid 19"'
+    assert show(parse_text("sponsor:(pfizer OR merck)")) == '((sponsors : "pfizer") OR (sponsors : "merck"))'
+    assert show(parse_text("title: lupus")) == '(title : "lupus")'
+    assert show(parse_text("http://x.org")) == '"http x org"'
+
+
+def test_unknown_or_empty_field_prefixes_are_errors() -> None:
+    with pytest.raises(QueryError, match="Unknown field 'foo:'.*condition:"):
+        parse_text("foo:lupus")
+    for text in ("condition:", "(title:)", "title: OR x"):
+        with pytest.raises(QueryError, match="needs a word"):
+            parse_text(text)
+    assert show(parse_text('"foo:lupus"')) == '"foo lupus"'  # quoted, it is only words
 
 
 def test_negation_forms() -> None:
-    assert compile_match(parse_text('lupus NOT placebo -"open label"')).match == (
-        '"lupus" NOT ("placebo" OR "open label")'
+    assert (
+        show(parse_text('lupus NOT placebo -"open label"'))
+        == '("lupus" AND NOT "placebo" AND NOT "open label")'
     )
-    only = compile_match(parse_text("-placebo -sham"))
-    assert only.match is None and only.exclude == '("placebo" OR "sham")'
+    assert show(parse_text("-placebo -sham")) == '(NOT "placebo" AND NOT "sham")'
     assert isinstance(parse_text("-x"), Negated)
     with pytest.raises(QueryError):
         parse_text("(a OR -b)")
@@ -77,7 +104,7 @@ def test_limits() -> None:
 @given(st.text(max_size=100))
 def test_parser_never_raises_anything_but_query_error(text: str) -> None:
     try:
-        compile_match(parse_text(text))
+        parse_text(text)
     except QueryError:
         pass
 
@@ -133,8 +160,9 @@ def test_lower_case_everyday_words_are_not_expanded() -> None:
     assert table.expand(Term(("sle",), written="SLE", quoted=True)) == ()  # a phrase is taken as written
     within = table.expand(Term(("sle",), written="SLE", columns=("conditions", "mesh")))
     assert within[0].columns == ("mesh",)
-    match = compile_match(parse_text("SLE nephritis"), table.expand).match
-    assert match == '(("sle" OR (mesh : "lupus erythematosus systemic")) AND "nephritis")'
+    assert show(parse_text("SLE nephritis"), table.expand) == (
+        '(("sle" OR (mesh : "lupus erythematosus systemic")) AND "nephritis")'
+    )
 
 
 # --- places -------------------------------------------------------------------------
@@ -219,7 +247,7 @@ def test_dates_ages_and_distances() -> None:
 
 
 def test_cursor_round_trip() -> None:
-    from trialscope.search.run import decode_cursor, encode_cursor
+    from trialscope.search.engine import decode_cursor, encode_cursor
 
     query = normalize_query(SearchQuery(text="lupus", sort="enrollment"))
     token = encode_cursor(query, 120, 42)
@@ -228,17 +256,31 @@ def test_cursor_round_trip() -> None:
         decode_cursor(SearchQuery(**{**query.__dict__, "cursor": token, "sort": "start_date"}))
 
 
-def test_text_export_of_a_page() -> None:
-    from trialscope.search.export import plain_snippet, write_results_text
-    from trialscope.search.run import FacetValue, SearchHit, SearchResults
+def test_text_of_a_page_says_one_trial_and_where_distances_are_from() -> None:
+    from trialscope.cli.search import plain_snippet, write_results_text
+    from trialscope.search import SearchResults
+    from trialscope.search.hits import FacetValue, PlaceUsed, SearchHit
 
-    hit = SearchHit("NCT04184258", "Treatment of SLE", "COMPLETED", "PHASE1/PHASE2", "INTERVENTIONAL",
-                    ("Systemic Lupus Erythematosus",), "2021-01-22", "2019-07-01", 7, False, 7.29,
+    hit = SearchHit("NCT04184258", "Treatment of SLE", "COMPLETED", ("PHASE1", "PHASE2"), "INTERVENTIONAL",
+                    ("Systemic Lupus Erythematosus",), "2021-01-22", "2019-07-01", 1, False, 7.29,
                     "Systemic <mark>Lupus</mark> &amp; stem cells", 0.0)  # fmt: skip
+    place = PlaceUsed("Minsk", "BY", 53.9, 27.5667, 100.0)
     results = SearchResults(SearchQuery(text="lupus"), 1, (hit,), {"status": (FacetValue("COMPLETED", 1),)},
-                            1, 20, None, 3.0)  # fmt: skip
+                            1, 20, None, 3.0, place)  # fmt: skip
     out = io.StringIO()
     write_results_text(results, out)
     text = out.getvalue()
-    assert "1 trials found" in text and "NCT04184258" in text and "COMPLETED" in text
+    assert "1 trial found" in text and "NCT04184258" in text and "COMPLETED" in text
+    assert "1 participant " in text and "PHASE1/PHASE2" in text
+    assert "Distances from Minsk, BY (53.9000, 27.5667), within 100 km" in text
     assert plain_snippet(hit.snippet) == "Systemic *Lupus* & stem cells"
+
+
+def test_a_page_past_the_end_says_so() -> None:
+    from trialscope.cli.search import write_results_text
+    from trialscope.search import SearchResults
+
+    results = SearchResults(SearchQuery(text="lupus", page=99999), 184, (), {}, 99999, 20, None, 1.0)
+    out = io.StringIO()
+    write_results_text(results, out)
+    assert "page 99,999 is past the end: there are 10 pages of 20" in out.getvalue()

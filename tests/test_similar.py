@@ -312,6 +312,8 @@ def test_cli_related_and_index(
     text = capsys.readouterr().out
     assert "RECRUITING" in text and " - " in text
     assert main(["index", "--db", str(path), "--no-progress"]) == 0
+    assert "search: 11,890 trials indexed" in capsys.readouterr().out  # the search index was not built yet
+    assert main(["index", "--db", str(path), "--no-progress"]) == 0
     assert "up to date" in capsys.readouterr().out
 
 

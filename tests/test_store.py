@@ -47,9 +47,9 @@ def test_same_or_older_record_is_skipped_newer_replaces(tmp_path: Path) -> None:
     assert (first.inserted, again.skipped, older.skipped, newer.replaced) == (1, 1, 1, 1)
     assert store.get_trial("NCT04184258").brief_title == "new title"
     assert store.count() == 1
-    # The replaced trial's old rows are gone from the child tables and the full-text index.
-    assert store.conn.execute("SELECT count(*) FROM trials_fts").fetchone()[0] == 1
+    # The replaced trial's old rows are gone from the child tables; the change log names it twice.
     assert store.conn.execute("SELECT count(*) FROM trial_conditions").fetchone()[0] == 1
+    assert store.changes_since(0).changed == (1,) and store.last_change() == 2
 
 
 def test_batch_of_new_replaced_and_unchanged_trials_keeps_ids_and_rows_together(tmp_path: Path) -> None:
@@ -66,9 +66,8 @@ def test_batch_of_new_replaced_and_unchanged_trials_keeps_ids_and_rows_together(
     assert ids == {"NCT04184258": 1, "NCT00000002": 2, "NCT00000003": 3}  # a replaced trial keeps its id
     conditions = store.conn.execute("SELECT trial_id, name FROM trial_conditions ORDER BY 1, 2").fetchall()
     assert conditions == [(1, "Gout"), (1, "Lupus"), (2, "Asthma"), (3, "Croup")]
-    found = store.conn.execute("SELECT rowid FROM trials_fts WHERE trials_fts MATCH 'zebrafish'").fetchall()
-    assert found == [(1,)]
-    assert [r[0] for r in store.conn.execute("SELECT rowid FROM trials_fts ORDER BY rowid")] == [1, 2, 3]
+    assert sorted(stats.changed) == [1, 3]  # the unchanged one is not logged again
+    assert store.changes_since(2).changed == (1, 3)
     assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert store.get_raw("NCT04184258").raw == b"a2"
 
@@ -166,3 +165,85 @@ def test_round_trip_of_generated_trials(trial: Trial) -> None:
     store = open_store(":memory:")
     store.upsert_trials([StoredRecord(trial, b"{}")])
     assert store.get_trial(trial.nct_id) == trial
+
+
+# --- the change log, derived indexes and migrations -------------------------------------
+
+
+class _Recorder:
+    """A derived index that records what it is given, and can be told to fail once."""
+
+    name, version, owner = "recorder", "1", "none"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[int, ...], tuple[int, ...], bool]] = []
+        self.fail = False
+
+    def refresh(self, store, changed, removed, *, full, progress=None):  # type: ignore[no-untyped-def]
+        if self.fail:
+            self.fail = False
+            raise RuntimeError("interrupted")
+        self.calls.append((tuple(changed), tuple(removed), full))
+        return "ok"
+
+
+def test_derived_indexes_read_the_change_log_and_resume_after_a_failure(tmp_path: Path) -> None:
+    from trialscope.store import is_current, refresh_indexes
+
+    store = open_store(tmp_path / "t.db")
+    index = _Recorder()
+    store.upsert_trials(
+        [StoredRecord(seed_trial(), SEED_RAW), StoredRecord(seed_trial(nct_id="NCT00000002"), b"b")]
+    )
+    refresh_indexes(store, [index])
+    assert index.calls == [((1, 2), (), True)]  # the first refresh builds from every trial
+    assert is_current(store, index)
+    store.upsert_trials([StoredRecord(seed_trial(nct_id="NCT00000003"), b"c")])
+    assert not is_current(store, index)
+    index.fail = True
+    with pytest.raises(RuntimeError):
+        refresh_indexes(store, [index])
+    assert store.remove_trials(["NCT00000002"]) == 1
+    refresh_indexes(store, [index])  # the failed refresh is done again, with what came since
+    assert index.calls[-1] == ((3,), (2,), False)
+    assert refresh_indexes(store, [index]) == []  # nothing new: nothing done
+    assert store.count_rows("changes") == 0  # every index has read the log: it is pruned
+    index.version = "2"
+    refresh_indexes(store, [index])
+    assert index.calls[-1] == ((1, 3), (), True)  # a new version of the index rebuilds it
+
+
+def test_generic_operations_reach_any_table(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "t.db")
+    store.insert("search_places", [("Minsk", "", "Belarus", 53.9, 27.56), ("Nowhere", "", "", None, None)])
+    assert store.select_in("search_places", ("city", "lat"), "city", ["Minsk", "Paris"]) == [("Minsk", 53.9)]
+    store.update_rows("search_places", ("lat",), "city", [(54.0, "Minsk")])
+    assert store.select("search_places", ("lat",), where={"city": "Minsk"}) == [(54.0,)]
+    assert store.select_range("search_places", ("city",), "city", "M", "N", limit=5) == [("Minsk",)]
+    lat, city = store.column_arrays("search_places", (("lat", "real"), ("city", "text")), order_by="city")
+    assert city == ["Minsk", "Nowhere"] and lat[0] == 54.0 and lat[1] != lat[1]  # NULL is nan
+    store.clear_tables("search")
+    assert store.count_rows("search_places") == 0
+
+
+def test_a_version_1_store_is_upgraded_by_db_upgrade_and_keeps_its_trials(tmp_path: Path) -> None:
+    from trialscope.store import upgrade_store
+
+    path = tmp_path / "old.db"
+    store = open_store(path)
+    store.upsert_trials([StoredRecord(seed_trial(), SEED_RAW)])
+    store.close()
+    conn = sqlite3.connect(path)
+    for table in ("changes", "derived", "search_facts", "text_terms", "text_segments"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("CREATE VIRTUAL TABLE trials_fts USING fts5(title)")  # what version 1 kept
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaVersionError, match="trialscope db upgrade"):
+        open_store(path)
+    steps = upgrade_store(path)
+    assert any("dropped trials_fts" in s for s in steps)
+    store = open_store(path)
+    assert store.get_trial("NCT04184258") == seed_trial()
+    assert upgrade_store(path) == []  # already current

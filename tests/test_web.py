@@ -148,7 +148,7 @@ def test_export_streams_the_whole_result_set(client: TestClient) -> None:
 
 
 def test_export_cells_cannot_become_spreadsheet_formulas() -> None:
-    from trialscope.search.export import csv_cell
+    from trialscope.search.hits import csv_cell
 
     assert csv_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
     assert csv_cell("-12") == "-12" and csv_cell(("a", "b")) == "a; b" and csv_cell(None) == ""
@@ -298,7 +298,7 @@ def test_api_search_returns_hits_facets_and_links(client: TestClient) -> None:
     assert set(body["facets"]) == {"status", "phase"}
     assert body["links"]["next"] and "page=2" in body["links"]["next"]
     hit = body["hits"][0]
-    assert hit["url"] == f"/trials/{hit['nct_id']}"
+    assert hit["url"] == f"https://clinicaltrials.gov/study/{hit['nct_id']}"
 
 
 def test_api_related_with_filters(client: TestClient) -> None:
@@ -325,9 +325,9 @@ def test_openapi_describes_every_api_route(client: TestClient, web_app: Any) -> 
     app_paths = {r.path for r in web_app.routes if r.path.startswith("/api/v1")}
     assert app_paths == {p for p in spec["paths"] if p.startswith("/api/v1")}
     search_params = {p["name"] for p in spec["paths"]["/api/v1/search"]["get"]["parameters"]}
-    from trialscope.web.params import SEARCH_KEYS
+    from trialscope.search import FILTERS
 
-    assert set(SEARCH_KEYS) == search_params
+    assert {*FILTERS, "q", "sort", "limit", "page", "cursor", "facets"} == search_params
     docs = client.get("/api/docs").text
     for path in spec["paths"]:
         assert path in docs

@@ -25,11 +25,9 @@ SEED_ID = "NCT04184258"
 
 def build_indexes(store: Any) -> None:
     """The post-ingest steps: the search tables and the similarity index."""
-    from trialscope.search import refresh_search_index
-    from trialscope.similar import update_index_after_ingest
+    from trialscope.indexes import refresh_all
 
-    refresh_search_index(store)
-    update_index_after_ingest(store, progress=False)
+    refresh_all(store)
 
 
 def ingest_into(path: Path, sources: tuple[Path, ...] = WEB_SOURCES) -> Path:

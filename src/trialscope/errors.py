@@ -14,6 +14,8 @@ Every message is one sentence a user can act on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class TrialScopeError(Exception):
     """Base of every error TrialScope raises on purpose."""
@@ -48,4 +50,23 @@ class TrialNotFoundError(TrialScopeError):
 
 
 class QueryError(TrialScopeError):
-    """A search a user gave that cannot run."""
+    """A search a user gave that cannot run.
+
+    A message may name search parameters as ``{name}``; each surface says them its own way
+    (``--within`` on the command line, "Within" on the web form):
+
+    >>> error = QueryError("A distance ({within}) needs a place ({near}).", names=("within", "near"))
+    >>> str(error), error.render(lambda name: "--" + name)
+    ('A distance (within) needs a place (near).', 'A distance (--within) needs a place (--near).')
+    """
+
+    def __init__(self, message: str, *, names: tuple[str, ...] = ()) -> None:
+        self.template = message
+        self.names = names
+        super().__init__(self.render(lambda name: name))
+
+    def render(self, name_of: Callable[[str], str]) -> str:
+        """The message with each parameter it names said by ``name_of``."""
+        if not self.names:
+            return self.template
+        return self.template.format(**{name: name_of(name) for name in self.names})

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from trialscope import settings
 from trialscope.cli import add_db_argument
 from trialscope.errors import TrialScopeError
-from trialscope.store import SqliteStore, open_store
+from trialscope.store import SqliteStore, open_store, store_path
 
 
 def open_from_args(args: argparse.Namespace, *, readonly: bool = False) -> SqliteStore:
     return open_store(settings.resolve("db", getattr(args, "db", None)), readonly=readonly)
+
+
+def open_for_reading(args: argparse.Namespace) -> SqliteStore:
+    """The store, writable when its file allows it (so its derived indexes can be brought up
+    to date); read-only otherwise, and never created: a missing store is an error."""
+    path = store_path(settings.resolve("db", getattr(args, "db", None)))
+    writable = (
+        os.path.exists(path)
+        and os.access(path, os.W_OK)
+        and os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
+    )
+    return open_store(path, readonly=not writable)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,6 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_argument(p)
     p.set_defaults(handler=cmd_stats)
 
+    p = sub.add_parser("db", help="create or upgrade the store's schema")
+    p.add_argument(
+        "action", choices=("init", "upgrade"), help="init: create an empty store; upgrade: migrate"
+    )
+    add_db_argument(p)
+    p.set_defaults(handler=cmd_db)
+
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from trialscope.ingest import ingest_paths, write_report
@@ -57,18 +77,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             write_report(summary, stream)
         print(f"Rejected records written to {args.report}.")
     if not args.no_index:
-        _after_ingest(store, args)
+        from trialscope.indexes import refresh_all
+
+        for done in refresh_all(store, progress=not args.no_progress and sys.stderr.isatty()):
+            if not args.quiet:
+                print(f"Index {done.line} ({done.seconds:.1f} s).")
     print(f"The store {store.path} now holds {store.count():,} trials.")
     return 0
-
-
-def _after_ingest(store: SqliteStore, args: argparse.Namespace) -> None:
-    """Bring the search tables and the similarity index up to date with what was stored."""
-    from trialscope.search import refresh_search_index
-    from trialscope.similar import update_index_after_ingest
-
-    refresh_search_index(store)
-    update_index_after_ingest(store, progress=not args.no_progress and sys.stderr.isatty())
 
 
 def related_for_page(store: SqliteStore, nct_id: str) -> tuple:  # type: ignore[type-arg]
@@ -87,6 +102,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     trial = store.get_trial(args.nct_id)
     related = () if args.no_related else related_for_page(store, trial.nct_id)
     sys.stdout.write(render_page(build_page(trial, related), args.format))
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from trialscope.store import upgrade_store
+
+    db = settings.resolve("db", getattr(args, "db", None))
+    steps = upgrade_store(db)
+    for step in steps:
+        print(step)
+    print(f"The store {db} is at the current schema." if not steps else f"The store {db} was upgraded.")
     return 0
 
 

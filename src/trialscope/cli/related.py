@@ -50,8 +50,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_argument(p)
     p.set_defaults(handler=cmd_related)
 
-    p = sub.add_parser("index", help="build or update the related-trials index")
+    p = sub.add_parser("index", help="bring the search and related-trials indexes up to date")
     p.add_argument("--full", action="store_true", help="rebuild from every stored trial instead of updating")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        choices=("search", "similar"),
+        help="only this index (repeatable)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(p)
     p.set_defaults(handler=cmd_index)
@@ -62,20 +69,20 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from trialscope.similar import IndexStats, build_index, update_index_after_ingest
+    from trialscope.indexes import refresh_all
 
     store = open_from_args(args)
-    stats: IndexStats | None
-    if args.full:
-        stats = build_index(store, progress=_progress(args))
-    else:
-        stats = update_index_after_ingest(store, progress=_progress(args))
-    print(stats.line() if stats else f"The related-trials index is up to date ({store.count():,} trials).")
+    done = refresh_all(store, names=args.only, full=args.full, progress=_progress(args))
+    for refreshed in done:
+        print(f"Index {refreshed.line} ({refreshed.seconds:.1f} s).")
+    if not done:
+        print(f"The indexes are up to date ({store.count():,} trials).")
     return 0
 
 
 def cmd_related(args: argparse.Namespace) -> int:
-    from trialscope.similar import has_index, related_trials, update_index_after_ingest
+    from trialscope.indexes import refresh_all
+    from trialscope.similar import has_index, related_trials
 
     store = open_from_args(args)
     if not has_index(store):
@@ -83,8 +90,8 @@ def cmd_related(args: argparse.Namespace) -> int:
             "Building the related-trials index first (once; later ingests keep it up to date).",
             file=sys.stderr,
         )
-    # Cheap when nothing changed; picks up trials stored since the last ingest's update.
-    update_index_after_ingest(store, progress=_progress(args))
+    # Cheap when nothing changed; picks up trials stored since the last ingest's refresh.
+    refresh_all(store, names=["similar"], progress=_progress(args))
     related = related_trials(
         store,
         args.nct_id,

@@ -6,15 +6,28 @@
                                                near="Minsk, Belarus", within_km=500, age_years=45,
                                                sex="female", facets=("status", "phase", "country")))
 
-Stages, one module each: :mod:`.query` (the SearchQuery and its checks), :mod:`.text` (the
-search-text syntax), :mod:`.synonyms` (abbreviations learnt from the records), :mod:`.geo`
-(gazetteer and distances), :mod:`.index` (search's narrow tables beside the store),
-:mod:`.sql` (builders returning ``(sql, params)``: the SQL plan), :mod:`.columns` (the same
-search over in-memory columns, the default engine), :mod:`.run` (running under a time limit),
-:mod:`.export` (CSV, JSON Lines and JSON writers).
+Stages, one module each: :mod:`.syntax` (the search-text syntax), :mod:`.values` and
+:mod:`.filters` (every filter declared once: how it is read, its help, its facet, its test),
+:mod:`.query` (the SearchQuery, checked), :mod:`.document` (a trial's text fields and their
+weights), :mod:`.postings` and :mod:`.segments` (the postings search owns, in segments),
+:mod:`.index` (the derived index: facts, places, synonyms, postings), :mod:`.facts` (facts as
+columns), :mod:`.match` (words, phrases and the boolean tree over postings), :mod:`.rank`
+(BM25), :mod:`.engine` (running a search), :mod:`.snippets`, :mod:`.hits` (the hit and its
+writers), :mod:`.synonyms`, :mod:`.geo`.
 """
 
-from trialscope.search.index import ensure_search_index, refresh_search_index
+from trialscope.search.engine import (
+    SearchReader,
+    SearchResults,
+    explain_search,
+    iter_all_hits,
+    search_reader,
+    search_trials,
+    warm_search,
+)
+from trialscope.search.filters import FILTERS
+from trialscope.search.hits import FacetValue, SearchHit
+from trialscope.search.index import SEARCH_INDEX
 from trialscope.search.query import (
     FACETS,
     SORTS,
@@ -23,45 +36,23 @@ from trialscope.search.query import (
     query_from_params,
     query_to_params,
 )
-from trialscope.search.run import (
-    FacetValue,
-    SearchHit,
-    SearchResults,
-    explain_search,
-    iter_all_hits,
-    search_trials,
-)
-from trialscope.search.sql import search_sql
-
-
-def warm_search(store: object) -> None:
-    """Get a store ready to search fast: its search tables current, their columns, the
-    phrase postings other processes have read and the quick gazetteer loaded (a web app may
-    call this once per worker at start-up)."""
-    from trialscope.search.columns import warm_columns
-    from trialscope.search.geo import warm_gazetteer
-    from trialscope.search.scoring import warm_scoring
-
-    ensure_search_index(store)
-    warm_columns(store.conn)  # type: ignore[attr-defined]
-    warm_scoring(store.conn)  # type: ignore[attr-defined]
-    warm_gazetteer()
-
 
 __all__ = [
     "FACETS",
+    "FILTERS",
+    "SEARCH_INDEX",
     "SORTS",
     "FacetValue",
     "SearchHit",
     "SearchQuery",
+    "SearchReader",
     "SearchResults",
     "explain_search",
     "iter_all_hits",
     "normalize_query",
     "query_from_params",
     "query_to_params",
-    "refresh_search_index",
-    "search_sql",
+    "search_reader",
     "search_trials",
     "warm_search",
 ]

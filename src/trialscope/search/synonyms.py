@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from trialscope.search.text import Term, tokenize
+from trialscope.search.syntax import Term, tokenize
 
 MAX_EXPANSIONS = 4
 # An expansion is looked for where a trial says what it is about, not in every mention:

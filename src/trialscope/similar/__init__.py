@@ -19,13 +19,22 @@ update), :mod:`.reasons` (shared features -> words), :mod:`.lookup` (reading the
 
 from __future__ import annotations
 
-from trialscope.similar.index import IndexStats, build_index, has_index, update_index_after_ingest
+from trialscope.similar.index import (
+    SIMILAR_INDEX,
+    IndexStats,
+    SimilarIndex,
+    build_index,
+    has_index,
+    update_index_after_ingest,
+)
 from trialscope.similar.lookup import Related, related_for_page, related_trials
 from trialscope.similar.vectors import Weights
 
 __all__ = [
+    "SIMILAR_INDEX",
     "IndexStats",
     "Related",
+    "SimilarIndex",
     "Weights",
     "build_index",
     "has_index",

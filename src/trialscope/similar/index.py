@@ -1,7 +1,7 @@
-"""The stored similarity index: built in one pass, updated after each ingest, kept in the store's file.
+"""The related-trials index: a derived index of the store, built in one pass, then updated.
 
-Tables (all ``similar_*``, in the same SQLite file as the trials, so a restart reads them
-and never rebuilds):
+Tables (all ``similar_*``, declared in :mod:`trialscope.store.schema`, kept in the store so a
+restart reads them and never rebuilds):
 
 ``similar_meta``
     format version, block weights, k, the corpus size the IDF was counted on, build times.
@@ -12,9 +12,10 @@ and never rebuilds):
     its duplicate group, its per-block unit vector, the facts its reasons quote, and its
     top-k neighbours (trial ids and scores, best first) with the k-th score as ``floor``.
 
-An update recomputes only trials whose content hash changed (or that are new), then fixes
-the lists they leave or enter: every list holding a changed trial is rewritten, and a
-changed trial enters another list when it now scores above that list's floor.
+An update (:class:`SimilarIndex`, refreshed through the store's change log) recomputes only
+the trials written since, then fixes the lists they leave or enter: every list holding a
+changed trial is rewritten, and a changed trial enters another list when it now scores
+above that list's floor.
 
 >>> from trialscope.store import open_store
 >>> store = open_store(":memory:")
@@ -28,7 +29,6 @@ import hashlib
 import multiprocessing
 import os
 import resource
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -55,30 +55,11 @@ from trialscope.similar.vectors import (
 from trialscope.store import SqliteStore
 
 FORMAT = "1"
+VERSION = "2"  # of what the index computes; a store built by another version is rebuilt
+SIMILAR_NAME = "similar"
 EXTRACT_CHUNK = 2_000
 # Past this share of changed trials a full build is cheaper than an update.
 FULL_REBUILD_SHARE = 0.3
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS similar_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS similar_vocab (
-    id INTEGER PRIMARY KEY,
-    block INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    df INTEGER NOT NULL,
-    idf REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS similar_trials (
-    trial_id INTEGER PRIMARY KEY,
-    nct_id TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    dup INTEGER NOT NULL,
-    vector BLOB NOT NULL,
-    facts BLOB NOT NULL,
-    neighbours BLOB NOT NULL,
-    floor REAL NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,22 +117,14 @@ def duplicate_code(key: str | None) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=7).digest(), "big")
 
 
-def ensure_tables(store: SqliteStore) -> None:
-    with store._lock, store.conn:
-        store.conn.executescript(SCHEMA)
-
-
 def has_index(store: SqliteStore) -> bool:
     """Whether the store holds a built index of this format."""
-    try:
-        row = store.conn.execute("SELECT value FROM similar_meta WHERE key = 'format'").fetchone()
-    except sqlite3.OperationalError:
-        return False
-    return row is not None and row[0] == FORMAT
+    meta = read_meta(store)
+    return meta.get("format") == FORMAT and meta.get("version") == VERSION
 
 
 def read_meta(store: SqliteStore) -> dict[str, str]:
-    return dict(store.conn.execute("SELECT key, value FROM similar_meta").fetchall())
+    return {str(k): str(v) for k, v in store.select("similar_meta", ("key", "value"))}
 
 
 def stored_weights(store: SqliteStore) -> Weights:
@@ -176,8 +149,8 @@ def learn_thesaurus(store: SqliteStore) -> Thesaurus:
     terms: list[str] = []
     ancestors: list[str] = []
     current = None
-    for trial_id, term, is_ancestor in store.conn.execute(
-        "SELECT trial_id, term, ancestor FROM trial_mesh WHERE kind = 'condition' ORDER BY trial_id"
+    for trial_id, term, is_ancestor in store.select(
+        "trial_mesh", ("trial_id", "term", "ancestor"), where={"kind": "condition"}, order_by=("trial_id",)
     ):
         if trial_id != current:
             book.learn_terms(terms, ancestors)
@@ -186,19 +159,19 @@ def learn_thesaurus(store: SqliteStore) -> Thesaurus:
     book.learn_terms(terms, ancestors)
     texts = (
         text
-        for sql in (
-            "SELECT brief_title FROM trials",
-            "SELECT official_title FROM trials",
-            "SELECT name FROM trial_interventions",
+        for table, column in (
+            ("trials", "brief_title"),
+            ("trials", "official_title"),
+            ("trial_interventions", "name"),
         )
-        for (text,) in store.conn.execute(sql)
+        for (text,) in store.select(table, (column,))
     )
     book.abbreviations = learn_abbreviations(texts)
     return book
 
 
 def _extract(store: SqliteStore, rows: Sequence[tuple[int, str, str]]) -> _Extracted:
-    trials = store.get_trials([nct for _, nct, _ in rows])
+    trials = store.trials_by_id([trial_id for trial_id, _, _ in rows])
     learned = _THESAURUS
     local = Vocabulary()
     bags = []
@@ -206,8 +179,10 @@ def _extract(store: SqliteStore, rows: Sequence[tuple[int, str, str]]) -> _Extra
     dup_keys: list[str | None] = []
     facts: list[bytes] = []
     for trial_id, nct_id, content_hash in rows:
-        trial = trials.get(nct_id)
-        if trial is None:  # replaced or removed while we read; the next update sees it
+        trial = trials.get(trial_id)
+        if (
+            trial is None or trial.nct_id != nct_id
+        ):  # replaced or removed while we read; the next update sees it
             continue
         features = extract_features(trial, learned)
         bags.append(features.bags)
@@ -252,7 +227,6 @@ def extract_all(
     parallel = len(rows) >= 20_000 and store.path != ":memory:" and (os.cpu_count() or 1) > 1
     parts: list[_Extracted] = []
     if parallel:
-        store.conn.commit()
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(min(2, os.cpu_count() or 1), mp_context=context) as pool:
             for part in pool.map(_worker_extract, [(store.path, c) for c in chunks]):
@@ -326,25 +300,27 @@ def _floor(scores: np.ndarray, k: int) -> float:
 
 
 def _write_vocab(store: SqliteStore, vocab: Vocabulary, start: int = 0) -> None:
-    store.conn.executemany(
-        "INSERT OR REPLACE INTO similar_vocab(id, block, key, df, idf) VALUES (?,?,?,?,?)",
+    store.insert(
+        "similar_vocab",
         (
             (i, vocab.blocks[i], vocab.keys[i], int(vocab.df[i]), float(vocab.idf[i]))
             for i in range(start, len(vocab.keys))
         ),
+        replace=True,
     )
 
 
 def _write_meta(store: SqliteStore, values: dict[str, object]) -> None:
-    store.conn.executemany(
-        "INSERT OR REPLACE INTO similar_meta(key, value) VALUES (?, ?)",
+    store.insert(
+        "similar_meta",
         [(k, v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in values.items()],
+        replace=True,
     )
 
 
 def load_vocabulary(store: SqliteStore) -> Vocabulary:
     vocab = Vocabulary()
-    rows = store.conn.execute("SELECT id, block, key, df, idf FROM similar_vocab ORDER BY id").fetchall()
+    rows = store.select("similar_vocab", ("id", "block", "key", "df", "idf"), order_by=("id",))
     vocab.keys = [r[2] for r in rows]
     vocab.blocks = [r[1] for r in rows]
     vocab.ids = {k: i for i, k in enumerate(vocab.keys)}
@@ -396,10 +372,9 @@ def build_index(
         cpu_timings.append((name, _cpu_seconds() - cpu_started - sum(t for _, t in cpu_timings)))
 
     global _THESAURUS
-    ensure_tables(store)
     weights = weights or Weights()
-    version = store.get_meta("content_version")
-    rows = store.conn.execute("SELECT id, nct_id, content_hash FROM trials ORDER BY id").fetchall()
+    upto = store.last_change()  # a build covers every trial logged so far
+    rows = store.select("trials", ("id", "nct_id", "content_hash"), order_by=("id",))
     vocab = Vocabulary()
     _THESAURUS = thesaurus = learn_thesaurus(store)
     try:
@@ -422,14 +397,11 @@ def build_index(
         on_progress=_progress_bar(progress, len(rows), "neighbours"),
     )
     lap("neighbours")
-    with store._lock, store.conn:
-        store.conn.execute("DELETE FROM similar_trials")
-        store.conn.execute("DELETE FROM similar_vocab")
-        store.conn.execute("DELETE FROM similar_meta")
+    with store.transaction():
+        store.clear_tables("similar")
         _write_vocab(store, vocab)
-        store.conn.executemany(
-            "INSERT INTO similar_trials(trial_id, nct_id, content_hash, dup, vector, facts, neighbours, floor) "
-            "VALUES (?,?,?,?,?,?,?,?)",
+        store.insert(
+            "similar_trials",
             _trial_rows(extracted, x, dup, lists, extracted.trial_ids, range(len(extracted.nct_ids)), k),
         )
         seconds = time.perf_counter() - started
@@ -437,6 +409,7 @@ def build_index(
             store,
             {
                 "format": FORMAT,
+                "version": VERSION,
                 "weights": weights.as_dict(),
                 "k": k,
                 "idf_docs": str(vocab.n_docs),
@@ -444,9 +417,9 @@ def build_index(
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "build_seconds": f"{seconds:.1f}",
                 "thesaurus": thesaurus.dumps().decode(),
-                **({"content_version": version} if version is not None else {}),
             },
         )
+        store.set_derived_state(SIMILAR_NAME, VERSION, upto)
     lap("write")
     return IndexStats(
         trials=len(extracted.nct_ids),
@@ -488,73 +461,70 @@ def _trial_rows(
 # --- incremental update --------------------------------------------------------------
 
 
-def pending_changes(store: SqliteStore) -> tuple[list[tuple[int, str, str]], list[int]]:
-    """Trials new or changed since the index saw them, and indexed trials no longer stored."""
-    changed = store.conn.execute(
-        "SELECT t.id, t.nct_id, t.content_hash FROM trials t LEFT JOIN similar_trials s ON s.trial_id = t.id "
-        "WHERE s.trial_id IS NULL OR s.content_hash != t.content_hash OR s.nct_id != t.nct_id ORDER BY t.id"
-    ).fetchall()
-    removed = [
-        r[0]
-        for r in store.conn.execute(
-            "SELECT s.trial_id FROM similar_trials s LEFT JOIN trials t ON t.id = s.trial_id WHERE t.id IS NULL"
-        )
-    ]
-    return changed, removed
+class SimilarIndex:
+    """The related-trials index as a derived index of the store (see the module's description)."""
+
+    name = SIMILAR_NAME
+    version = VERSION
+    owner = "similar"
+    last: IndexStats | None = None  # what the latest refresh in this process did
+
+    def refresh(
+        self,
+        store: SqliteStore,
+        changed: Sequence[int],
+        removed: Sequence[int],
+        *,
+        full: bool,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> str:
+        """Build the index when it is new or much changed; else recompute the changed trials."""
+        bar = progress is not None
+        meta = read_meta(store)
+        built = not full and meta.get("format") == FORMAT
+        indexed = int(meta.get("trials", "0")) if built else 0
+        if not built or len(changed) > FULL_REBUILD_SHARE * max(indexed, 1):
+            weights = stored_weights(store) if built else None
+            stats = build_index(store, progress=bar, weights=weights, k=int(meta.get("k", DEFAULT_K)))
+        else:
+            rows = store.select_in("trials", ("id", "nct_id", "content_hash"), "id", list(changed))
+            stats = _update(store, sorted(rows), list(removed), meta)
+        self.last = stats
+        return stats.line()
+
+
+SIMILAR_INDEX = SimilarIndex()
 
 
 def update_index_after_ingest(store: SqliteStore, *, progress: bool = False) -> IndexStats | None:
-    """Bring the index up to date with the store; None when nothing changed.
-
-    Builds the whole index when there is none yet, or when so much changed that a build is
-    cheaper; otherwise recomputes only the new and changed trials and fixes the lists they
-    leave or enter.
+    """Bring the index up to date with the store (the change log says what changed); None
+    when nothing had to be done.
 
     >>> from trialscope.store import open_store
     >>> update_index_after_ingest(open_store(":memory:")) is None  # an empty store: nothing to do
     True
     """
-    if store.readonly:
+    from trialscope.store import refresh_indexes
+
+    if store.readonly or store.count() == 0:
         return None
-    if not has_index(store):
-        return build_index(store, progress=progress) if store.count() else None
-    meta = read_meta(store)
-    version = store.get_meta("content_version")
-    # The ingest bumps the store's content version whenever it stores anything, so an
-    # unchanged version (and count) is a no-op without comparing every content hash.
-    if (
-        version is not None
-        and version == meta.get("content_version")
-        and meta.get("trials") == str(store.count())
-    ):
-        return None
-    changed, removed = pending_changes(store)
-    if not changed and not removed:
-        if version is not None:
-            with store._lock, store.conn:
-                _write_meta(store, {"content_version": version})
-        return None
-    indexed = int(meta.get("trials", "0"))
-    if len(changed) > FULL_REBUILD_SHARE * max(indexed, 1):
-        return build_index(
-            store, progress=progress, weights=stored_weights(store), k=int(meta.get("k", DEFAULT_K))
-        )
-    return _update(store, changed, removed, meta)
+    SIMILAR_INDEX.last = None
+    refresh_indexes(store, [SIMILAR_INDEX])
+    return SIMILAR_INDEX.last
 
 
 def _update(
     store: SqliteStore, changed: list[tuple[int, str, str]], removed: list[int], meta: dict[str, str]
 ) -> IndexStats:
     started = time.perf_counter()
-    version = store.get_meta("content_version")
     k = int(meta.get("k", DEFAULT_K))
     weights = Weights.from_dict(orjson.loads(meta["weights"]))
     vocab = load_vocabulary(store)
     known = len(vocab)
     gone = set(removed) | {r[0] for r in changed}
-    stored = store.conn.execute(
-        "SELECT trial_id, dup, vector, neighbours, floor FROM similar_trials ORDER BY trial_id"
-    ).fetchall()
+    stored = store.select(
+        "similar_trials", ("trial_id", "dup", "vector", "neighbours", "floor"), order_by=("trial_id",)
+    )
     kept = [r for r in stored if r[0] not in gone]
     old_lists = {r[0]: (r[3], r[4]) for r in kept}
 
@@ -600,26 +570,20 @@ def _update(
 
     positions = range(len(extracted.nct_ids))
     x_rows = x[query_rows]
-    with store._lock, store.conn:
+    with store.transaction():
         if removed:
-            store.conn.executemany("DELETE FROM similar_trials WHERE trial_id = ?", [(r,) for r in removed])
-        store.conn.executemany(
-            "INSERT OR REPLACE INTO similar_trials(trial_id, nct_id, content_hash, dup, vector, facts, neighbours, "
-            "floor) VALUES (?,?,?,?,?,?,?,?)",
+            store.delete_trials("similar_trials", removed)
+        store.insert(
+            "similar_trials",
             _trial_rows(extracted, x_rows, new_dup, lists, row_trial_ids, positions, k),
+            replace=True,
         )
-        store.conn.executemany(
-            "UPDATE similar_trials SET neighbours = ?, floor = ? WHERE trial_id = ?", refreshed
-        )
+        store.update_rows("similar_trials", ("neighbours", "floor"), "trial_id", refreshed)
         _write_vocab(store, vocab, start=known)
-        total = store.conn.execute("SELECT count(*) FROM similar_trials").fetchone()[0]
+        total = store.count_rows("similar_trials")
         _write_meta(
             store,
-            {
-                "trials": str(total),
-                "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                **({"content_version": version} if version is not None else {}),
-            },
+            {"trials": str(total), "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
         )
     return IndexStats(
         trials=int(total),
@@ -650,7 +614,9 @@ def read_vector(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 __all__ = [
     "BLOCKS",
+    "SIMILAR_INDEX",
     "IndexStats",
+    "SimilarIndex",
     "build_index",
     "has_index",
     "read_vector",

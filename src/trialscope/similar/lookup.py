@@ -13,7 +13,6 @@ stays full where the registry has enough such trials.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import numpy as np
 import orjson
 
 from trialscope.errors import QueryError, StoreError, TrialNotFoundError
+from trialscope.search.geo import canonical_country
 from trialscope.similar.index import has_index, stored_weights, unpack_list
 from trialscope.similar.reasons import Column, explain
 from trialscope.similar.vectors import unpack_row
@@ -80,50 +80,28 @@ def normalize_phases(values: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _chunked(ids: Sequence[int], size: int = 900) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
 def _candidates(store: SqliteStore, ids: Sequence[int], scores: Sequence[float]) -> list[_Candidate]:
     score_of = dict(zip(ids, scores, strict=True))
+    dups = dict(store.select_in("similar_trials", ("trial_id", "dup"), "trial_id", list(ids)))
     found: dict[int, _Candidate] = {}
-    for chunk in _chunked(list(ids)):
-        marks = ",".join("?" * len(chunk))
-        for row in store.conn.execute(
-            "SELECT t.id, t.nct_id, coalesce(t.brief_title, t.official_title, t.nct_id), t.overall_status, t.phase, "
-            f"t.has_results, s.dup FROM trials t JOIN similar_trials s ON s.trial_id = t.id WHERE t.id IN ({marks})",
-            list(chunk),
-        ):
-            found[row[0]] = _Candidate(
-                row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], score_of[row[0]]
+    columns = ("id", "nct_id", "brief_title", "official_title", "overall_status", "phase", "has_results")
+    for trial_id, nct_id, brief, official, status, phase, results in store.select_in(
+        "trials", columns, "id", list(ids)
+    ):
+        if trial_id in dups:
+            title = brief or official or nct_id
+            found[trial_id] = _Candidate(
+                trial_id, nct_id, title, status, phase, bool(results), dups[trial_id], score_of[trial_id]
             )
     return [found[i] for i in ids if i in found]
 
 
-def _in_countries(store: SqliteStore, ids: Sequence[int], countries: Sequence[str]) -> set[int]:
-    out: set[int] = set()
-    for chunk in _chunked(list(ids)):
-        marks = ",".join("?" * len(chunk))
-        names = ",".join("?" * len(countries))
-        out.update(
-            r[0]
-            for r in store.conn.execute(
-                f"SELECT DISTINCT trial_id FROM sites WHERE trial_id IN ({marks}) AND country IN ({names})",
-                [*chunk, *countries],
-            )
-        )
-    return out
-
-
 def _countries_of(store: SqliteStore, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Each trial's site countries, one name per country, in the order its record lists them."""
     out: dict[int, dict[str, None]] = {i: {} for i in ids}
-    marks = ",".join("?" * len(ids))
-    for trial_id, country in store.conn.execute(
-        f"SELECT trial_id, country FROM sites WHERE trial_id IN ({marks}) AND country IS NOT NULL ORDER BY rowid",
-        list(ids),
-    ):
-        out[trial_id].setdefault(country, None)
+    for trial_id, country in store.select_in("sites", ("trial_id", "country"), "trial_id", list(ids)):
+        if country:
+            out[trial_id].setdefault(canonical_country(country), None)
     return {i: tuple(c) for i, c in out.items()}
 
 
@@ -138,7 +116,7 @@ class _Filters:
         self.statuses = normalize_statuses(statuses)
         self.phases = normalize_phases(phases)
         self.has_results = has_results
-        self.countries = tuple(c.strip() for c in countries if c.strip())
+        self.countries = frozenset(canonical_country(c.strip()) for c in countries if c.strip())
 
     @property
     def active(self) -> bool:
@@ -147,8 +125,8 @@ class _Filters:
     def apply(self, store: SqliteStore, candidates: list[_Candidate]) -> list[_Candidate]:
         kept = [c for c in candidates if self._passes(c)]
         if self.countries and kept:
-            inside = _in_countries(store, [c.trial_id for c in kept], self.countries)
-            kept = [c for c in kept if c.trial_id in inside]
+            countries = _countries_of(store, [c.trial_id for c in kept])
+            kept = [c for c in kept if self.countries.intersection(countries[c.trial_id])]
         return kept
 
     def _passes(self, c: _Candidate) -> bool:
@@ -160,20 +138,12 @@ class _Filters:
 
 
 def _own_row(store: SqliteStore, nct_id: str) -> tuple[int, bytes, bytes, bytes, int] | None:
-    key = nct_id.strip().upper()
-    try:
-        row = store.conn.execute(
-            "SELECT t.id, s.neighbours, s.vector, s.facts, s.dup FROM trials t "
-            "LEFT JOIN similar_trials s ON s.trial_id = t.id WHERE t.nct_id = ?",
-            (key,),
-        ).fetchone()
-    except sqlite3.OperationalError as exc:
-        raise StoreError("This store has no related-trials index yet; run `trialscope index`.") from exc
-    if row is None:
+    found = store.ids_of([nct_id.strip().upper()])
+    if not found:
         raise TrialNotFoundError(nct_id)
-    if row[1] is None:
-        return None
-    return row  # type: ignore[no-any-return]
+    trial_id = next(iter(found.values()))
+    rows = store.select_in("similar_trials", ("neighbours", "vector", "facts", "dup"), "trial_id", [trial_id])
+    return (trial_id, *rows[0]) if rows else None
 
 
 def related_trials(
@@ -238,14 +208,20 @@ def _fallback(
     store: SqliteStore, trial_id: int, own: tuple[np.ndarray, np.ndarray], filters: _Filters, seen: set[int]
 ) -> list[_Candidate]:
     """Trials sharing a condition with this one that pass the filters, scored from stored vectors."""
-    rows = store.conn.execute(
-        "SELECT DISTINCT c2.trial_id FROM trial_conditions c1 JOIN trial_conditions c2 ON c2.name = c1.name "
-        "WHERE c1.trial_id = ? AND c2.trial_id != ? "
-        "UNION SELECT DISTINCT m2.trial_id FROM trial_mesh m1 JOIN trial_mesh m2 ON m2.term = m1.term "
-        "AND m2.kind = 'condition' AND m2.ancestor = 0 "
-        "WHERE m1.trial_id = ? AND m1.kind = 'condition' AND m1.ancestor = 0 AND m2.trial_id != ? LIMIT ?",
-        (trial_id, trial_id, trial_id, trial_id, FALLBACK_CANDIDATES),
-    ).fetchall()
+    names = [r[0] for r in store.select("trial_conditions", ("name",), where={"trial_id": trial_id})]
+    terms = [
+        r[0]
+        for r in store.select(
+            "trial_mesh", ("term",), where={"trial_id": trial_id, "kind": "condition", "ancestor": 0}
+        )
+    ]
+    sharing = dict.fromkeys(r[0] for r in store.select_in("trial_conditions", ("trial_id",), "name", names))
+    for other, kind, ancestor in store.select_in(
+        "trial_mesh", ("trial_id", "kind", "ancestor"), "term", terms
+    ):
+        if kind == "condition" and not ancestor:
+            sharing.setdefault(other, None)
+    rows = [(t,) for t in sharing if t != trial_id][:FALLBACK_CANDIDATES]
     ids = [r[0] for r in rows if r[0] not in seen]
     if not ids:
         return []
@@ -272,24 +248,13 @@ def _fallback(
 
 
 def _blocks_of(store: SqliteStore, cols: list[int]) -> list[int]:
-    found: dict[int, int] = {}
-    for chunk in _chunked(cols):
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            store.conn.execute(f"SELECT id, block FROM similar_vocab WHERE id IN ({marks})", list(chunk))
-        )
+    found = dict(store.select_in("similar_vocab", ("id", "block"), "id", cols))
     return [found.get(c, 0) for c in cols]
 
 
 def _vectors(store: SqliteStore, ids: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    out = {}
-    for chunk in _chunked(list(ids)):
-        marks = ",".join("?" * len(chunk))
-        for trial_id, blob in store.conn.execute(
-            f"SELECT trial_id, vector FROM similar_trials WHERE trial_id IN ({marks})", list(chunk)
-        ):
-            out[trial_id] = unpack_row(blob)
-    return out
+    rows = store.select_in("similar_trials", ("trial_id", "vector"), "trial_id", list(ids))
+    return {trial_id: unpack_row(blob) for trial_id, blob in rows}
 
 
 def _describe(
@@ -299,12 +264,9 @@ def _describe(
     if not chosen:
         return []
     ids = [c.trial_id for c in chosen]
-    marks = ",".join("?" * len(ids))
     stored = {
         r[0]: (unpack_row(r[1]), orjson.loads(r[2]))
-        for r in store.conn.execute(
-            f"SELECT trial_id, vector, facts FROM similar_trials WHERE trial_id IN ({marks})", ids
-        )
+        for r in store.select_in("similar_trials", ("trial_id", "vector", "facts"), "trial_id", ids)
     }
     shared: set[int] = set()
     for vector, _ in stored.values():
@@ -331,14 +293,8 @@ def _describe(
 
 
 def _columns(store: SqliteStore, cols: list[int]) -> dict[int, Column]:
-    out = {}
-    for chunk in _chunked(cols):
-        marks = ",".join("?" * len(chunk))
-        for col, block, key, idf in store.conn.execute(
-            f"SELECT id, block, key, idf FROM similar_vocab WHERE id IN ({marks})", list(chunk)
-        ):
-            out[col] = Column(block, key, idf)
-    return out
+    rows = store.select_in("similar_vocab", ("id", "block", "key", "idf"), "id", cols)
+    return {col: Column(block, key, idf) for col, block, key, idf in rows}
 
 
 def related_for_page(store: SqliteStore, nct_id: str, limit: int = 10) -> list:  # type: ignore[type-arg]

@@ -1,133 +1,221 @@
-"""The SQLite schema: one row per trial, normalized child tables for filters, FTS5 for text.
+"""Every table of a store, declared once as data; each backend writes its own DDL from it.
 
-The ``trials`` row keeps the parsed trial (msgspec JSON, zlib) and the raw source record
-(zlib) with its source file and a content hash, so a parser fix can re-parse without
-refetching. Child tables hold what search filters and facets on. Bump SCHEMA_VERSION with
-any change here: a store of another version refuses to open rather than misread.
+Three owners share a store, and each table says which:
+
+- ``store``: the trials themselves. ``trials`` keeps one row per trial with the parsed trial
+  (msgspec JSON, zlib) and the raw source record (zlib) with its source file and a content
+  hash, so a parser fix re-parses without refetching; the child tables hold what people
+  filter on (phases, conditions, MeSH terms, interventions, sponsors, sites). ``changes`` is
+  the log of trials written or removed, which derived indexes read to catch up; ``derived``
+  records how far each derived index has read it.
+- ``search``: the search index (:mod:`trialscope.search.index`): narrow facts per trial,
+  countries, located sites, synonyms, and the full-text postings (``text_terms``), written in
+  immutable segments (``text_segments``).
+- ``similar``: the related-trials index (:mod:`trialscope.similar.index`).
+
+Derived tables are rebuilt from the trials whenever their index's version changes, so only
+the ``store`` tables need migrations. Bump :data:`SCHEMA_VERSION` with any change to them,
+and add the step to :data:`MIGRATIONS` (``trialscope db upgrade`` runs it).
+
+>>> TABLES["trials"].column_names[:3]
+('id', 'nct_id', 'brief_title')
+>>> TABLES["search_facts"].owner
+'search'
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+from dataclasses import dataclass
 
-# Text columns of the full-text index, in order; search weights them by name.
-FTS_COLUMNS = (
-    "title",
-    "conditions",
-    "interventions",
-    "keywords",
-    "mesh",
-    "summary",
-    "description",
-    "outcomes",
-    "eligibility",
-    "sponsors",
-)
+SCHEMA_VERSION = 2
 
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
 
-CREATE TABLE IF NOT EXISTS trials (
-    id INTEGER PRIMARY KEY,
-    nct_id TEXT NOT NULL UNIQUE,
-    brief_title TEXT,
-    official_title TEXT,
-    acronym TEXT,
-    overall_status TEXT,
-    study_type TEXT,
-    phase TEXT,
-    primary_purpose TEXT,
-    allocation TEXT,
-    enrollment INTEGER,
-    start_date TEXT,
-    primary_completion_date TEXT,
-    completion_date TEXT,
-    first_post_date TEXT,
-    last_update TEXT,
-    has_results INTEGER NOT NULL DEFAULT 0,
-    sex TEXT,
-    min_age_days REAL,
-    max_age_days REAL,
-    healthy_volunteers INTEGER,
-    lead_sponsor TEXT,
-    sponsor_class TEXT,
-    summary_only INTEGER NOT NULL DEFAULT 0,
-    source_format TEXT NOT NULL,
-    source_file TEXT,
-    content_hash TEXT NOT NULL,
-    trial BLOB NOT NULL,
-    raw BLOB,
-    ingested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
-);
-CREATE INDEX IF NOT EXISTS trials_status ON trials(overall_status);
-CREATE INDEX IF NOT EXISTS trials_last_update ON trials(last_update);
-CREATE INDEX IF NOT EXISTS trials_start ON trials(start_date);
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column: ``type`` is one of int, real, text, blob; ``nocase`` compares text without case."""
 
-CREATE TABLE IF NOT EXISTS trial_phases (
-    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-    phase TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS trial_phases_phase ON trial_phases(phase, trial_id);
-CREATE INDEX IF NOT EXISTS trial_phases_trial ON trial_phases(trial_id);
+    name: str
+    type: str
+    not_null: bool = False
+    nocase: bool = False
+    default: str | None = None  # an SQL literal
 
-CREATE TABLE IF NOT EXISTS trial_conditions (
-    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-    name TEXT NOT NULL COLLATE NOCASE
-);
-CREATE INDEX IF NOT EXISTS trial_conditions_name ON trial_conditions(name, trial_id);
-CREATE INDEX IF NOT EXISTS trial_conditions_trial ON trial_conditions(trial_id);
 
--- MeSH terms of conditions and interventions; ancestor = 1 for the browse ancestors.
-CREATE TABLE IF NOT EXISTS trial_mesh (
-    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    term TEXT NOT NULL COLLATE NOCASE,
-    mesh_id TEXT,
-    ancestor INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS trial_mesh_term ON trial_mesh(term, kind, trial_id);
-CREATE INDEX IF NOT EXISTS trial_mesh_trial ON trial_mesh(trial_id);
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table: its columns, primary key, secondary indexes, and which trial column rows belong to."""
 
-CREATE TABLE IF NOT EXISTS trial_interventions (
-    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-    type TEXT,
-    name TEXT NOT NULL COLLATE NOCASE
-);
-CREATE INDEX IF NOT EXISTS trial_interventions_type ON trial_interventions(type, trial_id);
-CREATE INDEX IF NOT EXISTS trial_interventions_trial ON trial_interventions(trial_id);
+    name: str
+    owner: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+    trial_column: str | None = "trial_id"
+    clustered: bool = False  # rows stored in key order (SQLite: WITHOUT ROWID)
+    autoincrement: bool = False  # the one-column integer key never reuses a value
 
-CREATE TABLE IF NOT EXISTS trial_sponsors (
-    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-    name TEXT NOT NULL COLLATE NOCASE,
-    class TEXT,
-    role TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS trial_sponsors_name ON trial_sponsors(name, trial_id);
-CREATE INDEX IF NOT EXISTS trial_sponsors_trial ON trial_sponsors(trial_id);
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
 
-CREATE TABLE IF NOT EXISTS sites (
-    trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-    facility TEXT,
-    city TEXT COLLATE NOCASE,
-    state TEXT,
-    country TEXT COLLATE NOCASE,
-    status TEXT,
-    lat REAL,
-    lon REAL
-);
-CREATE INDEX IF NOT EXISTS sites_country ON sites(country, trial_id);
-CREATE INDEX IF NOT EXISTS sites_city ON sites(city, trial_id);
-CREATE INDEX IF NOT EXISTS sites_trial ON sites(trial_id);
 
-CREATE VIRTUAL TABLE IF NOT EXISTS trials_fts USING fts5(
-    {", ".join(FTS_COLUMNS)},
-    tokenize = 'porter unicode61 remove_diacritics 2'
-);
+def _c(spec: str) -> Column:
+    """A column from a short spec: ``"name type [!] [nocase]"`` (``!``: not null)."""
+    parts = spec.split()
+    return Column(parts[0], parts[1], not_null="!" in parts[2:], nocase="nocase" in parts[2:])
+
+
+def _table(name: str, owner: str, columns: str, **kwargs: object) -> Table:
+    return Table(name, owner, tuple(_c(s.strip()) for s in columns.split(",") if s.strip()), **kwargs)  # type: ignore[arg-type]
+
+
+_TRIAL_COLUMNS = """
+    id int !, nct_id text !, brief_title text, official_title text, acronym text, overall_status text,
+    study_type text, phase text, primary_purpose text, allocation text, enrollment int, start_date text,
+    primary_completion_date text, completion_date text, first_post_date text, last_update text,
+    has_results int !, sex text, min_age_days real, max_age_days real, healthy_volunteers int,
+    lead_sponsor text, sponsor_class text, summary_only int !, source_format text !, source_file text,
+    content_hash text !, trial blob !, raw blob, ingested_at text
 """
 
+_ALL = (
+    _table("meta", "store", "key text !, value text !", key=("key",), trial_column=None),
+    _table(
+        "trials",
+        "store",
+        _TRIAL_COLUMNS,
+        key=("id",),
+        indexes=(("overall_status",), ("last_update",)),
+        unique=(("nct_id",),),
+        trial_column="id",
+    ),
+    _table("trial_phases", "store", "trial_id int !, phase text !", indexes=(("trial_id",),)),
+    _table(
+        "trial_conditions",
+        "store",
+        "trial_id int !, name text ! nocase",
+        indexes=(("name", "trial_id"), ("trial_id",)),
+    ),
+    # MeSH terms of conditions and interventions; ancestor = 1 for the browse ancestors.
+    _table(
+        "trial_mesh",
+        "store",
+        "trial_id int !, kind text !, term text ! nocase, mesh_id text, ancestor int !",
+        indexes=(("term", "trial_id"), ("trial_id",)),
+    ),
+    _table(
+        "trial_interventions",
+        "store",
+        "trial_id int !, type text, name text ! nocase",
+        indexes=(("trial_id",),),
+    ),
+    _table(
+        "trial_sponsors",
+        "store",
+        "trial_id int !, name text ! nocase, class text, role text !",
+        indexes=(("trial_id",),),
+    ),
+    _table(
+        "sites",
+        "store",
+        "trial_id int !, facility text, city text nocase, state text, country text nocase, status text, "
+        "lat real, lon real",
+        indexes=(("city", "trial_id"), ("trial_id",)),
+    ),
+    # Every trial written or removed, in order: derived indexes catch up by reading it.
+    _table(
+        "changes",
+        "store",
+        "seq int !, trial_id int !, nct_id text !, removed int !",
+        key=("seq",),
+        autoincrement=True,
+    ),
+    # How far each derived index has read the change log, and the version of its code.
+    _table(
+        "derived",
+        "store",
+        "name text !, version text !, applied int !, built_at text",
+        key=("name",),
+        trial_column=None,
+    ),
+    # --- search -----------------------------------------------------------------------------
+    _table(
+        "search_facts",
+        "search",
+        "id int !, status text, study_type text, phases int !, itypes int !, sponsor_class text, sex text, "
+        "min_age_days real, max_age_days real, healthy_volunteers int, has_results int !, enrollment int, "
+        "start_date text, completion_date text, last_update text, text_seg int !, text_len int !",
+        key=("id",),
+        trial_column="id",
+    ),
+    _table(
+        "search_countries",
+        "search",
+        "trial_id int !, country text ! nocase",
+        key=("trial_id", "country"),
+        clustered=True,
+    ),
+    _table(
+        "search_points",
+        "search",
+        "trial_id int !, lat real !, lon real !, located text !",
+        indexes=(("trial_id",),),
+    ),
+    # The gazetteer's answers per (city, state, country), misses included: a cache, kept.
+    _table(
+        "search_places",
+        "search",
+        "city text !, state text !, country text !, lat real, lon real",
+        key=("city", "state", "country"),
+        clustered=True,
+        trial_column=None,
+    ),
+    _table(
+        "search_acronyms",
+        "search",
+        "trial_id int !, abbr text !, expansion text !, columns text !, kind text !",
+        indexes=(("trial_id",),),
+    ),
+    _table(
+        "search_synonyms",
+        "search",
+        "abbr text !, expansion text !, columns text !, trials int !, kind text !",
+        key=("abbr", "expansion", "columns"),
+        clustered=True,
+        trial_column=None,
+    ),
+    # One row per (term, segment): the term's postings in that segment (see search.postings).
+    _table(
+        "text_terms",
+        "search",
+        "term text !, seg int !, docs int !, postings blob !, positions blob !",
+        key=("term", "seg"),
+        clustered=True,
+        trial_column=None,
+    ),
+    _table("text_segments", "search", "seg int !, docs int !, terms int !", key=("seg",), trial_column=None),
+    # --- related trials ---------------------------------------------------------------------
+    _table("similar_meta", "similar", "key text !, value text !", key=("key",), trial_column=None),
+    _table(
+        "similar_vocab",
+        "similar",
+        "id int !, block int !, key text !, df int !, idf real !",
+        key=("id",),
+        trial_column=None,
+    ),
+    _table(
+        "similar_trials",
+        "similar",
+        "trial_id int !, nct_id text !, content_hash text !, dup int !, vector blob !, facts blob !, "
+        "neighbours blob !, floor real !",
+        key=("trial_id",),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in _ALL}
+
+# The child tables of a trial, rewritten with it.
 CHILD_TABLES = (
     "trial_phases",
     "trial_conditions",
@@ -136,3 +224,12 @@ CHILD_TABLES = (
     "trial_sponsors",
     "sites",
 )
+
+
+def tables_of(owner: str) -> tuple[Table, ...]:
+    """The tables one owner keeps, in declaration order.
+
+    >>> [t.name for t in tables_of("similar")]
+    ['similar_meta', 'similar_vocab', 'similar_trials']
+    """
+    return tuple(t for t in _ALL if t.owner == owner)

@@ -1,214 +1,112 @@
-"""The embedded SQLite store: one file, WAL mode, batched upserts, FTS5.
+"""The embedded SQLite store: one file, WAL mode, batched upserts, a change log.
 
-Each batch of trials is written in one transaction, so a killed ingest leaves the store as
-it was after the last whole batch; a re-run skips what is already stored and completes it.
+Each batch of trials is written in one transaction with its entries in the change log, so a
+killed ingest leaves the store as it was after the last whole batch; a re-run skips what is
+already stored and completes it. The derived indexes (search, related trials) read the log
+to catch up (:mod:`trialscope.store.derived`); they reach their tables only through the
+generic operations below (``insert``, ``select_in``, ``column_arrays`` ...), which are the
+SQL of this backend, so no other package writes SQL.
+
+One :class:`SqliteStore` is one open store: it owns the connection, its lock, and the
+in-memory state readers keep for it (:meth:`SqliteStore.memo`), so nothing else keeps state
+keyed by a connection.
 
 >>> store = SqliteStore(":memory:")
->>> store.count()
-0
+>>> store.count(), store.last_change()
+(0, 0)
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 import zlib
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import Any, Self, TypeVar
 
 import msgspec
-
-try:  # ISA-L writes the same zlib format several times faster; stdlib zlib reads it back.
-    from isal.isal_zlib import compress as _zlib_compress
-except ImportError:  # pragma: no cover - the optional accelerator is missing
-    from zlib import compress as _zlib_compress
+import numpy as np
 
 from trialscope.errors import SchemaVersionError, StoreError, TrialNotFoundError
 from trialscope.model import Trial
-from trialscope.store.schema import CHILD_TABLES, FTS_COLUMNS, SCHEMA, SCHEMA_VERSION
+from trialscope.store import migrations
+from trialscope.store.records import (
+    Changes,
+    PreparedTrial,
+    RawRecord,
+    StoredRecord,
+    StoreStats,
+    UpsertStats,
+    prepare_record,
+    wins,
+)
+from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table, tables_of
 
-_encode = msgspec.json.Encoder().encode
 _decode_trial = msgspec.json.Decoder(Trial).decode
+T = TypeVar("T")
 
 # A new store's page size: 8 KiB pages cut per-page work for the large trial rows and the
-# FTS5 segments; an existing store keeps the size it was made with.
+# postings; an existing store keeps the size it was made with.
 PAGE_SIZE = 8192
+_CHUNK = 500  # values per IN (...) list
+_SEP = "\x1f"
+_TYPES = {"int": "INTEGER", "real": "REAL", "text": "TEXT", "blob": "BLOB"}
+_TRIAL_INSERT = (
+    f"INSERT INTO trials ({', '.join(TABLES['trials'].column_names)}) "
+    f"VALUES ({','.join('?' * len(TABLES['trials'].columns))})"
+)
 
 
-def compress(data: bytes) -> bytes:
-    """zlib-format compression of a stored blob (trial JSON, raw record); level 1 for speed."""
-    return _zlib_compress(data, 1)
+def table_sql(table: Table) -> str:
+    """The CREATE statements of a table and its indexes, for SQLite.
 
-
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """A parsed trial with the raw record it came from."""
-
-    trial: Trial
-    raw: bytes
-    source_file: str | None = None
-
-
-@dataclass(slots=True)
-class UpsertStats:
-    inserted: int = 0
-    replaced: int = 0
-    skipped: int = 0
-
-    def add(self, other: UpsertStats) -> None:
-        self.inserted += other.inserted
-        self.replaced += other.replaced
-        self.skipped += other.skipped
-
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    nct_id: str
-    raw: bytes
-    source_format: str
-    source_file: str | None
-    content_hash: str
-
-
-@dataclass(slots=True)
-class StoreStats:
-    trials: int = 0
-    summary_only: int = 0
-    with_results: int = 0
-    by_status: Counter[str] = field(default_factory=Counter)
-    by_phase: Counter[str] = field(default_factory=Counter)
-    by_type: Counter[str] = field(default_factory=Counter)
-    by_source: Counter[str] = field(default_factory=Counter)
-
-
-def fts_text(trial: Trial) -> tuple[str, ...]:
-    """The text of a trial for each FTS column, in FTS_COLUMNS order."""
-    join = "\n".join
-    return (
-        join(filter(None, (trial.brief_title, trial.official_title, trial.acronym))),
-        join(trial.conditions),
-        join(part for i in trial.interventions for part in (i.name, *i.other_names) if part),
-        join(trial.keywords),
-        join(m.term for m in (*trial.condition_mesh, *trial.intervention_mesh, *trial.condition_ancestors)),
-        trial.brief_summary or "",
-        trial.detailed_description or "",
-        join(f"{o.measure} {o.description or ''}" for o in trial.outcomes),
-        trial.eligibility.criteria or "",
-        join(s.name for s in trial.sponsors),
-    )
-
-
-def _wins(new: PreparedTrial, old_update: str | None, old_summary_only: int) -> bool:
-    """Whether a newly read record replaces the stored one.
-
-    A full record beats a summary-only one whatever the dates; otherwise only a strictly
-    newer last-update date replaces, so re-reading the same files changes nothing.
+    >>> print(table_sql(TABLES["meta"]))
+    CREATE TABLE IF NOT EXISTS meta (key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key));
     """
-    if bool(new.summary_only) != bool(old_summary_only):
-        return not new.summary_only
-    return (new.last_update or "") > (old_update or "")
+    cols = []
+    for c in table.columns:
+        spec = f"{c.name} {_TYPES[c.type]}"
+        if table.autoincrement and table.key == (c.name,):
+            spec += " PRIMARY KEY AUTOINCREMENT"
+        elif c.not_null:
+            spec += " NOT NULL"
+        if c.nocase:
+            spec += " COLLATE NOCASE"
+        if c.default is not None:
+            spec += f" DEFAULT {c.default}"
+        cols.append(spec)
+    if table.key and not table.autoincrement:
+        cols.append(f"PRIMARY KEY ({', '.join(table.key)})")
+    tail = " WITHOUT ROWID" if table.clustered else ""
+    out = [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(cols)}){tail};"]
+    for unique, groups in ((True, table.unique), (False, table.indexes)):
+        for columns in groups:
+            name = f"{table.name}_{'_'.join(columns)}"
+            kind = "UNIQUE INDEX" if unique else "INDEX"
+            out.append(f"CREATE {kind} IF NOT EXISTS {name} ON {table.name}({', '.join(columns)});")
+    return "\n".join(out)
 
 
-class PreparedTrial(NamedTuple):
-    """A trial flattened into the rows of every table, ready to write (picklable, cheap)."""
-
-    nct_id: str
-    last_update: str | None
-    summary_only: bool
-    row: tuple[Any, ...]
-    phases: list[tuple[Any, ...]]
-    conditions: list[tuple[Any, ...]]
-    mesh: list[tuple[Any, ...]]
-    interventions: list[tuple[Any, ...]]
-    sponsors: list[tuple[Any, ...]]
-    sites: list[tuple[Any, ...]]
-    fts: tuple[str, ...]
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
 
 
-_INSERT_TRIAL = """INSERT INTO trials (id, nct_id, brief_title, official_title, acronym, overall_status, study_type,
-    phase, primary_purpose, allocation, enrollment, start_date, primary_completion_date,
-    completion_date, first_post_date, last_update, has_results, sex, min_age_days, max_age_days,
-    healthy_volunteers, lead_sponsor, sponsor_class, summary_only, source_format, source_file,
-    content_hash, trial, raw)
-   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
-_INSERT_FTS = f"INSERT INTO trials_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?{',?' * len(FTS_COLUMNS)})"
+def _numbers(text: str | None, dtype: type) -> np.ndarray:
+    """Numbers from a comma-joined column (``group_concat``), parsed in C.
+
+    >>> _numbers("3,1,2", np.int64).tolist(), _numbers("1.5,nan", np.float64).tolist()[0]
+    ([3, 1, 2], 1.5)
+    """
+    if not text:
+        return np.empty(0, dtype=dtype)
+    return np.fromstring(text, dtype=dtype, sep=",")
 
 
-def prepare_record(record: StoredRecord) -> PreparedTrial:
-    """Flatten a record into table rows; pure, so worker processes can do it in parallel."""
-    t = record.trial
-    d = t.design
-    e = t.eligibility
-    lead = t.lead_sponsor
-    row = (
-        t.nct_id,
-        t.brief_title,
-        t.official_title,
-        t.acronym,
-        t.overall_status,
-        d.study_type,
-        t.phase_label or None,
-        d.primary_purpose,
-        d.allocation,
-        d.enrollment_count,
-        t.start_date.date if t.start_date else None,
-        t.primary_completion_date.date if t.primary_completion_date else None,
-        t.completion_date.date if t.completion_date else None,
-        t.first_post_date.date if t.first_post_date else None,
-        t.last_update,
-        int(t.has_results),
-        e.sex,
-        e.minimum_age_days,
-        e.maximum_age_days,
-        None if e.healthy_volunteers is None else int(e.healthy_volunteers),
-        lead.name if lead else None,
-        lead.sponsor_class if lead else None,
-        int(t.summary_only),
-        t.source_format,
-        record.source_file,
-        hashlib.sha256(record.raw).hexdigest(),
-        compress(_encode(t)),
-        compress(record.raw),
-    )
-    mesh = [
-        (kind, m.term, m.id, ancestor)
-        for kind, terms, ancestor in (
-            ("condition", t.condition_mesh, 0),
-            ("condition", t.condition_ancestors, 1),
-            ("intervention", t.intervention_mesh, 0),
-            ("intervention", t.intervention_ancestors, 1),
-        )
-        for m in terms
-    ]
-    return PreparedTrial(
-        nct_id=t.nct_id,
-        last_update=t.last_update,
-        summary_only=t.summary_only,
-        row=row,
-        phases=[(p,) for p in dict.fromkeys(d.phases)],
-        conditions=[(c,) for c in dict.fromkeys(t.conditions)],
-        mesh=mesh,
-        interventions=[(i.type, i.name) for i in t.interventions],
-        sponsors=[(s.name, s.sponsor_class, s.role) for s in t.sponsors],
-        sites=[
-            (
-                s.facility,
-                s.city,
-                s.state,
-                s.country,
-                s.status,
-                s.geo.lat if s.geo else None,
-                s.geo.lon if s.geo else None,
-            )
-            for s in t.locations
-        ],
-        fts=fts_text(t),
-    )
+def create_sql(tables: Iterable[Table]) -> list[str]:
+    """Each CREATE statement of some tables, one string each."""
+    return [s for t in tables for s in table_sql(t).split("\n")]
 
 
 class _Checkpointer(threading.Thread):
@@ -244,27 +142,26 @@ class _Checkpointer(threading.Thread):
 
 
 class SqliteStore:
-    """Trials in one SQLite file. Safe to share across threads; writes are serialized."""
+    """Trials in one SQLite file. Safe to share across threads; statements are serialized."""
 
     dialect = "sqlite"
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
         self.readonly = readonly
-        self._lock = threading.RLock()
-        self.lock = self._lock  # held while a batch is written; readers of the shared connection take it too
+        self.lock = threading.RLock()  # held around every statement and transaction
+        self._memo: dict[str, object] = {}
         self._checkpointer: _Checkpointer | None = None
         if not readonly and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         if readonly and self.path != ":memory:" and not Path(self.path).exists():
             raise StoreError(f"No store at {self.path}; run `trialscope ingest` first.")
         try:
-            if readonly:
+            if readonly and self.path != ":memory:":
                 uri = f"file:{Path(self.path).resolve()}?mode=ro"
-                self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
             else:
-                self.conn = sqlite3.connect(self.path, check_same_thread=False)
-            self.conn.execute("PRAGMA foreign_keys = ON")
+                self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             if not readonly:
                 self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # no effect once the file has pages
                 self.conn.execute("PRAGMA journal_mode = WAL")
@@ -272,36 +169,47 @@ class SqliteStore:
             self.conn.execute("PRAGMA cache_size = -65536")
             self.conn.execute("PRAGMA mmap_size = 268435456")
             self.conn.execute("PRAGMA busy_timeout = 10000")
+            self.conn.execute("PRAGMA temp_store = MEMORY")
             self._check_schema()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Cannot open the store at {self.path}: {exc}.") from exc
 
     # --- schema ---------------------------------------------------------------------
 
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
     def _check_schema(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        version = self.schema_version()
         tables = self.conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
         if version == 0 and tables == 0:
             if self.readonly:
                 raise StoreError(f"The store at {self.path} is empty; run `trialscope ingest` first.")
-            with self.conn:
-                self.conn.executescript(SCHEMA)
+            with self.transaction():
+                for statement in create_sql(TABLES.values()):
+                    self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
             return
+        if version < SCHEMA_VERSION and version in migrations.FROM:
+            raise SchemaVersionError(
+                f"The store at {self.path} has schema version {version}, older than this TrialScope's "
+                f"({SCHEMA_VERSION}); run `trialscope db upgrade --db {self.path}` to bring it up to date."
+            )
         if version != SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"The store at {self.path} has schema version {version or 'unknown'}, but this TrialScope "
                 f"uses version {SCHEMA_VERSION}; ingest into a new file (--db) or delete this one."
             )
+        if not self.readonly:  # tables added to the schema without a version change
+            with self.transaction():
+                for statement in create_sql(TABLES.values()):
+                    self.conn.execute(statement)
 
     def close(self) -> None:
         """Close the connection, once no thread holds the store's lock (a statement running
         on a connection closed under it crashes the process)."""
-        with self._lock:
+        with self.lock:
+            self._memo.clear()
             self.conn.close()
 
     def __enter__(self) -> Self:
@@ -310,7 +218,34 @@ class SqliteStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- writing --------------------------------------------------------------------
+    # --- transactions and per-store state ---------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (nested calls join the outer one); the store's lock is held."""
+        with self.lock:
+            if self.conn.in_transaction:
+                yield
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def memo(self, key: str, factory: Callable[[], T]) -> T:
+        """The object kept under ``key`` for this open store, made by ``factory`` the first time.
+
+        Readers keep their in-memory state here (search's columns and postings, say), so
+        it lives and dies with the store that it describes.
+        """
+        with self.lock:
+            found = self._memo.get(key)
+            if found is None:
+                found = self._memo[key] = factory()
+            return found  # type: ignore[return-value]
 
     @contextmanager
     def bulk_writes(self) -> Iterator[None]:
@@ -334,6 +269,8 @@ class SqliteStore:
             checkpointer.stop()
             self.conn.execute("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default
 
+    # --- writing trials ---------------------------------------------------------------
+
     def upsert_trials(self, records: Iterable[StoredRecord]) -> UpsertStats:
         """Store a batch of records in one transaction: new ones inserted, newer ones replace.
 
@@ -348,24 +285,21 @@ class SqliteStore:
 
         The whole batch goes in with one executemany per table: trial ids are given here
         (a replaced trial keeps its id, a new one gets the next free id), so the child rows
-        of every trial in the batch can be written together.
+        of every trial in the batch can be written together. Each trial written is logged
+        in the change log in the same transaction.
         """
         stats = UpsertStats()
         batch: dict[str, PreparedTrial] = {}
         for record in records:
             previous = batch.get(record.nct_id)
             if previous is not None:
-                if not _wins(record, previous.last_update, int(previous.summary_only)):
-                    stats.skipped += 1
+                stats.skipped += 1  # one of the pair is dropped
+                if not wins(record, previous.last_update, int(previous.summary_only)):
                     continue
-                stats.skipped += 1  # the earlier one of the pair is dropped
             batch[record.nct_id] = record
         if not batch:
             return stats
-        with self._lock, self.conn:
-            if not self.conn.in_transaction:
-                # Take the write lock before reading, so the ids given below stay free.
-                self.conn.execute("BEGIN IMMEDIATE")
+        with self.transaction():
             existing = self._existing(list(batch))
             next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM trials").fetchone()[0]
             writes: list[tuple[int, PreparedTrial]] = []
@@ -376,7 +310,7 @@ class SqliteStore:
                     writes.append((next_id, record))
                     next_id += 1
                     stats.inserted += 1
-                elif _wins(record, old[1], old[2]):
+                elif wins(record, old[1], old[2]):
                     replaced.append(old[0])
                     writes.append((old[0], record))
                     stats.replaced += 1
@@ -386,22 +320,35 @@ class SqliteStore:
                 self._delete(replaced)
             if writes:
                 self._insert(writes)
-                # Derived tables (search, similarity) watch this number to notice new data.
-                self.conn.execute(
-                    "INSERT INTO meta(key, value) VALUES ('content_version', '1') ON CONFLICT(key) "
-                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                self.conn.executemany(
+                    "INSERT INTO changes(trial_id, nct_id, removed) VALUES (?, ?, 0)",
+                    [(i, p.nct_id) for i, p in writes],
                 )
-        if self._checkpointer is not None and (stats.inserted or stats.replaced):
+                stats.changed.extend(i for i, _ in writes)
+        if self._checkpointer is not None and writes:
             self._checkpointer.wake.set()
         return stats
 
+    def remove_trials(self, nct_ids: Sequence[str]) -> int:
+        """Delete trials and their rows, logging each as removed; returns how many there were."""
+        with self.transaction():
+            found = self._existing(list(nct_ids))
+            ids = [v[0] for v in found.values()]
+            if ids:
+                self._delete(ids)
+                self.conn.executemany(
+                    "INSERT INTO changes(trial_id, nct_id, removed) VALUES (?, ?, 1)",
+                    [(v[0], nct) for nct, v in found.items()],
+                )
+        return len(ids)
+
     def _existing(self, nct_ids: list[str]) -> dict[str, tuple[int, str | None, int]]:
         found: dict[str, tuple[int, str | None, int]] = {}
-        for start in range(0, len(nct_ids), 500):
-            chunk = nct_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for start in range(0, len(nct_ids), _CHUNK):
+            chunk = nct_ids[start : start + _CHUNK]
             for row in self.conn.execute(
-                f"SELECT nct_id, id, last_update, summary_only FROM trials WHERE nct_id IN ({marks})", chunk
+                f"SELECT nct_id, id, last_update, summary_only FROM trials WHERE nct_id IN ({_marks(chunk)})",
+                chunk,
             ):
                 found[row[0]] = (row[1], row[2], row[3])
         return found
@@ -410,13 +357,12 @@ class SqliteStore:
         keys = [(trial_id,) for trial_id in trial_ids]
         for table in CHILD_TABLES:
             self.conn.executemany(f"DELETE FROM {table} WHERE trial_id = ?", keys)
-        self.conn.executemany("DELETE FROM trials_fts WHERE rowid = ?", keys)
         self.conn.executemany("DELETE FROM trials WHERE id = ?", keys)
 
     def _insert(self, writes: list[tuple[int, PreparedTrial]]) -> None:
         """Every row of the given (trial id, prepared trial) pairs, one statement per table."""
         ex = self.conn.executemany
-        ex(_INSERT_TRIAL, [(i, *p.row) for i, p in writes])
+        ex(_TRIAL_INSERT, [(i, *p.row) for i, p in writes])
         ex("INSERT INTO trial_phases VALUES (?,?)", [(i, *r) for i, p in writes for r in p.phases])
         ex("INSERT INTO trial_conditions VALUES (?,?)", [(i, *r) for i, p in writes for r in p.conditions])
         ex("INSERT INTO trial_mesh VALUES (?,?,?,?,?)", [(i, *r) for i, p in writes for r in p.mesh])
@@ -426,53 +372,51 @@ class SqliteStore:
         )
         ex("INSERT INTO trial_sponsors VALUES (?,?,?,?)", [(i, *r) for i, p in writes for r in p.sponsors])
         ex("INSERT INTO sites VALUES (?,?,?,?,?,?,?,?)", [(i, *r) for i, p in writes for r in p.sites])
-        ex(_INSERT_FTS, [(i, *p.fts) for i, p in writes])
 
-    # --- reading --------------------------------------------------------------------
+    # --- reading trials ---------------------------------------------------------------
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        with self.lock:
+            return self.conn.execute(sql, params).fetchall()
 
     def get_trial(self, nct_id: str) -> Trial:
         """The stored trial; TrialNotFoundError if there is none."""
-        row = self.conn.execute(
-            "SELECT trial FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)
-        ).fetchone()
-        if row is None:
+        rows = self._rows("SELECT trial FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),))
+        if not rows:
             raise TrialNotFoundError(nct_id)
-        return _decode_trial(zlib.decompress(row[0]))
+        return _decode_trial(zlib.decompress(rows[0][0]))
 
     def get_trials(self, nct_ids: Iterable[str]) -> dict[str, Trial]:
+        """Stored trials by NCT id (ids not stored are left out)."""
         ids = [n.strip().upper() for n in nct_ids]
-        found: dict[str, Trial] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for nct_id, blob in self.conn.execute(
-                f"SELECT nct_id, trial FROM trials WHERE nct_id IN ({marks})", chunk
-            ):
-                found[nct_id] = _decode_trial(zlib.decompress(blob))
-        return found
+        rows = self.select_in("trials", ("nct_id", "trial"), "nct_id", ids)
+        return {nct_id: _decode_trial(zlib.decompress(blob)) for nct_id, blob in rows}
+
+    def trials_by_id(self, trial_ids: Iterable[int]) -> dict[int, Trial]:
+        """Stored trials by their store id (ids not stored are left out)."""
+        rows = self.select_in("trials", ("id", "trial"), "id", list(trial_ids))
+        return {trial_id: _decode_trial(zlib.decompress(blob)) for trial_id, blob in rows}
 
     def get_raw(self, nct_id: str) -> RawRecord:
-        row = self.conn.execute(
+        rows = self._rows(
             "SELECT nct_id, raw, source_format, source_file, content_hash FROM trials WHERE nct_id = ?",
             (nct_id.strip().upper(),),
-        ).fetchone()
-        if row is None:
+        )
+        if not rows:
             raise TrialNotFoundError(nct_id)
+        row = rows[0]
         return RawRecord(row[0], zlib.decompress(row[1]) if row[1] else b"", row[2], row[3], row[4])
 
     def has_trial(self, nct_id: str) -> bool:
-        return (
-            self.conn.execute("SELECT 1 FROM trials WHERE nct_id = ?", (nct_id.upper(),)).fetchone()
-            is not None
-        )
+        return bool(self._rows("SELECT 1 FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)))
 
     def iter_trials(self, batch_size: int = 1000) -> Iterator[Trial]:
         """Every stored trial, in storage order, read in batches."""
         last = 0
         while True:
-            rows = self.conn.execute(
+            rows = self._rows(
                 "SELECT id, trial FROM trials WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size)
-            ).fetchall()
+            )
             if not rows:
                 return
             for _, blob in rows:
@@ -480,34 +424,263 @@ class SqliteStore:
             last = rows[-1][0]
 
     def nct_ids(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT nct_id FROM trials ORDER BY id")]
+        return [r[0] for r in self._rows("SELECT nct_id FROM trials ORDER BY id")]
+
+    def trial_ids(self) -> list[int]:
+        """Every trial's store id, ascending."""
+        return [r[0] for r in self._rows("SELECT id FROM trials ORDER BY id")]
+
+    def ids_of(self, nct_ids: Sequence[str]) -> dict[str, int]:
+        """Store ids by NCT id, for the ids that are stored."""
+        return dict(self.select_in("trials", ("nct_id", "id"), "nct_id", [n.upper() for n in nct_ids]))
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM trials").fetchone()[0])
+        return int(self._rows("SELECT count(*) FROM trials")[0][0])
 
     def stats(self) -> StoreStats:
         """Counts by status, phase, study type, source and results."""
         stats = StoreStats()
-        row = self.conn.execute(
+        stats.trials, stats.summary_only, stats.with_results = self._rows(
             "SELECT count(*), coalesce(sum(summary_only), 0), coalesce(sum(has_results), 0) FROM trials"
-        ).fetchone()
-        stats.trials, stats.summary_only, stats.with_results = row
+        )[0]
         for column, counter in (
             ("overall_status", stats.by_status),
             ("phase", stats.by_phase),
             ("study_type", stats.by_type),
             ("source_format", stats.by_source),
         ):
-            for value, n in self.conn.execute(
-                f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC"
-            ):
+            for value, n in self._rows(f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC"):
                 counter[value or "(none)"] = n
         return stats
 
     def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._lock, self.conn:
+        with self.transaction():
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # --- the change log and derived indexes --------------------------------------------
+
+    def last_change(self) -> int:
+        """The newest entry of the change log (0 for none): a store's content version."""
+        return int(self._rows("SELECT coalesce(max(seq), 0) FROM changes")[0][0] or 0) or self._pruned_upto()
+
+    def _pruned_upto(self) -> int:
+        """The log's last entry once it was pruned empty (SQLite keeps it for AUTOINCREMENT)."""
+        rows = self._rows("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
+        return int(rows[0][0]) if rows else 0
+
+    def content_version(self) -> str:
+        """A string that changes whenever the trials change (readers reload on a change)."""
+        return str(self.last_change())
+
+    def changes_since(self, seq: int) -> Changes:
+        """Trials written and removed after entry ``seq`` of the log (the last word wins)."""
+        last: dict[int, int] = {}
+        upto = seq
+        for entry, trial_id, removed in self._rows(
+            "SELECT seq, trial_id, removed FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        ):
+            last[trial_id] = removed
+            upto = entry
+        changed = tuple(sorted(t for t, r in last.items() if not r))
+        removed = tuple(sorted(t for t, r in last.items() if r))
+        return Changes(changed, removed, max(upto, seq))
+
+    def derived_state(self, name: str) -> tuple[str, int] | None:
+        """(version, last log entry read) of a derived index; None before its first build."""
+        rows = self._rows("SELECT version, applied FROM derived WHERE name = ?", (name,))
+        return (str(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def set_derived_state(self, name: str, version: str, applied: int) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO derived(name, version, applied, built_at) "
+                "VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                (name, version, applied),
+            )
+
+    def prune_changes(self) -> None:
+        """Forget log entries every built index has read (an unbuilt one will read all trials)."""
+        with self.transaction():
+            self.conn.execute(
+                "DELETE FROM changes WHERE seq <= (SELECT coalesce(min(applied), 0) FROM derived)"
+            )
+
+    # --- generic operations for derived indexes ---------------------------------------
+
+    def clear_tables(self, owner: str) -> None:
+        """Empty every table of one owner (a derived index being rebuilt)."""
+        with self.transaction():
+            for table in tables_of(owner):
+                self.conn.execute(f"DELETE FROM {table.name}")
+
+    def insert(self, table: str, rows: Iterable[Sequence[object]], *, replace: bool = False) -> None:
+        """Rows in the table's column order; ``replace`` overwrites rows with the same key."""
+        columns = TABLES[table].column_names
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        with self.transaction():
+            self.conn.executemany(
+                f"{verb} INTO {table}({', '.join(columns)}) VALUES ({_marks(columns)})", rows
+            )
+
+    def delete_in(self, table: str, column: str, values: Sequence[object]) -> None:
+        """Delete the rows whose ``column`` is one of ``values``."""
+        with self.transaction():
+            for start in range(0, len(values), _CHUNK):
+                chunk = list(values[start : start + _CHUNK])
+                self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({_marks(chunk)})", chunk)
+
+    def delete_trials(self, table: str, trial_ids: Sequence[int]) -> None:
+        """Delete the rows of these trials from a table that has a trial column."""
+        column = TABLES[table].trial_column
+        if column is None:
+            raise StoreError(f"The table {table} has no trial column.")
+        self.delete_in(table, column, trial_ids)
+
+    def select(
+        self,
+        table: str,
+        columns: Sequence[str],
+        *,
+        where: dict[str, object] | None = None,
+        order_by: Sequence[str] = (),
+    ) -> list[Any]:
+        """Rows of some columns, where each given column equals its value."""
+        sql = f"SELECT {', '.join(columns)} FROM {table}"
+        params = list((where or {}).values())
+        if where:
+            sql += " WHERE " + " AND ".join(f"{c} = ?" for c in where)
+        if order_by:
+            sql += f" ORDER BY {', '.join(order_by)}"
+        return self._rows(sql, params)
+
+    def select_in(
+        self, table: str, columns: Sequence[str], column: str, values: Sequence[object]
+    ) -> list[Any]:
+        """Rows whose ``column`` is one of ``values`` (any number of them)."""
+        out: list[Any] = []
+        for start in range(0, len(values), _CHUNK):
+            chunk = list(values[start : start + _CHUNK])
+            out.extend(
+                self._rows(
+                    f"SELECT {', '.join(columns)} FROM {table} WHERE {column} IN ({_marks(chunk)})", chunk
+                )
+            )
+        return out
+
+    def select_range(
+        self, table: str, columns: Sequence[str], column: str, low: str, high: str, *, limit: int
+    ) -> list[Any]:
+        """Rows with ``low <= column < high`` in key order, at most ``limit`` (prefix lookups)."""
+        return self._rows(
+            f"SELECT {', '.join(columns)} FROM {table} WHERE {column} >= ? AND {column} < ? "
+            f"ORDER BY {column} LIMIT ?",
+            (low, high, limit),
+        )
+
+    def clear_rows(self, table: str) -> None:
+        """Delete every row of one table."""
+        with self.transaction():
+            self.conn.execute(f"DELETE FROM {table}")
+
+    def update_in(self, table: str, values: dict[str, object], column: str, keys: Sequence[object]) -> None:
+        """Set columns to values in the rows whose ``column`` is one of ``keys``."""
+        sets = ", ".join(f"{name} = ?" for name in values)
+        with self.transaction():
+            for start in range(0, len(keys), _CHUNK):
+                chunk = list(keys[start : start + _CHUNK])
+                self.conn.execute(
+                    f"UPDATE {table} SET {sets} WHERE {column} IN ({_marks(chunk)})",
+                    [*values.values(), *chunk],
+                )
+
+    def update_rows(
+        self, table: str, columns: Sequence[str], key: str, rows: Iterable[Sequence[object]]
+    ) -> None:
+        """Set ``columns`` of the row with each key: every row is the new values, then the key."""
+        sets = ", ".join(f"{name} = ?" for name in columns)
+        with self.transaction():
+            self.conn.executemany(f"UPDATE {table} SET {sets} WHERE {key} = ?", rows)
+
+    def max_value(self, table: str, column: str) -> int:
+        """The largest value of an integer column (0 for an empty table)."""
+        return int(self._rows(f"SELECT coalesce(max({column}), 0) FROM {table}")[0][0])
+
+    def count_by(self, table: str, column: str) -> list[tuple[Any, int]]:
+        """(value, rows) for each value of a column."""
+        return self._rows(f"SELECT {column}, count(*) FROM {table} GROUP BY {column}")
+
+    def term_rows(self, segments: Sequence[int], *, after: str, terms: int) -> list[Any]:
+        """Every row of the next ``terms`` terms after ``after`` in some segments of the text
+        index, in (term, segment) order: (term, seg, postings, positions)."""
+        marks = _marks(segments)
+        return self._rows(
+            f"""SELECT term, seg, postings, positions FROM text_terms
+                WHERE seg IN ({marks}) AND term > ? AND term <= (
+                    SELECT max(term) FROM (SELECT DISTINCT term FROM text_terms
+                                           WHERE seg IN ({marks}) AND term > ? ORDER BY term LIMIT ?))
+                ORDER BY term, seg""",
+            [*segments, after, *segments, after, terms],
+        )
+
+    def count_rows(self, table: str) -> int:
+        return int(self._rows(f"SELECT count(*) FROM {table}")[0][0])
+
+    def column_arrays(
+        self, table: str, columns: Sequence[tuple[str, str]], *, order_by: str
+    ) -> list[np.ndarray | list[str | None]]:
+        """Whole columns at once: ``(name, kind)`` with kind ``int`` (NULL -> -1), ``real``
+        (NULL -> nan) or ``text`` (a list; NULL -> None).
+
+        Each column is joined into one string by SQLite and split in C, so reading 600,000
+        rows costs no Python object per value.
+        """
+        parts = []
+        for name, kind in columns:
+            if kind == "text":
+                parts.append(f"group_concat(ifnull({name}, ''), char(31))")
+            else:
+                null = "-1" if kind == "int" else "'nan'"
+                parts.append(f"group_concat(ifnull({name}, {null}))")
+        row = self._rows(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {table} ORDER BY {order_by})")[0]
+        out: list[np.ndarray | list[str | None]] = []
+        for (_, kind), value in zip(columns, row, strict=True):
+            if kind == "text":
+                out.append([v or None for v in value.split(_SEP)] if value is not None else [])
+            else:
+                out.append(_numbers(value, np.int64 if kind == "int" else np.float64))
+        return out
+
+    def analyze(self, tables: Sequence[str]) -> None:
+        """Refresh the query planner's statistics after a large change."""
+        with self.lock:
+            for table in tables:
+                self.conn.execute(f"ANALYZE {table}")
+
+
+def upgrade_sqlite(path: str | Path) -> list[str]:
+    """Bring a store file to this TrialScope's schema version; what was done, step by step.
+
+    A new file is created at the current version; a store already current is left alone.
+    """
+    if str(path) != ":memory:" and not Path(path).exists():
+        SqliteStore(path).close()
+        return [f"created a new store at schema version {SCHEMA_VERSION}"]
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if current == SCHEMA_VERSION:
+            return []
+        if current > SCHEMA_VERSION or current not in migrations.FROM:
+            raise SchemaVersionError(
+                f"The store at {path} has schema version {current or 'unknown'}, which this TrialScope "
+                f"(version {SCHEMA_VERSION}) cannot upgrade."
+            )
+        return migrations.upgrade(conn, current, SCHEMA_VERSION)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"Cannot upgrade the store at {path}: {exc}.") from exc
+    finally:
+        conn.close()

@@ -8,13 +8,10 @@ JSON is the page, not a second path to the data.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -22,8 +19,8 @@ from trialscope import __version__
 from trialscope.errors import QueryError, StoreError, TrialNotFoundError
 from trialscope.render.jsonout import page_dict
 from trialscope.render.page import build_page
-from trialscope.search import FACETS, iter_all_hits, query_from_params
-from trialscope.search.export import csv_cell
+from trialscope.search import FACETS, SearchHit, iter_all_hits, query_from_params
+from trialscope.search.hits import csv_lines, hit_data, jsonl_lines
 from trialscope.similar import related_trials
 from trialscope.store import SqliteStore
 from trialscope.web import openapi, views
@@ -41,21 +38,6 @@ from trialscope.web.params import (
 from trialscope.web.responses import JSONResponse, error_json, etag_for, not_modified, render
 from trialscope.web.stores import lock_of
 
-EXPORT_COLUMNS = (
-    "nct_id",
-    "title",
-    "status",
-    "phases",
-    "study_type",
-    "conditions",
-    "start_date",
-    "last_update",
-    "enrollment",
-    "has_results",
-    "distance_km",
-    "url",
-)
-EXPORT_CHUNK = 200
 RELATED_KEYS = ("limit", "status", "phase", "has_results", "country")
 MAX_RELATED = 100
 
@@ -175,30 +157,12 @@ def _related_dict(r: Any) -> dict[str, Any]:
 # --- search -----------------------------------------------------------------------------
 
 
-def _phases(phases: str | tuple[str, ...] | None) -> list[str]:
-    if not phases:
-        return []
-    return phases.split("/") if isinstance(phases, str) else list(phases)
-
-
-def hit_dict(hit: Any) -> dict[str, Any]:
-    """One search hit in the API's documented shape."""
-    return {
-        "nct_id": hit.nct_id,
-        "title": hit.title,
-        "status": hit.status,
-        "phases": _phases(hit.phases),
-        "study_type": hit.study_type,
-        "conditions": list(hit.conditions or ()),
-        "last_update": hit.last_update,
-        "start_date": hit.start_date,
-        "enrollment": hit.enrollment,
-        "has_results": bool(hit.has_results),
-        "score": None if hit.score is None else float(hit.score),
-        "snippet": safe_snippet(hit.snippet),
-        "distance_km": None if hit.distance_km is None else round(float(hit.distance_km), 2),
-        "url": f"/trials/{hit.nct_id}",
-    }
+def hit_dict(hit: SearchHit) -> dict[str, Any]:
+    """One search hit in the API's documented shape (the one shape of :mod:`trialscope.search.hits`),
+    its snippet checked once more to hold no markup but ``<mark>``."""
+    data = hit_data(hit)
+    data["snippet"] = safe_snippet(hit.snippet)
+    return data
 
 
 def facets_dict(facets: Any) -> dict[str, list[dict[str, Any]]]:
@@ -273,37 +237,6 @@ def stats(request: Request) -> Response:
     )
 
 
-def _export_rows(hits: Iterator[Any]) -> Iterator[dict[str, Any]]:
-    for hit in hits:
-        row = hit_dict(hit)
-        del row["snippet"], row["score"]
-        yield row
-
-
-def _csv_stream(hits: Iterator[Any]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for count, row in enumerate(_export_rows(hits), 1):
-        writer.writerow([csv_cell(row[c]) for c in EXPORT_COLUMNS])
-        if count % EXPORT_CHUNK == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _jsonl_stream(hits: Iterator[Any]) -> Iterator[bytes]:
-    chunk: list[bytes] = []
-    for row in _export_rows(hits):
-        chunk.append(orjson.dumps(row))
-        if len(chunk) >= EXPORT_CHUNK:
-            yield b"\n".join(chunk) + b"\n"
-            chunk = []
-    if chunk:
-        yield b"\n".join(chunk) + b"\n"
-
-
 def _close(iterator: Iterator[Any]) -> None:
     """Finish a generator early, so its clean-up (dropping its temporary table) runs now."""
     close = getattr(iterator, "close", None)
@@ -349,12 +282,12 @@ def export(request: Request) -> Response:
     name = "trialscope-search"
     if fmt == "csv":
         return StreamingResponse(
-            _csv_stream(chained()),
+            csv_lines(chained()),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{name}.csv"'},
         )
     return StreamingResponse(
-        _jsonl_stream(chained()),
+        jsonl_lines(chained()),
         media_type="application/x-ndjson",
         headers={"content-disposition": f'attachment; filename="{name}.jsonl"'},
     )

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from trialscope import __version__
-from trialscope.search import FACETS, SORTS, query
+from trialscope.search import FACETS, SORTS
+from trialscope.search import values as query
 
 # The vocabularies come from search, so the description cannot drift from what it accepts.
 FACET_NAMES = list(FACETS)

@@ -21,42 +21,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from trialscope.render.page import plain_words
+from trialscope.search.query import SEARCH_PARAMETERS
 
 Params = dict[str, str | list[str]]
 
-# Query-string keys a search understands (see trialscope.search.query_from_params).
-SEARCH_KEYS = (
-    "q",
-    "status",
-    "phase",
-    "type",
-    "intervention_type",
-    "condition",
-    "sponsor",
-    "sponsor_class",
-    "country",
-    "city",
-    "near",
-    "within",
-    "age",
-    "sex",
-    "healthy_volunteers",
-    "has_results",
-    "start_from",
-    "start_to",
-    "completion_from",
-    "completion_to",
-    "updated_from",
-    "updated_to",
-    "enrollment_min",
-    "enrollment_max",
-    "nct",
-    "sort",
-    "limit",
-    "page",
-    "cursor",
-    "facets",
-)
+# Query-string keys a search understands: the filter table's parameters, then text, sort and pages.
+SEARCH_KEYS = SEARCH_PARAMETERS
 # What the export and the stats keep of a search: the filters, not the page being looked at.
 PAGING_KEYS = ("page", "limit", "cursor", "facets")
 MAX_VALUE_LEN = 500

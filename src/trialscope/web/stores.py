@@ -32,7 +32,7 @@ from trialscope.store import SqliteStore, open_store
 
 def lock_of(store: SqliteStore) -> AbstractContextManager[object]:
     """The lock every user of a shared store's connection holds (the store's own)."""
-    return getattr(store, "lock", None) or store._lock
+    return store.lock
 
 
 class StoreHolder:
@@ -112,7 +112,7 @@ class StoreHolder:
     def content_version(self) -> str:
         """The store's content version (bumped by every ingest that changes something)."""
         store = self._thread_store() if self._has_trials else None
-        return (store.get_meta("content_version") or "0") if store is not None else "none"
+        return store.content_version() if store is not None else "none"
 
     def close(self) -> None:
         """Close every connection opened so far (at server shutdown)."""

@@ -261,7 +261,7 @@ def _hit_view(hit: Any, near: str) -> dict[str, Any]:
         "hit": hit,
         "link": link,
         "snippet": safe_snippet(hit.snippet),
-        "phases": plain_filter(hit.phases),
+        "phases": plain_filter(hit.phase_label),
         "status": plain_filter(hit.status),
         "study_type": plain_filter(hit.study_type),
         "distance": None if hit.distance_km is None else _km(hit.distance_km),

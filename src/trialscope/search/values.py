@@ -1,0 +1,305 @@
+"""Values people give search, read and checked: vocabularies, numbers, dates, ages, distances.
+
+Every parser takes what a person typed (a CLI flag, a URL parameter, a Python value) and
+returns it in the registry's spelling or a number, or raises
+:class:`~trialscope.errors.QueryError` with one sentence that names what to write instead.
+The filter table (:mod:`trialscope.search.filters`) says which parser reads which filter.
+
+>>> to_enums("phase", ["2", "phase 3"]), parse_distance_km("300mi"), parse_age_years("18 months")
+(('PHASE2', 'PHASE3'), 482.8032, 1.5)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+
+from trialscope.errors import QueryError
+
+MAX_LIMIT = 1000
+MAX_TEXT_CHARS = 20_000
+DEFAULT_WITHIN_KM = 100.0
+KM_PER_MILE = 1.609344
+DAYS_PER_YEAR = 365.25
+
+# Registry vocabularies: the API v2 enum, then friendly spellings people type.
+STATUSES: dict[str, tuple[str, ...]] = {
+    "RECRUITING": ("open", "recruiting now"),
+    "NOT_YET_RECRUITING": ("not yet", "not yet recruiting"),
+    "ACTIVE_NOT_RECRUITING": ("active", "active not recruiting"),
+    "COMPLETED": ("complete", "finished"),
+    "ENROLLING_BY_INVITATION": ("by invitation", "invitation"),
+    "SUSPENDED": (),
+    "TERMINATED": ("stopped",),
+    "WITHDRAWN": (),
+    "UNKNOWN": ("unknown status",),
+    "AVAILABLE": ("available for expanded access",),
+    "NO_LONGER_AVAILABLE": (),
+    "TEMPORARILY_NOT_AVAILABLE": (),
+    "APPROVED_FOR_MARKETING": (),
+    "WITHHELD": (),
+}
+PHASES: dict[str, tuple[str, ...]] = {
+    "EARLY_PHASE1": ("0", "phase 0", "early 1", "early phase 1", "early phase1", "early"),
+    "PHASE1": ("1", "i", "phase 1", "phase i", "ph1", "ph 1", "p1"),
+    "PHASE2": ("2", "ii", "phase 2", "phase ii", "ph2", "ph 2", "p2"),
+    "PHASE3": ("3", "iii", "phase 3", "phase iii", "ph3", "ph 3", "p3"),
+    "PHASE4": ("4", "iv", "phase 4", "phase iv", "ph4", "ph 4", "p4"),
+    "NA": ("n/a", "not applicable", "none"),
+}
+STUDY_TYPES: dict[str, tuple[str, ...]] = {
+    "INTERVENTIONAL": ("clinical trial", "trial"),
+    "OBSERVATIONAL": ("observational patient registry", "registry"),
+    "EXPANDED_ACCESS": ("ea",),
+}
+INTERVENTION_TYPES: dict[str, tuple[str, ...]] = {
+    "DRUG": ("drugs", "medicine", "medication"),
+    "DEVICE": ("devices",),
+    "BIOLOGICAL": ("biologic", "biologics", "vaccine", "biological product"),
+    "PROCEDURE": ("surgery", "procedure/surgery"),
+    "RADIATION": ("radiotherapy",),
+    "BEHAVIORAL": ("behavioural", "behavior", "behaviour"),
+    "GENETIC": ("gene",),
+    "DIETARY_SUPPLEMENT": ("supplement", "diet", "dietary"),
+    "COMBINATION_PRODUCT": ("combination",),
+    "DIAGNOSTIC_TEST": ("diagnostic", "test"),
+    "OTHER": (),
+}
+SPONSOR_CLASSES: dict[str, tuple[str, ...]] = {
+    "INDUSTRY": ("company", "pharma", "commercial"),
+    "NIH": ("national institutes of health",),
+    "FED": ("u.s. fed", "us fed", "federal", "u s fed"),
+    "OTHER_GOV": ("government", "other government", "gov"),
+    "INDIV": ("individual",),
+    "NETWORK": (),
+    "AMBIG": ("ambiguous",),
+    "OTHER": ("academic", "university", "hospital"),
+    "UNKNOWN": (),
+}
+SEXES: dict[str, tuple[str, ...]] = {
+    "FEMALE": ("f", "woman", "women", "girl", "girls"),
+    "MALE": ("m", "man", "men", "boy", "boys"),
+    "ALL": ("any", "both", "everyone"),
+}
+
+_YES = {"1", "true", "yes", "y", "on", "with"}
+_NO = {"0", "false", "no", "n", "off", "without"}
+_NON_WORD = re.compile(r"[^A-Z0-9]+")
+_NCT = re.compile(r"^NCT\d{8}$")
+_ISO = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
+_DISTANCE = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(km|kms|kilometers?|kilometres?|mi|mile|miles)?\s*$", re.IGNORECASE
+)
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+_AGE_UNITS = {"": 1.0, "y": 1.0, "yr": 1.0, "yrs": 1.0, "year": 1.0, "years": 1.0,
+              "m": 1 / 12, "mo": 1 / 12, "month": 1 / 12, "months": 1 / 12,
+              "w": 7 / DAYS_PER_YEAR, "wk": 7 / DAYS_PER_YEAR, "week": 7 / DAYS_PER_YEAR,
+              "weeks": 7 / DAYS_PER_YEAR, "d": 1 / DAYS_PER_YEAR, "day": 1 / DAYS_PER_YEAR,
+              "days": 1 / DAYS_PER_YEAR}  # fmt: skip
+
+
+def _alias_table(vocabulary: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for enum, words in vocabulary.items():
+        table[_key(enum)] = enum
+        for word in words:
+            table[_key(word)] = enum
+    return table
+
+
+def _key(word: str) -> str:
+    return _NON_WORD.sub("_", word.strip().upper()).strip("_")
+
+
+_TABLES = {
+    "status": _alias_table(STATUSES),
+    "phase": _alias_table(PHASES),
+    "study type": _alias_table(STUDY_TYPES),
+    "intervention type": _alias_table(INTERVENTION_TYPES),
+    "sponsor class": _alias_table(SPONSOR_CLASSES),
+    "sex": _alias_table(SEXES),
+}
+_CHOICES = {
+    "status": STATUSES,
+    "phase": PHASES,
+    "study type": STUDY_TYPES,
+    "intervention type": INTERVENTION_TYPES,
+    "sponsor class": SPONSOR_CLASSES,
+    "sex": SEXES,
+}
+
+
+def to_enum(vocabulary: str, word: str) -> str:
+    """The API v2 enum for a word of ``vocabulary``; QueryError naming the choices if unknown.
+
+    >>> to_enum("phase", "Phase II"), to_enum("status", "active, not recruiting")
+    ('PHASE2', 'ACTIVE_NOT_RECRUITING')
+    """
+    enum = _TABLES[vocabulary].get(_key(word))
+    if enum is None:
+        choices = ", ".join(e.lower() for e in _CHOICES[vocabulary])
+        raise QueryError(f"Unknown {vocabulary} {word!r}; use one of: {choices}.")
+    return enum
+
+
+def to_enums(vocabulary: str, words: str | Iterable[str]) -> tuple[str, ...]:
+    """Each word as its enum, in order, without repeats; ``"1/2"`` counts as two phases.
+
+    A value is split at commas unless it is a known word as a whole ("active, not recruiting").
+    """
+    found: dict[str, None] = {}
+    known = _TABLES[vocabulary]
+    for word in split_values(words, keep=lambda w: _key(w) in known):
+        parts = re.split(r"\s*/\s*", word) if vocabulary == "phase" else [word]
+        if vocabulary == "phase" and len(parts) == 2 and parts[0].lower().startswith("phase"):
+            parts[1] = parts[1] if parts[1].lower().startswith("phase") else f"phase {parts[1]}"
+        for part in parts:
+            if part:
+                found.setdefault(to_enum(vocabulary, part), None)
+    return tuple(found)
+
+
+def split_values(values: str | Iterable[str], keep: Callable[[str], bool] | None = None) -> list[str]:
+    """Comma lists and repeated values alike: ``["a,b", "c"]`` -> ``["a", "b", "c"]``; a value
+    that ``keep`` accepts whole is not split.
+
+    >>> split_values(["Korea, Republic of", "France,Spain"], keep=lambda v: v.startswith("Korea"))
+    ['Korea, Republic of', 'France', 'Spain']
+    """
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for value in values:
+        text = str(value).strip()
+        if keep is not None and text and keep(text):
+            out.append(text)
+        else:
+            out.extend(part.strip() for part in text.split(",") if part.strip())
+    return out
+
+
+def parse_bool(word: object, what: str) -> bool | None:
+    """``yes``/``no``, ``true``/``false``, ``1``/``0``; None for an empty value."""
+    if word is None or isinstance(word, bool):
+        return word
+    text = str(word).strip().lower()
+    if not text:
+        return None
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise QueryError(f"{what} must be yes or no, not {word!r}.")
+
+
+def parse_distance_km(text: str | float | None) -> float | None:
+    """``"500km"``, ``"300mi"``, ``"25"`` (kilometres) -> kilometres.
+
+    >>> parse_distance_km("300 miles")
+    482.8032
+    """
+    if text is None or text == "":
+        return None
+    if isinstance(text, int | float):
+        km = float(text)
+    else:
+        match = _DISTANCE.match(text)
+        if not match:
+            raise QueryError(f"Cannot read the distance {text!r}; write it like 500km or 300mi.")
+        km = float(match.group(1))
+        if (match.group(2) or "km").lower().startswith("mi"):
+            km = round(km * KM_PER_MILE, 6)
+    if not 0 < km <= 20_050:
+        raise QueryError("The distance must be more than 0 and at most 20,050 km (half the Earth).")
+    return km
+
+
+def parse_age_years(text: str | float | None) -> float | None:
+    """A patient's age in years from ``45``, ``"45y"``, ``"18 months"``, ``"3 weeks"``.
+
+    >>> parse_age_years("18 months")
+    1.5
+    """
+    if text is None or text == "":
+        return None
+    if isinstance(text, int | float):
+        years = float(text)
+    else:
+        match = _AGE.match(text)
+        unit = _AGE_UNITS.get(match.group(2).lower()) if match else None
+        if match is None or unit is None:
+            raise QueryError(f"Cannot read the age {text!r}; write it like 45, 45y, 18 months or 3 weeks.")
+        years = float(match.group(1)) * unit
+    if not 0 <= years <= 150:
+        raise QueryError("The age must be between 0 and 150 years.")
+    return years
+
+
+def parse_int(text: object, what: str, *, minimum: int = 0, maximum: int | None = None) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        value = int(str(text).strip()) if not isinstance(text, int) else text
+    except ValueError:
+        raise QueryError(f"{what} must be a whole number, not {text!r}.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum:,}" if maximum is not None else ""
+        raise QueryError(f"{what} must be at least {minimum}{upper}, not {value}.")
+    return value
+
+
+def parse_iso_date(text: str | None, what: str) -> str | None:
+    """A date bound as ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, checked, as written."""
+    if text is None or not str(text).strip():
+        return None
+    text = str(text).strip()
+    match = _ISO.match(text)
+    try:
+        if match is None:
+            raise ValueError
+        year, month, day = match.groups()
+        date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        raise QueryError(f"{what} must be a date like 2021, 2021-06 or 2021-06-30, not {text!r}.") from None
+    return text
+
+
+def date_upper_bound(text: str) -> tuple[str, bool]:
+    """The bound to compare stored dates against for a ``*_to`` date: (value, inclusive).
+
+    A year or a month means all of it: ``2021`` -> (``"2022"``, exclusive).
+
+    >>> date_upper_bound("2021"), date_upper_bound("2021-12"), date_upper_bound("2021-06-30")
+    (('2022', False), ('2022-01', False), ('2021-06-30', True))
+    """
+    parts = text.split("-")
+    if len(parts) == 1:
+        return f"{int(parts[0]) + 1:04d}", False
+    if len(parts) == 2:
+        year, month = int(parts[0]), int(parts[1])
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return f"{year:04d}-{month:02d}", False
+    return text, True
+
+
+def parse_nct_ids(values: Iterable[str]) -> tuple[str, ...]:
+    ids: dict[str, None] = {}
+    for value in split_values(values):
+        nct = value.upper()
+        if not _NCT.match(nct):
+            raise QueryError(f"{value!r} is not an NCT id; they look like NCT04184258.")
+        ids.setdefault(nct, None)
+    return tuple(ids)
+
+
+def _distinct(values: str | Iterable[str]) -> tuple[str, ...]:
+    items = [values] if isinstance(values, str) else values
+    return tuple(dict.fromkeys(v.strip() for v in items if v and v.strip()))
+
+
+def is_country(name: str) -> bool:
+    """Whether a name is a known country (so "Korea, Republic of" is not split at its comma)."""
+    from trialscope.search.geo import country_code
+
+    return country_code(name) is not None

@@ -1,0 +1,120 @@
+"""Derived indexes: tables computed from the trials, refreshed through one interface.
+
+Search's tables and the related-trials index are derived from the stored trials; typed
+criteria and change lists will be too. Each is a :class:`DerivedIndex`: a name, a version
+(bump it when what it computes changes: the index is then rebuilt), the owner of its tables
+in :mod:`trialscope.store.schema`, and one method, ``refresh(store, changed, removed)``.
+
+Whoever changes the trials — a file ingest, a sync, a migration — logs each trial it wrote
+or removed in the store's change log, in the same transaction. :func:`refresh_indexes` then
+gives each index the trials logged since it last read the log, and records how far it read
+once the index has written them, so an interrupted refresh is simply done again (a refresh
+must be idempotent: re-indexing a trial replaces what was indexed for it).
+
+>>> from trialscope.store import open_store
+>>> class Counting:
+...     name, version, owner = "counting", "1", "none"
+...     def refresh(self, store, changed, removed, *, full, progress=None):
+...         return f"{len(changed)} trials"
+>>> [r.line for r in refresh_indexes(open_store(":memory:"), [Counting()])]
+['counting: 0 trials']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from trialscope.store.sqlite import SqliteStore
+
+Progress = Callable[[int, int], None]
+
+
+class DerivedIndex(Protocol):
+    """A set of tables computed from the trials."""
+
+    name: str
+    version: str
+    owner: str
+
+    def refresh(
+        self,
+        store: SqliteStore,
+        changed: Sequence[int],
+        removed: Sequence[int],
+        *,
+        full: bool,
+        progress: Progress | None = None,
+    ) -> str:
+        """Index ``changed`` trials again and forget ``removed`` ones; ``full`` when the index's
+        tables were just emptied and ``changed`` is every trial. Returns a one-line summary."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refreshed:
+    """What one index's refresh did."""
+
+    name: str
+    changed: int
+    removed: int
+    full: bool
+    seconds: float
+    summary: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.name}: {self.summary}"
+
+
+def is_current(store: SqliteStore, index: DerivedIndex) -> bool:
+    """Whether the index has read every change and was built by this version of its code."""
+    state = store.derived_state(index.name)
+    return state is not None and state[0] == index.version and state[1] >= store.last_change()
+
+
+def refresh_indexes(
+    store: SqliteStore,
+    indexes: Iterable[DerivedIndex],
+    *,
+    full: bool = False,
+    progress: Callable[[str], Progress | None] | None = None,
+) -> list[Refreshed]:
+    """Bring each index up to date with the trials; ``full`` rebuilds them all.
+
+    ``progress(name)`` may return a callback ``(done, total)`` for that index's work.
+    """
+    done: list[Refreshed] = []
+    for index in indexes:
+        started = time.perf_counter()
+        state = store.derived_state(index.name)
+        rebuild = full or state is None or state[0] != index.version
+        if rebuild:
+            upto = store.last_change()
+            store.clear_tables(index.owner)
+            changed: Sequence[int] = store.trial_ids()
+            removed: Sequence[int] = ()
+        else:
+            assert state is not None
+            changes = store.changes_since(state[1])
+            if not changes.changed and not changes.removed and state[1] == changes.last:
+                continue
+            changed, removed, upto = changes.changed, changes.removed, changes.last
+        summary = index.refresh(
+            store, changed, removed, full=rebuild, progress=progress(index.name) if progress else None
+        )
+        store.set_derived_state(index.name, index.version, upto)
+        done.append(
+            Refreshed(index.name, len(changed), len(removed), rebuild, time.perf_counter() - started, summary)
+        )
+    store.prune_changes()
+    return done
+
+
+def chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
+    """Consecutive pieces of at most ``size`` items (a refresh works through them in turn)."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])

@@ -1,0 +1,186 @@
+"""What every backend writes and reads: records, prepared rows, counts. Pure, no I/O.
+
+:func:`prepare_record` flattens a parsed trial into the rows of the ``store`` tables; it is
+pure, so ingest runs it in worker processes while one process writes.
+
+>>> from trialscope.model import Trial
+>>> prepared = prepare_record(StoredRecord(Trial(nct_id="NCT00000001"), b"{}"))
+>>> prepared.nct_id, prepared.row[0]
+('NCT00000001', 'NCT00000001')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import msgspec
+
+try:  # ISA-L writes the same zlib format several times faster; stdlib zlib reads it back.
+    from isal.isal_zlib import compress as _zlib_compress
+except ImportError:  # pragma: no cover - the optional accelerator is missing
+    from zlib import compress as _zlib_compress
+
+from trialscope.model import Trial
+
+_encode = msgspec.json.Encoder().encode
+
+
+def compress(data: bytes) -> bytes:
+    """zlib-format compression of a stored blob (trial JSON, raw record); level 1 for speed."""
+    return _zlib_compress(data, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A parsed trial with the raw record it came from."""
+
+    trial: Trial
+    raw: bytes
+    source_file: str | None = None
+
+
+@dataclass(slots=True)
+class UpsertStats:
+    """What a write did; ``changed`` holds the trial ids written (new or replaced)."""
+
+    inserted: int = 0
+    replaced: int = 0
+    skipped: int = 0
+    changed: list[int] = field(default_factory=list)
+
+    def add(self, other: UpsertStats) -> None:
+        self.inserted += other.inserted
+        self.replaced += other.replaced
+        self.skipped += other.skipped
+        self.changed.extend(other.changed)
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    nct_id: str
+    raw: bytes
+    source_format: str
+    source_file: str | None
+    content_hash: str
+
+
+@dataclass(slots=True)
+class StoreStats:
+    trials: int = 0
+    summary_only: int = 0
+    with_results: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_phase: Counter[str] = field(default_factory=Counter)
+    by_type: Counter[str] = field(default_factory=Counter)
+    by_source: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Trials written and removed since a point of the change log, up to ``last``."""
+
+    changed: tuple[int, ...]
+    removed: tuple[int, ...]
+    last: int
+
+
+class PreparedTrial(NamedTuple):
+    """A trial flattened into the rows of every store table, ready to write (picklable, cheap)."""
+
+    nct_id: str
+    last_update: str | None
+    summary_only: bool
+    row: tuple[Any, ...]
+    phases: list[tuple[Any, ...]]
+    conditions: list[tuple[Any, ...]]
+    mesh: list[tuple[Any, ...]]
+    interventions: list[tuple[Any, ...]]
+    sponsors: list[tuple[Any, ...]]
+    sites: list[tuple[Any, ...]]
+
+
+def wins(new: PreparedTrial, old_update: str | None, old_summary_only: int) -> bool:
+    """Whether a newly read record replaces the stored one.
+
+    A full record beats a summary-only one whatever the dates; otherwise only a strictly
+    newer last-update date replaces, so re-reading the same files changes nothing.
+    """
+    if bool(new.summary_only) != bool(old_summary_only):
+        return not new.summary_only
+    return (new.last_update or "") > (old_update or "")
+
+
+def prepare_record(record: StoredRecord) -> PreparedTrial:
+    """Flatten a record into table rows (the ``trials`` row without its id)."""
+    t = record.trial
+    d = t.design
+    e = t.eligibility
+    lead = t.lead_sponsor
+    row = (
+        t.nct_id,
+        t.brief_title,
+        t.official_title,
+        t.acronym,
+        t.overall_status,
+        d.study_type,
+        t.phase_label or None,
+        d.primary_purpose,
+        d.allocation,
+        d.enrollment_count,
+        t.start_date.date if t.start_date else None,
+        t.primary_completion_date.date if t.primary_completion_date else None,
+        t.completion_date.date if t.completion_date else None,
+        t.first_post_date.date if t.first_post_date else None,
+        t.last_update,
+        int(t.has_results),
+        e.sex,
+        e.minimum_age_days,
+        e.maximum_age_days,
+        None if e.healthy_volunteers is None else int(e.healthy_volunteers),
+        lead.name if lead else None,
+        lead.sponsor_class if lead else None,
+        int(t.summary_only),
+        t.source_format,
+        record.source_file,
+        hashlib.sha256(record.raw).hexdigest(),
+        compress(_encode(t)),
+        compress(record.raw),
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    mesh = [
+        (kind, m.term, m.id, ancestor)
+        for kind, terms, ancestor in (
+            ("condition", t.condition_mesh, 0),
+            ("condition", t.condition_ancestors, 1),
+            ("intervention", t.intervention_mesh, 0),
+            ("intervention", t.intervention_ancestors, 1),
+        )
+        for m in terms
+    ]
+    return PreparedTrial(
+        nct_id=t.nct_id,
+        last_update=t.last_update,
+        summary_only=t.summary_only,
+        row=row,
+        phases=[(p,) for p in dict.fromkeys(d.phases)],
+        conditions=[(c,) for c in dict.fromkeys(t.conditions)],
+        mesh=mesh,
+        interventions=[(i.type, i.name) for i in t.interventions],
+        sponsors=[(s.name, s.sponsor_class, s.role) for s in t.sponsors],
+        sites=[
+            (
+                s.facility,
+                s.city,
+                s.state,
+                s.country,
+                s.status,
+                s.geo.lat if s.geo else None,
+                s.geo.lon if s.geo else None,
+            )
+            for s in t.locations
+        ],
+    )

@@ -1,0 +1,199 @@
+"""The search index search owns: postings round trips, BM25 against SQLite FTS5's own, and a
+store refreshed piece by piece (new, replaced and removed trials, merged segments, an
+interrupted refresh) searching exactly like one indexed in one go."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest_search import *
+from conftest_search import CTGOV, SEED
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trialscope.ingest import ingest_paths
+from trialscope.model import DateStruct
+from trialscope.search import SEARCH_INDEX, SearchQuery, search_reader, search_trials
+from trialscope.search import segments as segments_module
+from trialscope.search.document import FIELDS, field_texts
+from trialscope.search.postings import SegmentBuilder, decode_positions, decode_postings, encode_postings
+from trialscope.store import StoredRecord, open_store, refresh_indexes
+
+# --- postings -------------------------------------------------------------------------
+
+entries = st.lists(
+    st.tuples(st.integers(1, 2_000_000), st.integers(0, 9), st.integers(1, 70_000)),
+    max_size=60,
+    unique_by=lambda e: e[:2],
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries)
+def test_postings_round_trip(rows: list[tuple[int, int, int]]) -> None:
+    rows.sort()
+    docs = np.array([r[0] for r in rows], np.int64)
+    fields = np.array([r[1] for r in rows], np.uint8)
+    counts = np.array([r[2] for r in rows], np.int64)
+    got = decode_postings(encode_postings(docs, fields, counts))
+    assert got.docs.tolist() == docs.tolist()
+    assert got.fields.tolist() == fields.tolist()
+    assert got.counts.tolist() == counts.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["lupus", "stem", "cells", "the", "Sjögren's", "10"]), max_size=30),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_segment_positions_are_where_the_words_stand(docs: list[list[str]]) -> None:
+    from trialscope.analyze import terms
+
+    builder = SegmentBuilder()
+    texts = {i + 1: " ".join(words) for i, words in enumerate(docs)}
+    for trial_id, text in texts.items():
+        builder.add(trial_id, ("", "", "", "", "", text, "", "", "", ""))
+    for term, trials, postings, positions in builder.build():
+        got = decode_postings(postings)
+        where = decode_positions(positions, got.counts).tolist()
+        expected = [
+            (trial_id, i) for trial_id, text in texts.items() for i, t in enumerate(terms(text)) if t == term
+        ]
+        assert list(zip(np.repeat(got.docs, got.counts).tolist(), where, strict=True)) == expected
+        assert trials == len({d for d, _ in expected})
+        assert set(got.fields.tolist()) == {FIELDS.index("summary")}
+
+
+# --- BM25 against SQLite FTS5 -----------------------------------------------------------
+
+QUERIES = [
+    ("cancer", '"cancer"'),
+    ("breast cancer", '"breast" AND "cancer"'),
+    ('"stem cells"', '"stem cells"'),
+    ("lupus OR asthma", '"lupus" OR "asthma"'),
+    ("title:pain", '(title : "pain")'),
+    ("diabetes -insulin", '"diabetes" NOT "insulin"'),
+    ('condition:"heart failure"', '({conditions mesh} : "heart failure")'),
+]
+
+
+def test_bm25_equals_sqlite_fts5_bm25_on_the_same_texts(search_store: object) -> None:
+    """The ranking search computes from its own postings is FTS5's bm25() with the same field
+    weights, on every trial both match (FTS5 built here from the same field texts)."""
+    from trialscope.search.document import WEIGHTS
+
+    store = search_store
+    trials = store.trials_by_id(store.trial_ids())  # type: ignore[attr-defined]
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE t USING fts5({', '.join(FIELDS)}, tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    conn.executemany(
+        f"INSERT INTO t(rowid, {', '.join(FIELDS)}) VALUES (?{', ?' * len(FIELDS)})",
+        [(i, *field_texts(t)) for i, t in trials.items()],
+    )
+    weights = ", ".join(repr(w) for w in WEIGHTS)
+    for text, match in QUERIES:
+        theirs = dict(conn.execute(f"SELECT rowid, -bm25(t, {weights}) FROM t WHERE t MATCH ?", [match]))
+        got = search_trials(store, SearchQuery(text=text, limit=1000), use_synonyms=False)  # type: ignore[arg-type]
+        assert got.total == len(theirs), text
+        ids = store.ids_of([h.nct_id for h in got.hits])  # type: ignore[attr-defined]
+        for hit in got.hits:
+            # Lengths may differ by a token where FTS5 makes an empty token of a lone mark.
+            assert hit.score == pytest.approx(theirs[ids[hit.nct_id]], rel=1e-3), (text, hit.nct_id)
+
+
+# --- refreshing piece by piece ------------------------------------------------------------
+
+PROBES = [
+    SearchQuery(text="lupus", limit=50, facets=("status", "phase", "country")),
+    SearchQuery(text='"stem cells" -placebo', limit=50, sort="enrollment"),
+    SearchQuery(text="cancer OR tumour", statuses=("recruiting",), limit=50),
+    SearchQuery(text="immun*", limit=50),
+    SearchQuery(conditions=("Neoplasms",), limit=50, facets=("start_year",), sort="enrollment"),
+    SearchQuery(text="zebrafish", limit=50),
+]
+
+
+def _answers(store: object) -> list[tuple[object, ...]]:
+    out = []
+    for query in PROBES:
+        r = search_trials(store, query)  # type: ignore[arg-type]
+        out.append((r.total, [(h.nct_id, h.score, h.title) for h in r.hits], r.facets))
+    return out
+
+
+def test_an_index_refreshed_piece_by_piece_searches_like_one_built_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path
+    files = sorted(
+        p for p in (CTGOV / "v2_json").rglob("*") if p.is_file() and p.suffix in {".json", ".jsonl"}
+    )
+    thirds = [files[i::3] for i in range(3)]
+    monkeypatch.setattr(segments_module, "MAX_SEGMENTS", 3)  # merge often
+    monkeypatch.setattr(segments_module, "MERGE_TO", 2)
+    monkeypatch.setattr("trialscope.search.index.SEGMENT_TRIALS", 400)
+    grown = open_store(folder / "grown.db")
+    ingest_paths(grown, [SEED], progress=False)
+    for part in thirds:
+        ingest_paths(grown, part, progress=False)
+        refresh_indexes(grown, [SEARCH_INDEX])
+    # A newer version of the seed (new words), and a trial removed.
+    seed = grown.get_trial("NCT04184258")
+    newer = dataclasses.replace(seed, brief_title="Zebrafish stem cells for lupus",
+                                last_update_post_date=DateStruct("2031-01-01", "ACTUAL"))  # fmt: skip
+    grown.upsert_trials([StoredRecord(newer, b"{}")])
+    gone = search_trials(grown, SearchQuery(text="lupus", limit=1)).hits[0].nct_id
+    assert gone != "NCT04184258"
+    grown.remove_trials([gone])
+    refresh_indexes(grown, [SEARCH_INDEX])
+    assert len(segments_module.live_segments(grown)) <= 3
+
+    fresh = open_store(folder / "fresh.db")
+    ingest_paths(fresh, [SEED], progress=False)
+    ingest_paths(fresh, [p for part in thirds for p in part], progress=False)
+    fresh.upsert_trials([StoredRecord(newer, b"{}")])
+    fresh.remove_trials([gone])
+    refresh_indexes(fresh, [SEARCH_INDEX])
+    assert _answers(grown) == _answers(fresh)
+    assert search_trials(grown, SearchQuery(text="zebrafish")).hits[0].nct_id == "NCT04184258"
+    assert gone not in {h.nct_id for h in search_trials(grown, SearchQuery(text="lupus", limit=1000)).hits}
+
+
+def test_an_interrupted_refresh_is_done_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(tmp_path / "t.db")
+    ingest_paths(store, [SEED, CTGOV / "v2_json"], progress=False)
+    refresh_indexes(store, [SEARCH_INDEX])
+    before = _answers(store)
+    shutil.copy(tmp_path / "t.db", tmp_path / "copy.db")
+    # Every trial written again (newer), and the refresh killed after its first batch.
+    trials = list(store.iter_trials())
+    newer = [dataclasses.replace(t, last_update_post_date=DateStruct("2031-01-01")) for t in trials]
+    store.upsert_trials(StoredRecord(t, b"{}") for t in newer)
+    monkeypatch.setattr("trialscope.search.index.SEGMENT_TRIALS", 500)
+    calls = {"n": 0}
+    real = segments_module.next_segment
+
+    def dying(s: object) -> int:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(s)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("trialscope.search.index.next_segment", dying)
+    with pytest.raises(KeyboardInterrupt):
+        refresh_indexes(store, [SEARCH_INDEX])
+    monkeypatch.setattr("trialscope.search.index.next_segment", real)
+    refresh_indexes(store, [SEARCH_INDEX])
+    assert _answers(store) == before  # same texts: same answers, nothing doubled
+    reader = search_reader(store)
+    assert reader.n_docs == len(trials)

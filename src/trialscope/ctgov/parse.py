@@ -1,9 +1,17 @@
-"""API v2 study JSON -> :class:`trialscope.model.Trial`, as pure functions.
+"""The one parser of the model: an API v2 study dictionary -> :class:`trialscope.model.Trial`.
+
+Every shape of record ends here. API v2 JSON is read as it is; the older shapes (v1 FullStudies
+and StudyFields JSON, legacy XML, CSV exports) are first converted into the API v2 dictionary by
+their own modules, and :func:`parse_converted` runs the conversion and this parser under the one
+guard that makes a bad record cost that record only.
 
 The records come from many hands: every field may be missing, and some hold the wrong type
 (a number as a string, a list where a string belongs). The readers ``_s``, ``_i``, ``_l`` and
 ``_d`` coerce gently and give None for what cannot be read, so only a missing NCT id (or an
 object that is not a study at all) rejects a record.
+
+TrialScope's converters add one key API v2 does not have: ``outcomesModule.unspecifiedOutcomes``,
+the outcomes of a classic CSV export, which does not say which are primary.
 
 >>> trial = parse_study({"protocolSection": {"identificationModule": {"nctId": "NCT00000102"}}})
 >>> trial.nct_id
@@ -13,7 +21,8 @@ object that is not a study at all) rejects a record.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from trialscope import vocab
 from trialscope.errors import NotAStudyError, ParseError
@@ -55,6 +64,17 @@ from trialscope.model import (
 )
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
+
+# How a reject reason names each source format.
+FORMAT_NAMES = {
+    "v2": "API v2",
+    "v1": "v1 FullStudies",
+    "v1-fields": "v1 StudyFields",
+    "xml": "legacy XML",
+    "csv": "CSV export",
+}
+
+Record = TypeVar("Record")
 
 # --- gentle readers ---------------------------------------------------------------------
 
@@ -170,8 +190,42 @@ def parse_study(study: Any) -> Trial:
     """Parse one API v2 study object (as decoded from JSON) into a Trial.
 
     Raises NotAStudyError for an object that is not a study and ParseError for a study
-    without a usable NCT id.
+    without a usable NCT id; never anything else.
     """
+    return parse_converted(study, _as_is, "v2")
+
+
+def _as_is(study: Any) -> Any:
+    return study
+
+
+def parse_converted(
+    record: Record, convert: Callable[[Record], Any], source_format: str, *, summary_only: bool = False
+) -> Trial:
+    """``convert`` a record of an older shape into the API v2 dictionary, and parse that.
+
+    This is the one guard of every parser: whatever fails while one record is converted or
+    parsed becomes a ParseError with a reason a person can read, so the record is reported
+    and the batch goes on. Converters raise ParseError (or NotAStudyError) themselves for
+    what they know is wrong with a record; anything else they raise is a bug of ours, and is
+    reported as such rather than stopping an ingest.
+    """
+    study: Any = None
+    try:
+        study = convert(record)
+        return _trial(study, source_format, summary_only)
+    except ParseError:
+        raise
+    except Exception as exc:
+        name = FORMAT_NAMES.get(source_format, source_format)
+        nct_id = _s(_d(_d(study, "protocolSection"), "identificationModule"), "nctId")
+        who = f"{nct_id}: " if nct_id else ""
+        raise ParseError(
+            f"{who}cannot read this {name} record: unexpected {type(exc).__name__} ({exc})"
+        ) from exc
+
+
+def _trial(study: Any, source_format: str, summary_only: bool) -> Trial:
     if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
         keys = ", ".join(sorted(map(str, study))[:5]) if isinstance(study, dict) else type(study).__name__
         raise NotAStudyError(f"not an API v2 study (no protocolSection; found {keys or 'nothing'})")
@@ -257,7 +311,8 @@ def parse_study(study: Any) -> Trial:
         intervention_ancestors=_mesh(_d(derived, "interventionBrowseModule"), "ancestors"),
         has_results=bool(study.get("hasResults") is True or results_section),
         results=parse_results(results_section) if results_section else None,
-        source_format="v2",
+        source_format=source_format,
+        summary_only=summary_only,
     )
 
 
@@ -323,7 +378,7 @@ def _interventions(module: dict[str, Any]) -> tuple[Intervention, ...]:
 
 def _outcomes(module: dict[str, Any]) -> tuple[Outcome, ...]:
     found: list[Outcome] = []
-    for kind in ("primary", "secondary", "other"):
+    for kind in ("primary", "secondary", "other", "unspecified"):
         for o in _l(module, f"{kind}Outcomes"):
             if isinstance(o, dict) and _s(o, "measure"):
                 found.append(

@@ -8,13 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trialscope.ctgov.legacy_xml import (
-    derive_std_ages,
-    parse_masking,
-    parse_xml_study,
-    split_design_line,
-    unwrap_textblock,
-)
+from trialscope.ctgov.legacy_xml import parse_xml_study, split_design_line
+from trialscope.ctgov.xml_text import unwrap_textblock
+from trialscope.vocab import derive_std_ages, parse_masking
 from trialscope.errors import NotAStudyError, ParseError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

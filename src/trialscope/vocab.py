@@ -278,3 +278,27 @@ def age_bound(text: str | None) -> str | None:
     if not text or not text.strip():
         return None
     return text.strip() if age_to_days(text) is not None else None
+
+
+# The facts of a study design as the older shapes name them in one line ("Allocation: Randomized,
+# Masking: Double Blind ...", the classic XML's <study_design> and the CSV's "Study Design"),
+# by the name of the fact in the model.
+DESIGN_KEYS = {
+    "allocation": "allocation",
+    "intervention model": "intervention_model",
+    "primary purpose": "primary_purpose",
+    "masking": "masking",
+    "observational model": "observational_model",
+    "time perspective": "time_perspective",
+}
+
+
+def design_words(pairs: Iterable[str]) -> dict[str, str]:
+    """``["Allocation: Randomized", "Masking: None (Open Label)"]`` -> the words of each known fact."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, _, value = pair.partition(":")
+        name = DESIGN_KEYS.get(" ".join(key.lower().split()))
+        if name and value.strip():
+            found[name] = value.strip()
+    return found

@@ -24,15 +24,18 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from trialscope import vocab
-from trialscope.ctgov.legacy_xml import (
-    age_bound,
-    derive_std_ages,
-    enum_word,
-    parse_masking,
-    phases_from_words,
-    to_int,
-    valid_nct_id,
-)
+from trialscope.ctgov.translate import to_int
+from trialscope.vocab import age_bound, derive_std_ages, parse_masking, phases_from_words
+from trialscope.vocab import to_enum as enum_word
+
+NCT_ID = re.compile(r"^NCT\d{8}$")
+
+
+def valid_nct_id(text: str | None) -> str:
+    nct_id = (text or "").strip().upper()
+    if not NCT_ID.match(nct_id):
+        raise ParseError(f"study has no valid NCT id (got {nct_id or 'none'!r})")
+    return nct_id
 from trialscope.errors import NotAStudyError, ParseError
 from trialscope.model import (
     DateStruct,

@@ -184,9 +184,8 @@ def first(value: Callable[[str], Any]) -> Callable[[list[str]], Any]:
     return lambda texts: value(texts[0]) if texts else None
 
 
-def listed(table: Mapping[str, str]) -> Callable[[list[str]], list[dict[str, str]]]:
-    """Each text as an object with the text under the one key of ``table``: ``{"id": text}``."""
-    [key] = table
+def listed(key: str) -> Callable[[list[str]], list[dict[str, str]]]:
+    """Each text as an object holding it under ``key``: ``{"id": text}``."""
     return lambda texts: [{key: text} for text in texts]
 
 

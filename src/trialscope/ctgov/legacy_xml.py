@@ -34,8 +34,8 @@ from trialscope.ctgov.translate import (
     Text,
     Texts,
     apply,
-    compact,
     date,
+    design_info,
     enum,
     listed,
     to_int,
@@ -156,11 +156,6 @@ def split_design_line(text: str | None) -> dict[str, str]:
     return vocab.design_words(_DESIGN_PAIR.split(text or ""))
 
 
-def _first_of_list(text: str | None) -> str | None:
-    """``"Defined Population, Natural History"`` -> its first entry: the model holds one value."""
-    return text.split(",")[0] if text else None
-
-
 def _design_info(root: Any) -> dict[str, Any]:
     # Old records (before 2010) had one <study_design> line instead of <study_design_info>.
     info = root.find("study_design_info")
@@ -168,21 +163,10 @@ def _design_info(root: Any) -> dict[str, Any]:
         words = split_design_line(XML.text(root, "study_design"))
     else:
         words = {name: text for name in vocab.DESIGN_KEYS.values() if (text := XML.text(info, name))}
-    masking, who = vocab.parse_masking(words.get("masking"))
-    return compact(
-        {
-            "allocation": vocab.to_enum("allocation", words.get("allocation")),
-            "interventionModel": vocab.to_enum("intervention_model", words.get("intervention_model")),
-            "primaryPurpose": vocab.to_enum("primary_purpose", words.get("primary_purpose")),
-            "maskingInfo": compact({"masking": masking, "whoMasked": list(who)}),
-            "observationalModel": vocab.to_enum(
-                "observational_model", _first_of_list(words.get("observational_model"))
-            ),
-            "timePerspective": vocab.to_enum(
-                "time_perspective", _first_of_list(words.get("time_perspective"))
-            ),
-        }
-    )
+    for many in ("observational_model", "time_perspective"):
+        if many in words:  # "Defined Population, Natural History": the model holds one value, the first
+            words[many] = words[many].split(",")[0]
+    return design_info(words)
 
 
 def _arm_groups(root: Any) -> list[dict[str, Any]]:

@@ -7,8 +7,9 @@ malformed JSON line or a stray object becomes a Rejected and the walk goes on. Z
 as streams, member by member, never unpacked to disk.
 
 Shapes: ``v2`` (API v2 study object), ``v1`` (classic FullStudies Study), ``v1-fields``
-(classic StudyFields row), ``xml`` (legacy clinical_study bytes), ``trial`` (already parsed,
-from a CSV export).
+(classic StudyFields row), ``xml`` (legacy clinical_study bytes), ``csv`` (a row of a website
+CSV export, with its layout), and ``json`` (a JSON line not yet decoded). The raw bytes kept of
+a CSV row are the row itself as JSON, so it can be parsed again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import IO, Any
 
 import orjson
 
-from trialscope.ctgov.csv_export import iter_csv_trials
+from trialscope.ctgov.csv_export import iter_csv_rows, parse_csv_row
 from trialscope.ctgov.legacy_xml import parse_xml_study
 from trialscope.ctgov.parse import parse_study
 from trialscope.ctgov.v1 import iter_v1_document, parse_v1_fields, parse_v1_study
@@ -192,14 +193,14 @@ def _classify(where: str, obj: Any, raw: bytes) -> SourceItem:
 def _iter_csv(name: str, stream: IO[bytes]) -> Iterator[SourceItem]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
     try:
-        for number, item in enumerate(iter_csv_trials(text), start=2):
-            where = f"{name}:{number}"
-            if isinstance(item, Trial):
-                yield SourceRecord(
-                    where, "trial", item, orjson.dumps({"csv_row": number, "nct_id": item.nct_id})
-                )
-            else:
-                yield Rejected(where, str(item))
+        for item in iter_csv_rows(text):
+            if isinstance(item, ParseError):
+                yield Rejected(name, str(item))
+                continue
+            number, layout, row = item
+            row = {k: v for k, v in row.items() if isinstance(k, str)}  # cells past the header have no name
+            raw = orjson.dumps({"csv_row": number, "layout": layout, "row": row})
+            yield SourceRecord(f"{name}:{number}", "csv", {"layout": layout, "row": row}, raw)
     except (csv.Error, TrialScopeError) as exc:
         yield Rejected(name, f"unreadable CSV: {exc}")
 
@@ -210,7 +211,7 @@ _PARSERS: dict[str, Callable[[SourceRecord], Trial]] = {
     "v1": lambda record: parse_v1_study(record.payload),
     "v1-fields": lambda record: parse_v1_fields(record.payload),
     "xml": lambda record: parse_xml_study(record.raw),
-    "trial": lambda record: record.payload,
+    "csv": lambda record: parse_csv_row(record.payload["row"], record.payload["layout"]),
 }
 
 
@@ -227,15 +228,13 @@ def decode_json_record(record: SourceRecord) -> SourceRecord:
 
 
 def parse_source_record(record: SourceRecord) -> Trial:
-    """Parse a record of any shape; only ParseError (and subclasses) escape."""
+    """Parse a record of any shape; only ParseError (and subclasses) escape.
+
+    Every parser runs under the one guard of :func:`trialscope.ctgov.parse.parse_converted`.
+    """
     if record.shape == "json":
         record = decode_json_record(record)
     parser = _PARSERS.get(record.shape)
     if parser is None:
         raise ParseError(f"unknown record shape {record.shape!r}")
-    try:
-        return parser(record)
-    except TrialScopeError:
-        raise
-    except Exception as exc:  # a parser bug must cost one record, never the batch
-        raise ParseError(f"unexpected {type(exc).__name__} while parsing: {exc}") from exc
+    return parser(record)

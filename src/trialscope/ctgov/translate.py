@@ -230,3 +230,20 @@ JSON = Reader(
     text=_json_text,
     texts=_json_texts,
 )
+
+
+# The keys of API v2's designInfo, by the vocabulary of their words (vocab.DESIGN_KEYS' values).
+DESIGN_INFO = {
+    "allocation": "allocation",
+    "intervention_model": "interventionModel",
+    "primary_purpose": "primaryPurpose",
+    "observational_model": "observationalModel",
+    "time_perspective": "timePerspective",
+}
+
+
+def design_info(words: Mapping[str, str | None]) -> dict[str, Any]:
+    """API v2's designInfo from the words of a design by vocabulary (see vocab.design_words)."""
+    masking, who = vocab.parse_masking(words.get("masking"))
+    info = {key: vocab.to_enum(vocabulary, words.get(vocabulary)) for vocabulary, key in DESIGN_INFO.items()}
+    return compact({**info, "maskingInfo": compact({"masking": masking, "whoMasked": list(who)})})

@@ -37,6 +37,7 @@ from trialscope.ctgov.translate import (
     date,
     design_info,
     enum,
+    invalid_utf8,
     listed,
     to_int,
     translate,
@@ -114,16 +115,18 @@ def read_xml(data: bytes | str) -> Any:
     return root
 
 
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+
+
 def _xml_error(data: bytes, exc: etree.XMLSyntaxError) -> str:
-    name = _ERROR_NAMES.get(exc.code, "")
     line, column = exc.position
     where = f" (line {line}, column {column})"
-    if name == "ERR_INVALID_ENCODING":
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            return f"invalid UTF-8 at byte {bad.start} (0x{data[bad.start]:02x}){where}"
-    words = _XML_ERRORS.get(name)
+    declared = _DECLARED_ENCODING.match(data)
+    if declared is None or declared.group(1).lower().replace("_", "-") in (b"utf-8", b"utf8"):
+        bad = invalid_utf8(data)
+        if bad:
+            return bad + where
+    words = _XML_ERRORS.get(_ERROR_NAMES.get(exc.code, ""))
     if words:
         return words + where
     message = (exc.msg or str(exc)).split(", line ")[0]

@@ -151,6 +151,15 @@ def compact(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if v is not None}
 
 
+def invalid_utf8(data: bytes) -> str | None:
+    """Where ``data`` stops being UTF-8, in words (``invalid UTF-8 at byte 77 (0xff)``), or None."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"invalid UTF-8 at byte {bad.start} (0x{data[bad.start]:02x})"
+    return None
+
+
 # --- values of the older shapes ------------------------------------------------------------
 
 

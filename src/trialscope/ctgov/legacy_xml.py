@@ -122,7 +122,7 @@ def _xml_error(data: bytes, exc: etree.XMLSyntaxError) -> str:
     line, column = exc.position
     where = f" (line {line}, column {column})"
     declared = _DECLARED_ENCODING.match(data)
-    if declared is None or declared.group(1).lower().replace("_", "-") in (b"utf-8", b"utf8"):
+    if declared is None or declared.group(1).lower().replace(b"_", b"-") in (b"utf-8", b"utf8"):
         bad = invalid_utf8(data)
         if bad:
             return bad + where

@@ -38,11 +38,28 @@ Paths = str | tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
+class Reader:
+    """How a translation finds things in one source shape."""
+
+    node: Callable[[Any, str], Any]  # the object at a path, or None when there is none
+    nodes: Callable[[Any, str], list[Any]]  # the objects of a list at a path
+    text: Callable[[Any, str], str | None]  # the text at a path, stripped, or None
+    texts: Callable[[Any, str], list[str]]  # the texts of a list at a path, the empty ones left out
+
+
+@dataclass(frozen=True, slots=True)
 class Text:
     """The first text found at ``path`` (or at one of several paths), through ``value``."""
 
     path: Paths
     value: Callable[[str], Any] | None = None
+
+    def read(self, node: Any, reader: Reader) -> Any:
+        for path in _paths(self.path):
+            text = reader.text(node, path)
+            if text is not None:
+                return self.value(text) if self.value else text
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +68,10 @@ class Texts:
 
     path: Paths
     value: Callable[[list[str]], Any] | None = None
+
+    def read(self, node: Any, reader: Reader) -> Any:
+        texts = [t for path in _paths(self.path) for t in reader.texts(node, path)]
+        return self.value(texts) if self.value else texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +82,13 @@ class Obj:
     table: Mapping[str, Any]
     keep: Callable[[dict[str, Any]], bool] | None = None
 
+    def read(self, node: Any, reader: Reader) -> dict[str, Any] | None:
+        inner = reader.node(node, self.path)
+        if inner is None:
+            return None
+        found = translate(inner, self.table, reader)
+        return found if found and (self.keep is None or self.keep(found)) else None
+
 
 @dataclass(frozen=True, slots=True)
 class Many:
@@ -69,6 +97,16 @@ class Many:
     path: Paths
     table: Mapping[str, Any] | Callable[[Any], dict[str, Any]]
     needs: tuple[str, ...] = ()
+
+    def read(self, node: Any, reader: Reader) -> list[dict[str, Any]]:
+        table = self.table
+        nodes = [n for path in _paths(self.path) for n in reader.nodes(node, path)]
+        items = (
+            [translate(n, table, reader) for n in nodes]
+            if isinstance(table, Mapping)
+            else list(map(table, nodes))
+        )
+        return [item for item in items if any(item.get(k) for k in self.needs)] if self.needs else items
 
 
 class Join:
@@ -79,6 +117,9 @@ class Join:
     def __init__(self, *rules: Any) -> None:
         self.rules = rules
 
+    def read(self, node: Any, reader: Reader) -> list[Any]:
+        return [item for rule in self.rules for item in apply(node, rule, reader)]
+
 
 @dataclass(frozen=True, slots=True)
 class Calc:
@@ -86,60 +127,24 @@ class Calc:
 
     compute: Callable[[Any], Any]
 
-
-@dataclass(frozen=True, slots=True)
-class Reader:
-    """How a translation finds things in one source shape."""
-
-    node: Callable[[Any, str], Any]  # the object at a path, or None when there is none
-    nodes: Callable[[Any, str], list[Any]]  # the objects of a list at a path
-    text: Callable[[Any, str], str | None]  # the text at a path, stripped, or None
-    texts: Callable[[Any, str], list[str]]  # the texts of a list at a path, the empty ones left out
+    def read(self, node: Any, reader: Reader) -> Any:
+        return self.compute(node)
 
 
 def translate(node: Any, table: Mapping[str, Any], reader: Reader) -> dict[str, Any]:
     """The v2 object that ``table`` makes of ``node``; None values are left out."""
     found: dict[str, Any] = {}
+    text = reader.text
     for key, rule in table.items():
-        value = apply(node, rule, reader)
+        value = text(node, rule) if type(rule) is str else rule.read(node, reader)
         if value is not None:
             found[key] = value
     return found
 
 
 def apply(node: Any, rule: Any, reader: Reader) -> Any:
-    """The value of one rule at ``node``."""
-    if isinstance(rule, str):
-        return reader.text(node, rule)
-    if isinstance(rule, Text):
-        for path in _paths(rule.path):
-            text = reader.text(node, path)
-            if text is not None:
-                return rule.value(text) if rule.value else text
-        return None
-    if isinstance(rule, Texts):
-        texts = [t for path in _paths(rule.path) for t in reader.texts(node, path)]
-        return rule.value(texts) if rule.value else texts
-    if isinstance(rule, Obj):
-        inner = reader.node(node, rule.path)
-        if inner is None:
-            return None
-        found = translate(inner, rule.table, reader)
-        return found if found and (rule.keep is None or rule.keep(found)) else None
-    if isinstance(rule, Many):
-        items = [_item(n, rule.table, reader) for path in _paths(rule.path) for n in reader.nodes(node, path)]
-        return [item for item in items if not rule.needs or any(item.get(k) for k in rule.needs)]
-    if isinstance(rule, Join):
-        return [item for part in rule.rules for item in apply(node, part, reader)]
-    if isinstance(rule, Calc):
-        return rule.compute(node)
-    raise TypeError(f"not a translation rule: {rule!r}")
-
-
-def _item(
-    node: Any, table: Mapping[str, Any] | Callable[[Any], dict[str, Any]], reader: Reader
-) -> dict[str, Any]:
-    return translate(node, table, reader) if isinstance(table, Mapping) else table(node)
+    """The value of one rule at ``node``: a path (str) gives its text, any other rule reads itself."""
+    return reader.text(node, rule) if isinstance(rule, str) else rule.read(node, reader)
 
 
 def _paths(path: Paths) -> tuple[str, ...]:

@@ -87,30 +87,25 @@ def _was_wrapped(previous: str, text: str) -> bool:
 # --- reading elements ---------------------------------------------------------------------
 
 
-def _text(el: _Element | None, path: str | None = None) -> str | None:
-    node = el.find(path) if el is not None and path else el
-    if node is None:
-        return None
-    value = (
-        "".join(t for t in node.itertext() if isinstance(t, str))
-        .replace("\r\n", "\n")
-        .replace("\r", "\n")
-        .strip()
-    )
+def _text(node: _Element) -> str | None:
+    if len(node):  # mixed content: the texts of the children too
+        value = "".join(t for t in node.itertext() if isinstance(t, str))
+    else:
+        value = node.text or ""
+    value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     return value or None
 
 
 def _attr_or_text(el: _Element | None, path: str) -> str | None:
     if el is None:
         return None
+    if "@" not in path:
+        node = el.find(path) if path else el
+        return None if node is None else _text(node)
     path, _, attribute = path.partition("@")
     node = el.find(path) if path else el
-    if node is None:
-        return None
-    if not attribute:
-        return _text(node)
-    value = node.get(attribute)
-    return value.strip() if value and value.strip() else None
+    value = None if node is None else node.get(attribute)
+    return value.strip() or None if value else None
 
 
 XML = Reader(

@@ -178,17 +178,22 @@ def test_reject_reasons_say_what_is_wrong_in_plain_words(tmp_path: Path) -> None
     (tmp_path / "latin.xml").write_bytes(bad_xml)
     bad_json = seed.replace(b"Lupus", "L\u00fcpus".encode("latin-1"), 1)
     (tmp_path / "latin.json").write_bytes(bad_json)
+    (tmp_path / "lines.jsonl").write_bytes(
+        b"\n".join([seed.replace(b"\n", b""), bad_json.replace(b"\n", b"")])
+    )
     (tmp_path / "cut.xml").write_bytes(head + b"A title")
     (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + seed)
     store = open_store(tmp_path / "t.db")
     summary = ingest_paths(store, [tmp_path], progress=False, workers=1)
     reasons = {r.source.rsplit("/", 1)[-1]: r.reason for r in summary.rejected}
-    assert set(reasons) == {"bomb.xml", "entity.xml", "latin.xml", "latin.json", "cut.xml"}
+    assert set(reasons) == {"bomb.xml", "entity.xml", "latin.xml", "latin.json", "lines.jsonl:2", "cut.xml"}
     assert reasons["bomb.xml"].startswith("XML entity expansion refused")
     assert reasons["entity.xml"].startswith("XML entity declarations refused")
     xml_byte, json_byte = bad_xml.index(b"\xe9"), bad_json.index(b"\xfc")
     assert reasons["latin.xml"].startswith(f"invalid UTF-8 at byte {xml_byte} (0xe9)")
     assert reasons["latin.json"] == f"invalid UTF-8 at byte {json_byte} (0xfc)"
+    line_byte = bad_json.replace(b"\n", b"").index(b"\xfc")  # counted from the start of its line
+    assert reasons["lines.jsonl:2"] == f"invalid UTF-8 at byte {line_byte} (0xfc)"
     assert "ends before its elements are closed" in reasons["cut.xml"]
     assert not any("xmlCtxt" in r or "surrogates" in r or "<string>" in r for r in reasons.values())
     assert store.has_trial("NCT04184258")  # a UTF-8 file that starts with a byte order mark is read

@@ -71,12 +71,152 @@ def test_zip_is_read_as_a_stream_and_a_truncated_zip_is_reported(tmp_path: Path)
     store = open_store(tmp_path / "t.db")
     summary = ingest_paths(store, [archive], progress=False)
     assert summary.records == 15 and summary.stored == 14 and not summary.rejected
+    # A zip cut off in its middle: see test_cut_off_zip_keeps_its_whole_members_and_names_the_cut_one.
 
-    truncated = tmp_path / "truncated.zip"
-    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    summary = ingest_paths(open_store(tmp_path / "t2.db"), [truncated], progress=False)
-    assert summary.stored == 0
-    assert summary.rejected and "truncated or corrupt" in summary.rejected[0].reason
+
+def _real_zip(path: Path) -> list[tuple[zipfile.ZipInfo, str]]:
+    """A zip of real records in shard folders (as the bulk file is), with a folder entry and a
+    member that is no record; returns its record members with their NCT ids, in file order."""
+    records = sorted((V2_DIR / "aact_fixtures").glob("*.json"))
+    records += sorted((CTGOV / "legacy_xml" / "bst-mug__trec-pm").glob("*.xml"))[:4]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("shard-0/", b"")
+        zf.writestr("shard-0/README.txt", b"not a record\n" * 50)
+        for index, record in enumerate(records):
+            zf.write(record, f"shard-{index % 3}/{record.name}")
+    members = []
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.filename.endswith((".json", ".xml")):
+                data = zf.read(info)
+                nct_id = data[data.index(b"NCT0") :][:11].decode()
+                members.append((info, nct_id))
+    return members
+
+
+def _data_start(archive: bytes, info: zipfile.ZipInfo) -> int:
+    """Where a member's compressed data begins: after its local header, name and extra field."""
+    name_length, extra_length = (
+        int.from_bytes(archive[info.header_offset + 26 : info.header_offset + 28], "little"),
+        int.from_bytes(archive[info.header_offset + 28 : info.header_offset + 30], "little"),
+    )
+    return info.header_offset + 30 + name_length + extra_length
+
+
+def test_cut_off_zip_keeps_its_whole_members_and_names_the_cut_one(tmp_path: Path) -> None:
+    archive = tmp_path / "ctg-studies.json.zip"
+    members = _real_zip(archive)
+    data = archive.read_bytes()
+    directory = data.index(b"PK\x01\x02")  # the central directory, after every member
+    assert len(members) == 19 and len({nct for _, nct in members}) == 18  # two versions of one trial
+    cuts = {
+        "inside the first record's data": (_data_start(data, members[0][0]) + 40, 0, True),
+        "inside a middle record's data": (_data_start(data, members[7][0]) + 100, 7, True),
+        "inside an XML member's data": (_data_start(data, members[16][0]) + 10, 16, True),
+        "at the start of a member": (members[11][0].header_offset, 11, False),
+        "inside a member's local header": (members[12][0].header_offset + 12, 12, False),
+        "inside the central directory": (directory + 30, len(members), False),
+    }
+    for label, (cut, whole, in_member) in cuts.items():
+        part = tmp_path / f"cut-{cut}.zip"
+        part.write_bytes(data[:cut])
+        store = open_store(tmp_path / f"cut-{cut}.db")
+        summary = ingest_paths(store, [part], progress=False, workers=1)
+        stored = {row[0] for row in store.conn.execute("SELECT nct_id FROM trials")}
+        assert stored == {nct for _, nct in members[:whole]}, label
+        assert summary.records == whole, label
+        if whole == len(members):
+            assert not summary.rejected, label
+            continue
+        [reject] = summary.rejected
+        if in_member:
+            assert reject.source == f"{part}::{members[whole][0].filename}", label
+            assert "cut off inside this member" in reject.reason, label
+        else:
+            assert reject.source == str(part), label
+            assert f"cut off after {whole + 2:,} whole members" in reject.reason, label  # + folder, README
+        assert "interrupted download" in reject.reason, label
+
+
+def test_damaged_zip_member_is_named_and_the_members_before_it_are_kept(tmp_path: Path) -> None:
+    archive = tmp_path / "damaged.zip"
+    members = _real_zip(archive)
+    data = bytearray(archive.read_bytes())
+    start = _data_start(bytes(data), members[5][0])
+    data[start + 50 : start + 60] = bytes(10)  # ten bytes of the sixth record's compressed data zeroed
+    archive.write_bytes(bytes(data))
+    store = open_store(tmp_path / "t.db")
+    summary = ingest_paths(store, [archive], progress=False, workers=1)
+    stored = {row[0] for row in store.conn.execute("SELECT nct_id FROM trials")}
+    assert stored == {nct for _, nct in members[:5]}
+    [reject] = summary.rejected
+    assert reject.source.endswith("::" + members[5][0].filename)
+    assert reject.reason.startswith("this member is damaged")
+    assert "the 7 whole members before it were read" in reject.reason  # with the folder and the README
+
+    not_zip = tmp_path / "page.zip"
+    not_zip.write_bytes(b"<html>Service unavailable</html>")
+    [reject] = ingest_paths(open_store(tmp_path / "t2.db"), [not_zip], progress=False).rejected
+    assert reject.reason == "not a zip file: it does not start with a zip member"
+
+
+def test_reject_reasons_say_what_is_wrong_in_plain_words(tmp_path: Path) -> None:
+    seed = (SEED / "NCT04184258.json").read_bytes()
+    head = b"<clinical_study><id_info><nct_id>NCT00000102</nct_id></id_info><brief_title>"
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE c [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(f'<!ENTITY {n} "{("&" + p + ";") * 10}">'.encode() for p, n in zip("abcdefgh", "bcdefghi"))
+        + b"]>"
+        + head
+        + b"&i;</brief_title></clinical_study>"
+    )
+    (tmp_path / "bomb.xml").write_bytes(laughs)
+    (tmp_path / "entity.xml").write_bytes(
+        b'<!DOCTYPE c [<!ENTITY x "y">]>' + head + b"&x;</brief_title></clinical_study>"
+    )
+    bad_xml = head + "Caf\u00e9 ".encode("latin-1") + b"</brief_title></clinical_study>"
+    (tmp_path / "latin.xml").write_bytes(bad_xml)
+    bad_json = seed.replace(b"Lupus", "L\u00fcpus".encode("latin-1"), 1)
+    (tmp_path / "latin.json").write_bytes(bad_json)
+    (tmp_path / "lines.jsonl").write_bytes(
+        b"\n".join([seed.replace(b"\n", b""), bad_json.replace(b"\n", b"")])
+    )
+    (tmp_path / "cut.xml").write_bytes(head + b"A title")
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + seed)
+    store = open_store(tmp_path / "t.db")
+    summary = ingest_paths(store, [tmp_path], progress=False, workers=1)
+    reasons = {r.source.rsplit("/", 1)[-1]: r.reason for r in summary.rejected}
+    assert set(reasons) == {"bomb.xml", "entity.xml", "latin.xml", "latin.json", "lines.jsonl:2", "cut.xml"}
+    assert reasons["bomb.xml"].startswith("XML entity expansion refused")
+    assert reasons["entity.xml"].startswith("XML entity declarations refused")
+    xml_byte, json_byte = bad_xml.index(b"\xe9"), bad_json.index(b"\xfc")
+    assert reasons["latin.xml"].startswith(f"invalid UTF-8 at byte {xml_byte} (0xe9)")
+    assert reasons["latin.json"] == f"invalid UTF-8 at byte {json_byte} (0xfc)"
+    line_byte = bad_json.replace(b"\n", b"").index(b"\xfc")  # counted from the start of its line
+    assert reasons["lines.jsonl:2"] == f"invalid UTF-8 at byte {line_byte} (0xfc)"
+    assert "ends before its elements are closed" in reasons["cut.xml"]
+    assert not any("xmlCtxt" in r or "surrogates" in r or "<string>" in r for r in reasons.values())
+    assert store.has_trial("NCT04184258")  # a UTF-8 file that starts with a byte order mark is read
+
+
+def test_a_record_that_is_not_a_study_is_reported_and_the_batch_goes_on(tmp_path: Path) -> None:
+    lines = [
+        line
+        for line in (V2_DIR / "partrita__clinicaltrial-watch-tigit__snapshots.jsonl")
+        .read_bytes()
+        .splitlines()
+        if line.strip()
+    ]
+    stray = next(number for number, line in enumerate(lines, start=1) if b"protocolSection" not in line)
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(b"\n".join([lines[stray - 1], *lines[:3], b'{"status": "ok", "count": 3}', lines[3]]))
+    store = open_store(tmp_path / "t.db")
+    summary = ingest_paths(store, [mixed], progress=False, workers=1)
+    assert [(r.source.rsplit("/", 1)[-1], r.reason) for r in summary.rejected] == [
+        ("mixed.jsonl:1", "not a study record (an object with status)"),
+        ("mixed.jsonl:5", "not a study record (an object with count, status)"),
+    ]
+    assert summary.stored == 4 == store.count()
 
 
 def test_bad_files_and_records_are_rejected_with_file_and_reason(tmp_path: Path) -> None:

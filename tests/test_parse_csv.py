@@ -249,7 +249,7 @@ def test_column_subsets_still_parse():
     ],
 )
 def test_split_place(text, expected):
-    assert split_place(text) == expected
+    assert Site(**split_place(text)) == expected  # an API v2 location: the keys of the model's Site
 
 
 @pytest.mark.parametrize(
@@ -272,19 +272,20 @@ def test_parse_age(text, expected):
 
 
 def test_interventions_and_outcomes_split():
-    assert parse_intervention("DIETARY_SUPPLEMENT: Vitamin D: 2000 IU").type == "DIETARY_SUPPLEMENT"
-    assert parse_intervention("DIETARY_SUPPLEMENT: Vitamin D: 2000 IU").name == "Vitamin D: 2000 IU"
-    assert parse_intervention("Behavioral: mindfulness-based psychoeducation program").type == "BEHAVIORAL"
-    assert parse_intervention("no type here").type is None
-    outcome = split_outcome("Pain, Measured on a VAS, 0 to 10., Day 1, Day 7", "secondary")
-    assert (outcome.measure, outcome.description, outcome.time_frame, outcome.kind) == (
-        "Pain",
-        "Measured on a VAS, 0 to 10.",
-        "Day 1, Day 7",
-        "secondary",
-    )
-    assert split_outcome("Pain, up to 12 weeks").time_frame == "up to 12 weeks"
-    assert split_outcome("Pain").description is None
+    # Both give API v2 objects (an intervention, an outcome) for parse_study to read.
+    assert parse_intervention("DIETARY_SUPPLEMENT: Vitamin D: 2000 IU") == {
+        "name": "Vitamin D: 2000 IU",
+        "type": "DIETARY_SUPPLEMENT",
+    }
+    assert parse_intervention("Behavioral: mindfulness-based psychoeducation program")["type"] == "BEHAVIORAL"
+    assert parse_intervention("no type here") == {"name": "no type here"}
+    assert split_outcome("Pain, Measured on a VAS, 0 to 10., Day 1, Day 7") == {
+        "measure": "Pain",
+        "description": "Measured on a VAS, 0 to 10.",
+        "timeFrame": "Day 1, Day 7",
+    }
+    assert split_outcome("Pain, up to 12 weeks")["timeFrame"] == "up to 12 weeks"
+    assert "description" not in split_outcome("Pain")
 
 
 def test_bad_rows_become_parse_errors_with_their_row_number():

@@ -8,14 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trialscope.ctgov.legacy_xml import (
-    derive_std_ages,
-    parse_masking,
-    parse_xml_study,
-    split_design_line,
-    unwrap_textblock,
-)
+from trialscope.ctgov.legacy_xml import parse_xml_study, split_design_line
+from trialscope.ctgov.xml_text import unwrap_textblock
 from trialscope.errors import NotAStudyError, ParseError
+from trialscope.vocab import derive_std_ages, parse_masking
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 XML_DIR = SHARED / "data" / "ctgov" / "legacy_xml"
@@ -317,6 +313,11 @@ def test_errors_are_parse_errors_with_a_reason():
         parse_xml_study(b"<clinical_study><brief_title>x</brief_title></clinical_study>")
     with pytest.raises(ParseError, match="empty"):
         parse_xml_study(b"")
+    declared = b'<?xml version="1.0" encoding="UTF-8"?><clinical_study><brief_title>Caf\xe9</brief_title>'
+    with pytest.raises(ParseError, match=r"^invalid UTF-8 at byte 70 \(0xe9\) \(line 1, column"):
+        parse_xml_study(declared)
+    with pytest.raises(ParseError, match="^XML entity declarations refused"):
+        parse_xml_study(b'<!DOCTYPE c [<!ENTITY x "y">]><clinical_study>&x;</clinical_study>')
     trial = parse_xml_study(
         b"<clinical_study><id_info><nct_id>nct00000102</nct_id></id_info>"
         b"<enrollment type='Anticipated'>about forty</enrollment></clinical_study>"

@@ -1,8 +1,11 @@
-"""Registry vocabularies: the words of older shapes mapped onto the API v2 enums.
+"""Registry vocabularies: the words of older shapes mapped onto the API v2 enums, in one place.
 
-API v2 spells values as enums (``PHASE1``, ``NON_RANDOMIZED``); the retired v1 JSON and the
-legacy XML spell them as words (``Phase 1``, ``Non-Randomized``). Most words become the enum
-by upper-casing and joining with ``_``; the tables below hold the ones that do not.
+API v2 spells values as enums (``PHASE1``, ``NON_RANDOMIZED``); the retired v1 JSON, the legacy
+XML and the classic CSV export spell them as words (``Phase 1``, ``Non-Randomized``, ``Double
+Blind (Subject, Caregiver)``). Most words become the enum by upper-casing and joining with
+``_``; the tables below hold the ones that do not, one table per vocabulary. Every converter
+of an older shape reads its words through this module, and the API v2 parser passes enums
+through it unchanged.
 
 >>> to_enum("allocation", "Non-Randomized")
 'NON_RANDOMIZED'
@@ -10,16 +13,20 @@ by upper-casing and joining with ``_``; the tables below hold the ones that do n
 ('PHASE1', 'PHASE2')
 >>> age_to_days("6 Months")
 182.625
+>>> parse_masking("Double Blind (Subject, Caregiver)")
+('DOUBLE', ('PARTICIPANT', 'CARE_PROVIDER'))
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
 
 _NON_WORD = re.compile(r"[^A-Z0-9]+")
 
-# Words whose enum is not their plain upper-cased spelling, per vocabulary.
+# Words whose enum is not their plain upper-cased spelling, per vocabulary. A key is the word
+# upper-cased with every run of other characters made one "_" ("Open Label" -> OPEN_LABEL).
 EXCEPTIONS: dict[str, dict[str, str]] = {
     "status": {
         "UNKNOWN_STATUS": "UNKNOWN",
@@ -32,24 +39,37 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
         "FACTORIAL_ASSIGNMENT": "FACTORIAL",
         "SEQUENTIAL_ASSIGNMENT": "SEQUENTIAL",
     },
-    "masking": {"NONE_OPEN_LABEL": "NONE"},
+    "masking": {
+        "NONE_OPEN_LABEL": "NONE",
+        "OPEN_LABEL": "NONE",
+        "NO_MASKING": "NONE",
+        "SINGLE_BLIND": "SINGLE",
+        "DOUBLE_BLIND": "DOUBLE",
+        "TRIPLE_BLIND": "TRIPLE",
+        "QUADRUPLE_BLIND": "QUADRUPLE",
+    },
     "sex": {"BOTH": "ALL"},
     "sponsor_class": {"U_S_FED": "FED"},
-    "enrollment_type": {"ANTICIPATED": "ESTIMATED"},
-    "date_type": {"ANTICIPATED": "ESTIMATED"},
+    "enrollment_type": {"ANTICIPATED": "ESTIMATED", "ESTIMATE": "ESTIMATED"},
+    "date_type": {"ANTICIPATED": "ESTIMATED", "ESTIMATE": "ESTIMATED"},
     "study_type": {
         "OBSERVATIONAL_PATIENT_REGISTRY": "OBSERVATIONAL",
         "N_A": "NA",
     },
     "allocation": {"N_A": "NA"},
-    "arm_type": {},
-    "intervention_type": {},
-    "primary_purpose": {},
-    "official_role": {},
-    "responsible_party": {},
-    "observational_model": {},
-    "time_perspective": {},
-    "who_masked": {"SUBJECT": "PARTICIPANT"},
+    "primary_purpose": {"EDUCATIONAL_COUNSELING_TRAINING": "ECT"},
+    "who_masked": {
+        "SUBJECT": "PARTICIPANT",
+        "CAREGIVER": "CARE_PROVIDER",
+        "OUTCOMES_ASSESSORS": "OUTCOMES_ASSESSOR",
+    },
+    "secondary_id_type": {
+        "OTHER_IDENTIFIER": "OTHER",
+        "U_S_NIH_GRANT_CONTRACT": "NIH",
+        "U_S_FDA_GRANT_CONTRACT": "FDA",
+        "OTHER_GRANT_FUNDING_NUMBER": "OTHER_GRANT",
+        "REGISTRY_IDENTIFIER": "REGISTRY",
+    },
 }
 
 _PHASE_WORDS = {
@@ -66,6 +86,7 @@ _PHASE_WORDS = {
     "PHASE4": "PHASE4",
     "N_A": "NA",
     "NA": "NA",
+    "NOT_APPLICABLE": "NA",
 }
 
 
@@ -195,3 +216,89 @@ def parse_bool(text: object) -> bool | None:
     if word in {"no", "false", "n"}:
         return False
     return None
+
+
+# --- words of the older shapes that hold more than one value ---------------------------------
+
+WHO_MASKED = frozenset({"PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR", "OUTCOMES_ASSESSOR"})
+STD_AGES = frozenset({"CHILD", "ADULT", "OLDER_ADULT"})
+
+# The registry's age groups, in days (age_to_days spelling): child < 18 years <= adult < 65.
+_ADULT_DAYS = 18 * 365.25
+_OLDER_DAYS = 65 * 365.25
+
+_NOT_APPLICABLE = re.compile(r"\bN\s*/\s*A\b", re.IGNORECASE)
+_MASKING = re.compile(r"^\s*([^()]*?)\s*(?:\((.*)\))?\s*$")
+
+
+def phases_from_words(words: Iterable[str]) -> tuple[str, ...]:
+    """``["Phase 1/Phase 2"]`` or ``["Phase 1", "Phase 2"]`` -> ``("PHASE1", "PHASE2")``, each once."""
+    phases: list[str] = []
+    for word in words:
+        # split_phases splits on "/", which would make "N/A" two phases.
+        for phase in split_phases(_NOT_APPLICABLE.sub("NA", word)):
+            if phase not in phases:
+                phases.append(phase)
+    return tuple(phases)
+
+
+def parse_masking(text: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """``"Double (Participant, Investigator)"`` -> ``("DOUBLE", ("PARTICIPANT", "INVESTIGATOR"))``.
+
+    The words in parentheses count only when they name who is masked: ``None (Open Label)``
+    is masking NONE with nobody masked.
+    """
+    if not text or not text.strip():
+        return None, ()
+    match = _MASKING.match(text)
+    level, inside = (match.group(1), match.group(2)) if match else (text, None)
+    who: list[str] = []
+    for word in (inside or "").split(","):
+        role = to_enum("who_masked", word)
+        if role in WHO_MASKED and role not in who:
+            who.append(role)
+    return to_enum("masking", level or text), tuple(who)
+
+
+def derive_std_ages(minimum_days: float | None, maximum_days: float | None) -> tuple[str, ...]:
+    """The registry's age groups (CHILD, ADULT, OLDER_ADULT) an age range overlaps."""
+    low = minimum_days or 0.0
+    groups: list[str] = []
+    if low < _ADULT_DAYS:
+        groups.append("CHILD")
+    if low < _OLDER_DAYS and (maximum_days is None or maximum_days >= _ADULT_DAYS):
+        groups.append("ADULT")
+    if maximum_days is None or maximum_days >= _OLDER_DAYS:
+        groups.append("OLDER_ADULT")
+    return tuple(groups)
+
+
+def age_bound(text: str | None) -> str | None:
+    """An age as the registry writes it, with the no-bound words (``N/A``, ``None``) as None."""
+    if not text or not text.strip():
+        return None
+    return text.strip() if age_to_days(text) is not None else None
+
+
+# The facts of a study design as the older shapes name them in one line ("Allocation: Randomized,
+# Masking: Double Blind ...", the classic XML's <study_design> and the CSV's "Study Design"),
+# by the name of the fact in the model.
+DESIGN_KEYS = {
+    "allocation": "allocation",
+    "intervention model": "intervention_model",
+    "primary purpose": "primary_purpose",
+    "masking": "masking",
+    "observational model": "observational_model",
+    "time perspective": "time_perspective",
+}
+
+
+def design_words(pairs: Iterable[str]) -> dict[str, str]:
+    """``["Allocation: Randomized", "Masking: None (Open Label)"]`` -> the words of each known fact."""
+    found: dict[str, str] = {}
+    for pair in pairs:
+        key, _, value = pair.partition(":")
+        name = DESIGN_KEYS.get(" ".join(key.lower().split()))
+        if name and value.strip():
+            found[name] = value.strip()
+    return found

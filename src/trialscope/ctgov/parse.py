@@ -1,9 +1,17 @@
-"""API v2 study JSON -> :class:`trialscope.model.Trial`, as pure functions.
+"""The one parser of the model: an API v2 study dictionary -> :class:`trialscope.model.Trial`.
 
-The records come from many hands: every field may be missing, and some hold the wrong type
-(a number as a string, a list where a string belongs). The readers ``_s``, ``_i``, ``_l`` and
-``_d`` coerce gently and give None for what cannot be read, so only a missing NCT id (or an
-object that is not a study at all) rejects a record.
+Every shape of record ends here. API v2 JSON is read as it is; the older shapes (v1 FullStudies
+and StudyFields JSON, legacy XML, CSV exports) are first converted into the API v2 dictionary by
+their own modules, and :func:`parse_converted` runs the conversion and this parser under the one
+guard that makes a bad record cost that record only.
+
+The records come from many hands: every field may be missing or of the wrong type; the
+readers of :mod:`trialscope.ctgov.readers` coerce gently, so only a missing NCT id (or an object
+that is not a study at all) rejects a record. The results section is read by
+:mod:`trialscope.ctgov.results`.
+
+TrialScope's converters add one key API v2 does not have: ``outcomesModule.unspecifiedOutcomes``,
+the outcomes of a classic CSV export, which does not say which are primary.
 
 >>> trial = parse_study({"protocolSection": {"identificationModule": {"nctId": "NCT00000102"}}})
 >>> trial.nct_id
@@ -13,42 +21,26 @@ object that is not a study at all) rejects a record.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from trialscope import vocab
+from trialscope.ctgov.readers import _b, _d, _date, _enum, _f, _l, _plain_date, _s, _strict_int, _strs
+from trialscope.ctgov.results import parse_results
 from trialscope.errors import NotAStudyError, ParseError
 from trialscope.model import (
-    AdverseEvent,
-    AdverseEvents,
-    Analysis,
     ArmGroup,
-    Baseline,
-    BaselineMeasure,
     Contact,
-    Count,
-    DateStruct,
     Design,
     Eligibility,
-    EventGroup,
-    EventStat,
-    FlowDropReason,
-    FlowMilestone,
-    FlowPeriod,
     GeoPoint,
     Identifier,
     Intervention,
-    MeasureCategory,
-    MeasureClass,
-    Measurement,
     MeshTerm,
     Official,
     Outcome,
-    OutcomeMeasure,
-    ParticipantFlow,
     Reference,
     ResponsibleParty,
-    ResultGroup,
-    Results,
     Site,
     Sponsor,
     Trial,
@@ -56,122 +48,58 @@ from trialscope.model import (
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
 
-# --- gentle readers ---------------------------------------------------------------------
+# How a reject reason names each source format.
+FORMAT_NAMES = {
+    "v2": "API v2",
+    "v1": "v1 FullStudies",
+    "v1-fields": "v1 StudyFields",
+    "xml": "legacy XML",
+    "csv": "CSV export",
+}
 
-
-def _d(obj: Any, key: str) -> dict[str, Any]:
-    try:
-        value = obj[key]
-    except (KeyError, TypeError, IndexError):
-        return {}
-    return value if type(value) is dict else {}
-
-
-def _l(obj: Any, key: str) -> list[Any]:
-    try:
-        value = obj[key]
-    except (KeyError, TypeError, IndexError):
-        return []
-    if type(value) is list:
-        return value
-    if value is None or value == "":
-        return []
-    return [value]
-
-
-def _s(obj: Any, key: str) -> str | None:
-    # The hottest function of an ingest: a plain dict lookup and a type check first.
-    try:
-        value = obj[key]
-    except (KeyError, TypeError, IndexError):
-        return None
-    if type(value) is str:
-        return value if value and not value.isspace() else None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return None
-
-
-def _i(obj: Any, key: str) -> int | None:
-    try:
-        value = obj[key]
-    except (KeyError, TypeError, IndexError):
-        return None
-    if type(value) is int:
-        return value
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip().replace(",", ""))
-        except ValueError:
-            return None
-    return None
-
-
-def _strict_int(obj: Any, key: str, where: str) -> int | None:
-    """A number the record must get right: absent is fine, unreadable rejects the record."""
-    if not isinstance(obj, dict) or obj.get(key) in (None, ""):
-        return None
-    value = _i(obj, key)
-    if value is None:
-        raise ParseError(f"{where} is {obj[key]!r}, not a whole number")
-    return value
-
-
-def _f(obj: Any, key: str) -> float | None:
-    value = obj.get(key) if isinstance(obj, dict) else None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _b(obj: Any, key: str) -> bool | None:
-    value = obj.get(key) if isinstance(obj, dict) else None
-    return vocab.parse_bool(value)
-
-
-def _strs(obj: Any, key: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in _l(obj, key) if isinstance(v, str) and v.strip())
-
-
-def _enum(vocabulary: str, obj: Any, key: str) -> str | None:
-    return vocab.to_enum(vocabulary, _s(obj, key))
-
-
-def _date(obj: Any, key: str) -> DateStruct | None:
-    struct = _d(obj, key)
-    raw = _s(struct, "date")
-    if raw is None:
-        return None
-    return DateStruct(date=vocab.iso_date(raw) or raw, type=_enum("date_type", struct, "type"))
-
-
-def _plain_date(obj: Any, key: str) -> str | None:
-    raw = _s(obj, key)
-    return vocab.iso_date(raw) or raw if raw else None
-
-
-# --- protocol ---------------------------------------------------------------------------
+Record = TypeVar("Record")
 
 
 def parse_study(study: Any) -> Trial:
     """Parse one API v2 study object (as decoded from JSON) into a Trial.
 
     Raises NotAStudyError for an object that is not a study and ParseError for a study
-    without a usable NCT id.
+    without a usable NCT id; never anything else.
     """
+    return parse_converted(study, _as_is, "v2")
+
+
+def _as_is(study: Any) -> Any:
+    return study
+
+
+def parse_converted(
+    record: Record, convert: Callable[[Record], Any], source_format: str, *, summary_only: bool = False
+) -> Trial:
+    """``convert`` a record of an older shape into the API v2 dictionary, and parse that.
+
+    This is the one guard of every parser: whatever fails while one record is converted or
+    parsed becomes a ParseError with a reason a person can read, so the record is reported
+    and the batch goes on. Converters raise ParseError (or NotAStudyError) themselves for
+    what they know is wrong with a record; anything else they raise is a bug of ours, and is
+    reported as such rather than stopping an ingest.
+    """
+    study: Any = None
+    try:
+        study = convert(record)
+        return _trial(study, source_format, summary_only)
+    except ParseError:
+        raise
+    except Exception as exc:
+        name = FORMAT_NAMES.get(source_format, source_format)
+        nct_id = _s(_d(_d(study, "protocolSection"), "identificationModule"), "nctId")
+        who = f"{nct_id}: " if nct_id else ""
+        raise ParseError(
+            f"{who}cannot read this {name} record: unexpected {type(exc).__name__} ({exc})"
+        ) from exc
+
+
+def _trial(study: Any, source_format: str, summary_only: bool) -> Trial:
     if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
         keys = ", ".join(sorted(map(str, study))[:5]) if isinstance(study, dict) else type(study).__name__
         raise NotAStudyError(f"not an API v2 study (no protocolSection; found {keys or 'nothing'})")
@@ -257,7 +185,8 @@ def parse_study(study: Any) -> Trial:
         intervention_ancestors=_mesh(_d(derived, "interventionBrowseModule"), "ancestors"),
         has_results=bool(study.get("hasResults") is True or results_section),
         results=parse_results(results_section) if results_section else None,
-        source_format="v2",
+        source_format=source_format,
+        summary_only=summary_only,
     )
 
 
@@ -323,7 +252,7 @@ def _interventions(module: dict[str, Any]) -> tuple[Intervention, ...]:
 
 def _outcomes(module: dict[str, Any]) -> tuple[Outcome, ...]:
     found: list[Outcome] = []
-    for kind in ("primary", "secondary", "other"):
+    for kind in ("primary", "secondary", "other", "unspecified"):
         for o in _l(module, f"{kind}Outcomes"):
             if isinstance(o, dict) and _s(o, "measure"):
                 found.append(
@@ -375,202 +304,4 @@ def _mesh(module: dict[str, Any], key: str) -> tuple[MeshTerm, ...]:
         MeshTerm(term=_s(m, "term") or "", id=_s(m, "id"))
         for m in _l(module, key)
         if isinstance(m, dict) and _s(m, "term")
-    )
-
-
-# --- results ----------------------------------------------------------------------------
-
-
-def parse_results(section: dict[str, Any]) -> Results:
-    """The resultsSection of an API v2 study."""
-    flow = _d(section, "participantFlowModule")
-    baseline = _d(section, "baselineCharacteristicsModule")
-    outcomes = _d(section, "outcomeMeasuresModule")
-    events = _d(section, "adverseEventsModule")
-    return Results(
-        participant_flow=_flow(flow) if flow else None,
-        baseline=_baseline(baseline) if baseline else None,
-        outcome_measures=tuple(
-            _outcome_measure(m) for m in _l(outcomes, "outcomeMeasures") if isinstance(m, dict)
-        ),
-        adverse_events=_adverse_events(events) if events else None,
-    )
-
-
-def _groups(obj: dict[str, Any]) -> tuple[ResultGroup, ...]:
-    return tuple(
-        ResultGroup(id=_s(g, "id") or "", title=_s(g, "title"), description=_s(g, "description"))
-        for g in _l(obj, "groups")
-        if isinstance(g, dict)
-    )
-
-
-def _counts(items: list[Any], value_key: str = "value") -> tuple[Count, ...]:
-    return tuple(
-        Count(group_id=_s(c, "groupId") or "", value=_s(c, value_key), comment=_s(c, "comment"))
-        for c in items
-        if isinstance(c, dict)
-    )
-
-
-def _denoms(obj: dict[str, Any]) -> tuple[Count, ...]:
-    for denom in _l(obj, "denoms"):
-        if isinstance(denom, dict) and (_s(denom, "units") or "participants").lower() == "participants":
-            return _counts(_l(denom, "counts"))
-    return ()
-
-
-def _classes(obj: dict[str, Any]) -> tuple[MeasureClass, ...]:
-    return tuple(
-        MeasureClass(
-            title=_s(c, "title"),
-            categories=tuple(
-                MeasureCategory(
-                    title=_s(cat, "title"),
-                    measurements=tuple(
-                        Measurement(
-                            group_id=_s(m, "groupId") or "",
-                            value=_s(m, "value"),
-                            spread=_s(m, "spread"),
-                            lower_limit=_s(m, "lowerLimit"),
-                            upper_limit=_s(m, "upperLimit"),
-                            comment=_s(m, "comment"),
-                        )
-                        for m in _l(cat, "measurements")
-                        if isinstance(m, dict)
-                    ),
-                )
-                for cat in _l(c, "categories")
-                if isinstance(cat, dict)
-            ),
-        )
-        for c in _l(obj, "classes")
-        if isinstance(c, dict)
-    )
-
-
-def _flow(module: dict[str, Any]) -> ParticipantFlow:
-    return ParticipantFlow(
-        recruitment_details=_s(module, "recruitmentDetails"),
-        pre_assignment_details=_s(module, "preAssignmentDetails"),
-        groups=_groups(module),
-        periods=tuple(
-            FlowPeriod(
-                title=_s(p, "title"),
-                milestones=tuple(
-                    FlowMilestone(
-                        type=_s(m, "type") or "", counts=_counts(_l(m, "achievements"), "numSubjects")
-                    )
-                    for m in _l(p, "milestones")
-                    if isinstance(m, dict)
-                ),
-                drop_reasons=tuple(
-                    FlowDropReason(type=_s(d, "type") or "", counts=_counts(_l(d, "reasons"), "numSubjects"))
-                    for d in _l(p, "dropWithdraws")
-                    if isinstance(d, dict)
-                ),
-            )
-            for p in _l(module, "periods")
-            if isinstance(p, dict)
-        ),
-    )
-
-
-def _baseline(module: dict[str, Any]) -> Baseline:
-    return Baseline(
-        population_description=_s(module, "populationDescription"),
-        groups=_groups(module),
-        denoms=_denoms(module),
-        measures=tuple(
-            BaselineMeasure(
-                title=_s(m, "title") or "",
-                param_type=_s(m, "paramType"),
-                dispersion_type=_s(m, "dispersionType"),
-                unit_of_measure=_s(m, "unitOfMeasure"),
-                classes=_classes(m),
-            )
-            for m in _l(module, "measures")
-            if isinstance(m, dict)
-        ),
-    )
-
-
-def _outcome_measure(m: dict[str, Any]) -> OutcomeMeasure:
-    return OutcomeMeasure(
-        title=_s(m, "title") or "",
-        type=_s(m, "type"),
-        description=_s(m, "description"),
-        population_description=_s(m, "populationDescription"),
-        reporting_status=_s(m, "reportingStatus"),
-        param_type=_s(m, "paramType"),
-        dispersion_type=_s(m, "dispersionType"),
-        unit_of_measure=_s(m, "unitOfMeasure"),
-        time_frame=_s(m, "timeFrame"),
-        groups=_groups(m),
-        denoms=_denoms(m),
-        classes=_classes(m),
-        analyses=tuple(
-            Analysis(
-                group_ids=_strs(a, "groupIds"),
-                p_value=_s(a, "pValue"),
-                statistical_method=_s(a, "statisticalMethod"),
-                param_type=_s(a, "paramType"),
-                param_value=_s(a, "paramValue"),
-                ci_percent=_s(a, "ciPctValue"),
-                ci_lower=_s(a, "ciLowerLimit"),
-                ci_upper=_s(a, "ciUpperLimit"),
-                non_inferiority_type=_s(a, "nonInferiorityType"),
-                description=_s(a, "statisticalComment") or _s(a, "groupDescription"),
-            )
-            for a in _l(m, "analyses")
-            if isinstance(a, dict)
-        ),
-    )
-
-
-def _events(items: list[Any]) -> tuple[AdverseEvent, ...]:
-    return tuple(
-        AdverseEvent(
-            term=_s(e, "term") or "",
-            organ_system=_s(e, "organSystem"),
-            source_vocabulary=_s(e, "sourceVocabulary"),
-            assessment_type=_s(e, "assessmentType"),
-            stats=tuple(
-                EventStat(
-                    group_id=_s(st, "groupId") or "",
-                    num_events=_i(st, "numEvents"),
-                    num_affected=_i(st, "numAffected"),
-                    num_at_risk=_i(st, "numAtRisk"),
-                )
-                for st in _l(e, "stats")
-                if isinstance(st, dict)
-            ),
-        )
-        for e in items
-        if isinstance(e, dict)
-    )
-
-
-def _adverse_events(module: dict[str, Any]) -> AdverseEvents:
-    return AdverseEvents(
-        frequency_threshold=_s(module, "frequencyThreshold"),
-        time_frame=_s(module, "timeFrame"),
-        description=_s(module, "description"),
-        groups=tuple(
-            EventGroup(
-                id=_s(g, "id") or "",
-                title=_s(g, "title"),
-                description=_s(g, "description"),
-                deaths_affected=_i(g, "deathsNumAffected"),
-                deaths_at_risk=_i(g, "deathsNumAtRisk"),
-                serious_affected=_i(g, "seriousNumAffected"),
-                serious_at_risk=_i(g, "seriousNumAtRisk"),
-                other_affected=_i(g, "otherNumAffected"),
-                other_at_risk=_i(g, "otherNumAtRisk"),
-            )
-            for g in _l(module, "eventGroups")
-            if isinstance(g, dict)
-        ),
-        serious=_events(_l(module, "seriousEvents")),
-        other=_events(_l(module, "otherEvents")),
     )

@@ -49,3 +49,19 @@ class TrialNotFoundError(TrialScopeError):
 
 class QueryError(TrialScopeError):
     """A search a user gave that cannot run."""
+
+
+class SyncError(TrialScopeError):
+    """ClinicalTrials.gov (or a stand-in) could not be used: a request failed for good, or a bad answer.
+
+    Carries what the sync needs to report or decide: the URL, the last HTTP status (None when no answer
+    came) and how many attempts were made.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, status: int | None = None, attempts: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.attempts = attempts

@@ -374,3 +374,16 @@ def test_record_history_lists_a_new_version_and_fetches_each(
 def test_a_missing_history_version_is_a_404_sentence(ctgov_server: CtgovStandIn, client: CtgovClient) -> None:
     with pytest.raises(SyncError, match="found no version 4 of NCT00001245"):
         client.history_version("NCT00001245", 4)
+
+
+def test_a_truncated_zip_is_not_taken_for_a_whole_one(ctgov_server: CtgovStandIn, tmp_path: Path) -> None:
+    from trialscope.ctgov.bulk import check_zip
+
+    data, _ = ctgov_server.bulk_zip()
+    whole, cut = tmp_path / "whole.zip", tmp_path / "cut.zip"
+    whole.write_bytes(data)
+    cut.write_bytes(data[: len(data) - 5000])
+
+    assert check_zip(whole, crc=True) == len(ctgov_server.nct_ids())
+    with pytest.raises(SyncError, match="is not a whole zip .* download it again"):
+        check_zip(cut)

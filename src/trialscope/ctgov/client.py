@@ -181,8 +181,8 @@ class CtgovClient:
     """The ClinicalTrials.gov API v2 (and the site's history endpoints), raw records out.
 
     ``api_url`` is the site root; the client adds ``/api/v2/...`` and ``/api/int/...``. The keywords
-    (``rate``, ``timeout``, ``retries``, ``backoff``, ``transport``, ...) configure its
-    :class:`~trialscope.ctgov.session.HttpSession`; nothing is opened until the first request.
+    configure its :class:`~trialscope.ctgov.session.HttpSession` (pace, timeout, retries, backoff,
+    transport); nothing is opened until the first request.
 
     >>> with CtgovClient("http://127.0.0.1:8765", rate=None, retries=2) as client:  # doctest: +SKIP
     ...     client.version().data_timestamp
@@ -194,13 +194,26 @@ class CtgovClient:
         api_url: str = DEFAULT_API_URL,
         *,
         rate: float | None = DEFAULT_RATE,
+        burst: float = 5,
         timeout: float = 60.0,
         retries: int = 5,
+        backoff: float = 1.0,
+        backoff_max: float = 60.0,
+        max_retry_after: float = 300.0,
         transport: httpx.BaseTransport | None = None,
-        **session_options: Any,
+        user_agent: str | None = None,
     ) -> None:
         self.session = HttpSession(
-            api_url, rate=rate, timeout=timeout, retries=retries, transport=transport, **session_options
+            api_url,
+            rate=rate,
+            burst=burst,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+            transport=transport,
+            user_agent=user_agent,
         )
 
     @property

@@ -4,7 +4,7 @@
 their requests through:
 
 - every try first waits its turn in a token bucket (on average ``rate`` requests a second);
-- stamina retries with exponential backoff and jitter on 5xx, 429, timeouts, refused connections and
+- stamina retries with exponential backoff and jitter on 5xx, 429, 408, timeouts, refused connections and
   bodies cut short; when a 429 or 503 carries ``Retry-After`` (seconds or an HTTP date) the next try
   waits exactly that long, and a wait longer than ``max_retry_after`` ends the request instead;
 - when it gives up it raises :class:`~trialscope.errors.SyncError` with one sentence: the URL, what went
@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import httpx
 import orjson
@@ -195,7 +194,7 @@ class HttpSession:
         """The absolute URL of a path on the site."""
         return self.api_url + path
 
-    def retrying(self, attempts: int | None = None) -> Iterator[Any]:
+    def retrying(self, attempts: int | None = None) -> Iterator[stamina.Attempt]:
         """stamina's retry context with this session's budget; start each try with :meth:`begin_try`.
 
         >>> for attempt in session.retrying():  # doctest: +SKIP
@@ -215,7 +214,7 @@ class HttpSession:
             )
         )
 
-    def begin_try(self, attempt: Any) -> None:
+    def begin_try(self, attempt: stamina.Attempt) -> None:
         """Pace the coming try, and count it (as a retry too when it is not the first)."""
         if attempt.num > 1:
             self.stats.add(retries=1)
@@ -225,7 +224,7 @@ class HttpSession:
     def _retry_hook(self, exc: Exception) -> bool | float:
         """Whether (True), how long after (seconds), or not (False) to try again after ``exc``."""
         if isinstance(exc, HttpStatusError):
-            if exc.status != 429 and exc.status < 500:
+            if exc.status not in (408, 429) and exc.status < 500:
                 return False
             if exc.retry_after is None:
                 return True

@@ -19,7 +19,7 @@ gives ("`x` is unknown parameter"); a parameter the live API knows but this stan
 is a 400 too, so a test never passes by a filter being silently ignored.
 
 Tests change it while it runs: add, replace or remove studies, add a new version of a study (the
-history endpoints then list both), bump the data timestamp; and inject faults: the next N requests (to
+history endpoints then list both), set ``data_timestamp``; and inject faults: the next N requests (to
 a path, or any) answer 429 with Retry-After, 503, sleep past the client's timeout, or cut the body
 short after sending its Content-Length. ``hits`` counts the requests seen per path.
 
@@ -29,7 +29,6 @@ Use the ``ctgov_server`` fixture (``pytest_plugins = ["ctgov_server"]``), or ``C
 from __future__ import annotations
 
 import base64
-import copy
 import functools
 import hashlib
 import io
@@ -51,53 +50,17 @@ import pytest
 
 V2_JSON = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ctgov" / "v2_json"
 
+_QUERY_AREAS = ("cond", "term", "locn", "titles", "intr", "outc", "spons", "lead", "id", "patient")
+_FILTERS = ("overallStatus", "geo", "ids", "advanced", "synonyms")
+_PAGING = ("format", "markupFormat", "fields", "countTotal", "pageSize", "pageToken")
 #: Every parameter /api/v2/studies accepts in the live API's OpenAPI description (API 2.0.5).
 STUDIES_PARAMS = frozenset(
-    [
-        "format",
-        "markupFormat",
-        "query.cond",
-        "query.term",
-        "query.locn",
-        "query.titles",
-        "query.intr",
-        "query.outc",
-        "query.spons",
-        "query.lead",
-        "query.id",
-        "query.patient",
-        "filter.overallStatus",
-        "filter.geo",
-        "filter.ids",
-        "filter.advanced",
-        "filter.synonyms",
-        "postFilter.overallStatus",
-        "postFilter.geo",
-        "postFilter.ids",
-        "postFilter.advanced",
-        "postFilter.synonyms",
-        "aggFilters",
-        "geoDecay",
-        "fields",
-        "sort",
-        "countTotal",
-        "pageSize",
-        "pageToken",
-    ]
+    (*_PAGING, "aggFilters", "geoDecay", "sort")
+    + tuple(f"query.{area}" for area in _QUERY_AREAS)
+    + tuple(f"{kind}.{name}" for kind in ("filter", "postFilter") for name in _FILTERS)
 )
 #: The ones this stand-in implements.
-STUDIES_SUPPORTED = frozenset(
-    [
-        "format",
-        "markupFormat",
-        "filter.ids",
-        "filter.advanced",
-        "fields",
-        "countTotal",
-        "pageSize",
-        "pageToken",
-    ]
-)
+STUDIES_SUPPORTED = frozenset((*_PAGING, "filter.ids", "filter.advanced"))
 #: Parameters the next page may change without invalidating its token (as the live API documents).
 TOKEN_FREE = frozenset({"pageToken", "pageSize", "countTotal"})
 #: fields= names this stand-in can return, and where each sits in a study.
@@ -235,7 +198,6 @@ class CtgovStandIn:
         self._lock = threading.RLock()
         self._zip: tuple[bytes, str] | None = None
         self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         source = load_v2_studies() if studies is None else studies
         items = source.values() if isinstance(source, Mapping) else source
         for item in items:
@@ -248,8 +210,7 @@ class CtgovStandIn:
         handler = type("Handler", (_Handler,), {"standin": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="ctgov-standin", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._httpd.serve_forever, name="ctgov-standin", daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -292,7 +253,7 @@ class CtgovStandIn:
 
     def revise(self, nct_id: str, *, last_update: str, overall_status: str | None = None) -> dict[str, Any]:
         """A new version of a study: a later lastUpdatePostDate and maybe another overallStatus."""
-        study = copy.deepcopy(self.study(nct_id))
+        study = orjson.loads(self.study_bytes(nct_id))
         status = study["protocolSection"].setdefault("statusModule", {})
         status["lastUpdatePostDateStruct"] = {"date": last_update, "type": "ACTUAL"}
         if overall_status is not None:
@@ -304,13 +265,6 @@ class CtgovStandIn:
         with self._lock:
             del self._versions[nct_id]
             self._zip = None
-
-    def set_data_timestamp(self, value: str) -> None:
-        self.data_timestamp = value
-
-    def study(self, nct_id: str) -> dict[str, Any]:
-        """The current version of a study, decoded."""
-        return dict(orjson.loads(self.study_bytes(nct_id)))
 
     def study_bytes(self, nct_id: str, version: int = -1) -> bytes:
         """A version of a study (the current one by default) exactly as it is served."""
@@ -344,21 +298,13 @@ class CtgovStandIn:
 
     # -- faults --
 
-    def fail(
-        self,
-        kind: str,
-        *,
-        times: int = 1,
-        path: str | None = None,
-        retry_after: str | None = "1",
-        delay: float = 2.0,
-        cut_at: float = 0.5,
-    ) -> None:
-        """Make the next ``times`` requests (to paths starting with ``path``) misbehave as ``kind``."""
+    def fail(self, kind: str, *, times: int = 1, path: str | None = None, **options: Any) -> None:
+        """Make the next ``times`` requests (to paths starting with ``path``) misbehave as ``kind``;
+        ``options`` are :class:`Fault`'s ``retry_after``, ``delay`` and ``cut_at``."""
         if kind not in ("429", "503", "slow", "cut"):
             raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
-            self._faults.append(Fault(kind, times, path, retry_after, delay, cut_at))
+            self._faults.append(Fault(kind, times, path, **options))
 
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
@@ -482,14 +428,11 @@ class CtgovStandIn:
         if_range = headers.get("if-range")
         if not wanted or (if_range is not None and if_range != etag):
             return 200, base, data
-        match = re.fullmatch(r"bytes=(\d*)-(\d*)", wanted.strip())
-        if not match or not (match[1] or match[2]):
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
+        if not match:  # several ranges, or a suffix range: the whole file, as a server may answer
             return 200, base, data
-        if match[1]:
-            start = int(match[1])
-            end = min(int(match[2]), len(data) - 1) if match[2] else len(data) - 1
-        else:
-            start, end = max(0, len(data) - int(match[2])), len(data) - 1
+        start = int(match[1])
+        end = min(int(match[2]), len(data) - 1) if match[2] else len(data) - 1
         if start >= len(data) or start > end:
             return 416, {"Content-Range": f"bytes */{len(data)}"}, b""
         return 206, {**base, "Content-Range": f"bytes {start}-{end}/{len(data)}"}, data[start : end + 1]
@@ -500,30 +443,17 @@ class CtgovStandIn:
             return _text(404, f"Study {nct_id} not found")
         body = b'{"study":' + versions[-1].raw
         if with_history:
-            changes = []
-            previous: dict[str, Any] = {}
-            for number, version in enumerate(versions):
-                study = orjson.loads(version.raw)
-                protocol = study.get("protocolSection", {})
-                labels = [
-                    label
-                    for key, label in MODULE_LABELS.items()
-                    if protocol.get(key) != previous.get(key) and key in protocol
-                ]
-                if "resultsSection" in study and (
-                    number == 0 or study["resultsSection"] != previous.get("results")
-                ):
-                    labels.append("Results")
-                changes.append(
-                    {
-                        "version": number,
-                        "date": version.date,
-                        "status": protocol.get("statusModule", {}).get("overallStatus"),
-                        "studyType": protocol.get("designModule", {}).get("studyType"),
-                        "moduleLabels": labels,
-                    }
-                )
-                previous = {**protocol, "results": study.get("resultsSection")}
+            studies = [orjson.loads(version.raw) for version in versions]
+            changes = [
+                {
+                    "version": number,
+                    "date": version.date,
+                    "status": study["protocolSection"].get("statusModule", {}).get("overallStatus"),
+                    "studyType": study["protocolSection"].get("designModule", {}).get("studyType"),
+                    "moduleLabels": _change_labels(study, studies[number - 1] if number else {}),
+                }
+                for number, (version, study) in enumerate(zip(versions, studies, strict=True))
+            ]
             body += b',"history":{"changes":' + orjson.dumps(changes) + b"}"
         return _json(200, body + b"}")
 
@@ -548,6 +478,15 @@ def _version_of(study: Mapping[str, Any] | bytes) -> tuple[_Version, str]:
         first = "2000-01-01"
     last = last_update_of(obj)
     return _Version(raw, last or first, last), nct_id
+
+
+def _change_labels(study: Mapping[str, Any], before: Mapping[str, Any]) -> list[str]:
+    """The history view's labels of the modules that differ from the version before (all, for the first)."""
+    now, then = study["protocolSection"], before.get("protocolSection", {})
+    labels = [label for key, label in MODULE_LABELS.items() if key in now and now[key] != then.get(key)]
+    if "resultsSection" in study and study["resultsSection"] != before.get("resultsSection"):
+        labels.append("Results")
+    return labels
 
 
 def _pick(study: Mapping[str, Any], names: list[str]) -> dict[str, Any]:

@@ -160,7 +160,7 @@ def test_fetch_ids_refuses_a_malformed_id_before_asking(
 def test_fetch_study_and_version(ctgov_server: CtgovStandIn, client: CtgovClient) -> None:
     nct_id = ctgov_server.nct_ids()[0]
     assert client.fetch_study(nct_id).raw == ctgov_server.study_bytes(nct_id)
-    ctgov_server.set_data_timestamp("2026-12-24T09:00:05")
+    ctgov_server.data_timestamp = "2026-12-24T09:00:05"
     version = client.version()
     assert (version.api_version, version.data_timestamp) == ("2.0.5", "2026-12-24T09:00:05")
 

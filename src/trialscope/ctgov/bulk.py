@@ -59,7 +59,7 @@ def download_bulk(
     say. A cut is retried like any failed request, with room for several times more tries than a plain
     request (``attempts``), since each try that resumes keeps what came before.
 
-    >>> download_bulk(client.session, Path("ctg-studies.json.zip")).members  # doctest: +SKIP
+    >>> download_bulk(client, Path("ctg-studies.json.zip")).members  # doctest: +SKIP
     597913
     """
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -26,19 +26,18 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
 import orjson
 
-from trialscope.ctgov.session import DEFAULT_RATE, ClientStats, HttpSession
+from trialscope.ctgov.session import HttpSession
 from trialscope.errors import SyncError
 
 if TYPE_CHECKING:
     from trialscope.ctgov.bulk import BulkDownload
 
-DEFAULT_API_URL = "https://clinicaltrials.gov"
 #: The registry's own ceiling for ``pageSize``; larger values are silently clamped by the API.
 MAX_PAGE_SIZE = 1000
 #: NCT ids per ``filter.ids`` request: about 2.8 KB of URL, well under what servers and proxies accept.
@@ -177,59 +176,17 @@ _history_version = msgspec.json.Decoder(_VersionShape)
 # --- the client ----------------------------------------------------------------------------------
 
 
-class CtgovClient:
+class CtgovClient(HttpSession):
     """The ClinicalTrials.gov API v2 (and the site's history endpoints), raw records out.
 
-    ``api_url`` is the site root; the client adds ``/api/v2/...`` and ``/api/int/...``. The keywords
-    configure its :class:`~trialscope.ctgov.session.HttpSession` (pace, timeout, retries, backoff,
-    transport); nothing is opened until the first request.
+    A :class:`~trialscope.ctgov.session.HttpSession` that knows the API: ``api_url`` is the site root
+    (the client adds ``/api/v2/...`` and ``/api/int/...``), and the keywords set its pace, timeout,
+    retries, backoff and transport. Nothing is opened until the first request.
 
     >>> with CtgovClient("http://127.0.0.1:8765", rate=None, retries=2) as client:  # doctest: +SKIP
     ...     client.version().data_timestamp
     '2026-11-03T09:00:05'
     """
-
-    def __init__(
-        self,
-        api_url: str = DEFAULT_API_URL,
-        *,
-        rate: float | None = DEFAULT_RATE,
-        burst: float = 5,
-        timeout: float = 60.0,
-        retries: int = 5,
-        backoff: float = 1.0,
-        backoff_max: float = 60.0,
-        max_retry_after: float = 300.0,
-        transport: httpx.BaseTransport | None = None,
-        user_agent: str | None = None,
-    ) -> None:
-        self.session = HttpSession(
-            api_url,
-            rate=rate,
-            burst=burst,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            backoff_max=backoff_max,
-            max_retry_after=max_retry_after,
-            transport=transport,
-            user_agent=user_agent,
-        )
-
-    @property
-    def stats(self) -> ClientStats:
-        """Requests, retries and bytes so far (the session's counts)."""
-        return self.session.stats
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool (a later request opens a new one)."""
-        self.session.close()
 
     # -- the API --
 
@@ -240,9 +197,7 @@ class CtgovClient:
         ApiVersion(api_version='2.0.5', data_timestamp='2026-11-03T09:00:05')
         """
         path = "/api/v2/version"
-        body = self._decode(
-            _api_version, self.session.get(path), path, "an object with apiVersion and dataTimestamp"
-        )
+        body = self._decode(_api_version, self.get(path), path, "an object with apiVersion and dataTimestamp")
         return ApiVersion(body.apiVersion, body.dataTimestamp)
 
     def iter_pages(
@@ -274,9 +229,7 @@ class CtgovClient:
         """(token used, decoded page) for each page, following ``nextPageToken`` until there is none."""
         query = {"pageSize": str(MAX_PAGE_SIZE), **(params or {})}
         while True:
-            response = self.session.get(
-                "/api/v2/studies", {**query, **({"pageToken": token} if token else {})}
-            )
+            response = self.get("/api/v2/studies", {**query, **({"pageToken": token} if token else {})})
             page = self._decode(decoder, response, "/api/v2/studies", shape)
             yield token, page
             if not page.nextPageToken:
@@ -336,7 +289,7 @@ class CtgovClient:
         '2021-03-04'
         """
         path = f"/api/v2/studies/{self._checked_id(nct_id)}"
-        response = self.session.get(path, what=f"study {nct_id}")
+        response = self.get(path, what=f"study {nct_id}")
         return self._study_record(response.content, None, path)
 
     def download_bulk(
@@ -349,7 +302,7 @@ class CtgovClient:
         """
         from trialscope.ctgov.bulk import download_bulk
 
-        return download_bulk(self.session, Path(dest), progress=progress)
+        return download_bulk(self, Path(dest), progress=progress)
 
     def record_history(self, nct_id: str) -> list[HistoryChange]:
         """The versions of a record, oldest first, from the site's history endpoint.
@@ -361,7 +314,7 @@ class CtgovClient:
         [(0, '2019-12-04', 'NOT_YET_RECRUITING'), (1, '2020-02-11', 'RECRUITING')]
         """
         path = f"/api/int/studies/{self._checked_id(nct_id)}"
-        response = self.session.get(path, {"history": "true"}, what=f"study {nct_id}")
+        response = self.get(path, {"history": "true"}, what=f"study {nct_id}")
         expected = "history.changes[] that each have a version and a date"
         out: list[HistoryChange] = []
         for raw in self._decode(_history, response, path, expected).history.changes:
@@ -382,7 +335,7 @@ class CtgovClient:
         '2019-12-04'
         """
         path = f"/api/int/studies/{self._checked_id(nct_id)}/history/{int(version)}"
-        response = self.session.get(path, what=f"version {version} of {nct_id}")
+        response = self.get(path, what=f"version {version} of {nct_id}")
         shape = self._decode(_history_version, response, path, "an object with studyVersion and study")
         if shape.studyVersion != version:
             raise self._bad_shape(path, f"version {version}, not version {shape.studyVersion}")
@@ -400,9 +353,9 @@ class CtgovClient:
 
     def _bad_shape(self, path: str, expected: str) -> SyncError:
         return SyncError(
-            f"ClinicalTrials.gov answered {self.session.url(path)} with something other than {expected}; "
+            f"ClinicalTrials.gov answered {self.url(path)} with something other than {expected}; "
             "the API may have changed, report this.",
-            url=self.session.url(path),
+            url=self.url(path),
         )
 
     def _decode(

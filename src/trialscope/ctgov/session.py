@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Self
 
 import httpx
 import orjson
@@ -29,6 +30,7 @@ import stamina
 from trialscope import __version__
 from trialscope.errors import SyncError
 
+DEFAULT_API_URL = "https://clinicaltrials.gov"
 #: About 50 requests a minute per address is the widely cited limit of the live API.
 DEFAULT_RATE = 50 / 60
 
@@ -146,7 +148,7 @@ class HttpSession:
 
     def __init__(
         self,
-        api_url: str,
+        api_url: str = DEFAULT_API_URL,
         *,
         rate: float | None = DEFAULT_RATE,
         burst: float = 5,
@@ -170,6 +172,12 @@ class HttpSession:
         self._user_agent = user_agent or f"TrialScope/{__version__} (registry sync)"
         self._http: httpx.Client | None = None
         self._http_lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close the connection pool (a later request opens a new one)."""

@@ -7,7 +7,8 @@
     ├── StoreError                   the store cannot be opened or used
     │   └── SchemaVersionError       the store was written by another schema version
     ├── TrialNotFoundError           no trial with that NCT id in the store
-    └── QueryError                   a search or filter a user gave that cannot run
+    ├── QueryError                   a search or filter a user gave that cannot run
+    └── SyncError                    ClinicalTrials.gov (or a stand-in) could not be used
 
 Every message is one sentence a user can act on.
 """
@@ -70,3 +71,19 @@ class QueryError(TrialScopeError):
         if not self.names:
             return self.template
         return self.template.format(**{name: name_of(name) for name in self.names})
+
+
+class SyncError(TrialScopeError):
+    """ClinicalTrials.gov (or a stand-in) could not be used: a request failed for good, or a bad answer.
+
+    Carries what the sync needs to report or decide: the URL, the last HTTP status (None when no answer
+    came) and how many attempts were made.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, status: int | None = None, attempts: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.attempts = attempts

@@ -27,7 +27,27 @@ MAX_CHARS = 2000
 
 _CLAUSE_END = frozenset(";.:")
 _NOT_NEGATION_NEXT = frozenset(
-    ["more", "less", "greater", "exceed", "exceeding", "exceeds", "longer", "later", "only", "fewer", "higher", "lower", "older", "younger", "applicable", "earlier", "sooner", "below", "above"]
+    [
+        "more",
+        "less",
+        "greater",
+        "exceed",
+        "exceeding",
+        "exceeds",
+        "longer",
+        "later",
+        "only",
+        "fewer",
+        "higher",
+        "lower",
+        "older",
+        "younger",
+        "applicable",
+        "earlier",
+        "sooner",
+        "below",
+        "above",
+    ]
 )
 _ROMAN = re.compile(
     r"\b(class(?:es)?|nyha|asa|stage|grade)\s+(iv|iii|ii|i)\b(?:\s?(-|to|or|and|/|,)\s?(iv|iii|ii|i)\b)?"
@@ -79,9 +99,42 @@ _PREGNANCY_VARIABLE = (
 )
 PREGNANCY_ORDER = ("pregnancy", "lactation", "contraception", "childbearing_potential", "menopause")
 _GENERIC_THERAPY = frozenset(
-    ["therapy", "therapies", "treatment", "treatments", "treated", "medication", "medications", "medicine", "medicines", "drug", "drugs", "agent", "agents", "receiving", "received", "receive", "taking", "dose", "doses", "dosing", "regimen", "regimens", "prescribed", "prescription", "infusion", "infusions", "inhibitor", "inhibitors", "antibody", "antibodies"]
+    [
+        "therapy",
+        "therapies",
+        "treatment",
+        "treatments",
+        "treated",
+        "medication",
+        "medications",
+        "medicine",
+        "medicines",
+        "drug",
+        "drugs",
+        "agent",
+        "agents",
+        "receiving",
+        "received",
+        "receive",
+        "taking",
+        "dose",
+        "doses",
+        "dosing",
+        "regimen",
+        "regimens",
+        "prescribed",
+        "prescription",
+        "infusion",
+        "infusions",
+        "inhibitor",
+        "inhibitors",
+        "antibody",
+        "antibodies",
+    ]
 )
-_GENERIC_PROCEDURE = frozenset(["procedure", "procedures", "intervention", "interventions", "injection", "operative"])
+_GENERIC_PROCEDURE = frozenset(
+    ["procedure", "procedures", "intervention", "interventions", "injection", "operative"]
+)
 _TIER = {
     "age": 1,
     "performance_status": 1,
@@ -100,7 +153,7 @@ _COMPARATORS = {">=", ">", "<=", "<", "="}
 def parse_facts(text: str, extra: TermIndex | None = None) -> list[Fact]:
     """The facts of one criterion line, main fact first (see the module docstring)."""
     norm = normalise(text[:MAX_CHARS])
-    if "nyha" in norm or "class" in norm or "asa" in norm or "new york" in norm:
+    if "nyha" in norm or "class" in norm or "asa" in norm or "new york" in norm or "american society" in norm:
         norm = _ROMAN.sub(_roman_digits, norm)
     cat = catalogue()
     mentions, starts = scan(norm, extra)
@@ -120,12 +173,18 @@ def parse_facts(text: str, extra: TermIndex | None = None) -> list[Fact]:
         placed.append((1, age[0], age[1]))
     placed.extend(_pregnancy_facts(mentions))
     placed.extend(_presence_facts(norm, mentions, window, placed))
+    placed.extend(_unnamed_bounds(norm, values, used_values, windows, placed))
     healthy = _HEALTHY.search(norm) if "health" in norm else None
     if healthy:
         placed.append((1, healthy.start(), Fact(type="healthy_volunteers", category="healthy")))
-    if ("male" in norm or "men" in norm or "girl" in norm or "boy" in norm) and not any(
-        f.type == "pregnancy" for _, _, f in placed
-    ):
+    if (
+        "male" in norm
+        or "men" in norm
+        or "girl" in norm
+        or "boy" in norm
+        or "sex" in norm
+        or "gender" in norm
+    ) and not any(f.type == "pregnancy" for _, _, f in placed):
         sex = _sex_fact(norm)
         if sex is not None:
             placed.append((3, sex[0], sex[1]))
@@ -243,6 +302,52 @@ def _value_before(norm: str, mention: Mention, values: list[Value], used: set[in
                 return vi
             return None
     return None
+
+
+def _unnamed_bounds(
+    norm: str,
+    values: list[Value],
+    used: set[int],
+    windows: list[tuple[str, float, int]],
+    placed: list[tuple[int, int, Fact]],
+) -> list[tuple[int, int, Fact]]:
+    """A bound on something the catalogue does not name ("IQ-like score > 30"): a lab fact with no
+    variable, kept so the line is typed; a matcher cannot decide it and says unknown."""
+    if any(f.type in ("lab", "age", "performance_status", "therapy", "pregnancy") for _, _, f in placed):
+        return []
+    for vi, value in enumerate(values):
+        if (
+            vi in used
+            or value.unit in _NOT_LAB_UNITS
+            or value.comparator in (None, "=")
+            and value.upper is None
+        ):
+            continue
+        if any(abs(pos - value.start) < 25 for _, _, pos in windows):
+            continue
+        unit = value.unit if value.unit not in (None,) else None
+        return [
+            (
+                2,
+                value.start,
+                Fact(
+                    type="lab",
+                    comparator=value.comparator,  # type: ignore[arg-type]
+                    value=value.value * value.multiplier,
+                    upper_comparator=value.upper_comparator,  # type: ignore[arg-type]
+                    upper=value.upper * value.upper_multiplier if value.upper is not None else None,
+                    unit=unit,
+                    negated=value.outside,
+                ),
+            )
+        ]
+    return []
+
+
+# durations are windows or ages, and doses belong to the drug named beside them
+_NOT_LAB_UNITS = frozenset(
+    {"year", "month", "week", "day", "hour", "mg", "g", "mg/day", "g/day", "U", "mL", "L"}
+)
 
 
 def _gap_breaks(gap: str, limit: int = 60) -> bool:
@@ -385,7 +490,7 @@ def _age_fact(
 def _sex_fact(norm: str) -> tuple[int, Fact] | None:
     every = _SEX_ALL.search(norm)
     if every:
-        return None
+        return every.start(), Fact(type="sex", variable="sex", category="all")
     female, male = _FEMALE.search(norm), _MALE.search(norm)
     if female and not male:
         return female.start(), Fact(type="sex", variable="sex", category="female")
@@ -437,7 +542,7 @@ def _presence_facts(
         others = bool(placed) or any(k != kind and k != "lab" for k in groups)
         concepts = _concepts(found, kind)
         if kind == "lab":
-            if not any(f.type == "lab" for _, _, f in placed):
+            if not any(_TIER.get(f.type) == 1 for _, _, f in placed):
                 out.append((2, found[0].start, Fact(type="lab")))
             continue
         if not concepts and others and kind != "condition":

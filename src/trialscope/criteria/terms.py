@@ -81,7 +81,39 @@ GENERIC = frozenset(
     }
 )
 _SALTS = frozenset(
-    ["hydrochloride", "dihydrochloride", "citrate", "sodium", "potassium", "sulfate", "sulphate", "mesylate", "maleate", "tartrate", "acetate", "phosphate", "calcium", "besylate", "fumarate", "succinate", "bromide", "chloride", "hyclate", "monohydrate", "hemihydrate", "dipropionate", "propionate", "valerate", "disodium", "lactate", "tromethamine", "hydrobromide", "magnesium", "dimesylate", "tosylate"]
+    [
+        "hydrochloride",
+        "dihydrochloride",
+        "citrate",
+        "sodium",
+        "potassium",
+        "sulfate",
+        "sulphate",
+        "mesylate",
+        "maleate",
+        "tartrate",
+        "acetate",
+        "phosphate",
+        "calcium",
+        "besylate",
+        "fumarate",
+        "succinate",
+        "bromide",
+        "chloride",
+        "hyclate",
+        "monohydrate",
+        "hemihydrate",
+        "dipropionate",
+        "propionate",
+        "valerate",
+        "disodium",
+        "lactate",
+        "tromethamine",
+        "hydrobromide",
+        "magnesium",
+        "dimesylate",
+        "tosylate",
+    ]
 )
 _NEOPLASM_WORDS = ("cancer", "tumor", "tumour", "neoplasm")
 

@@ -38,8 +38,8 @@ SHARED = ROOT.parent / "shared"
 CHIA = SHARED / "eval" / "chia" / "chia_with_scope.jsonl"
 CTGOV = SHARED / "data" / "ctgov"
 
-from trialscope.criteria import TYPES, parse_criterion, typed_criteria  # noqa: E402
-from trialscope.store import open_store  # noqa: E402
+from trialscope.criteria import TYPES, parse_criterion, typed_criteria
+from trialscope.store import open_store
 
 EVALUATED = (
     "age",
@@ -158,7 +158,7 @@ def chia_lines(path: Path) -> list[tuple[str, str, set[str]]]:
 
 def predicted_labels(kind: str, line: str) -> set[str]:
     criterion = parse_criterion(line, kind)  # type: ignore[arg-type]
-    labels = {fact.type for fact in criterion.facts}
+    labels: set[str] = {fact.type for fact in criterion.facts}
     if any(f.window_days is not None for f in criterion.facts):
         labels.add("window")
     if any(f.negated for f in criterion.facts if f.type not in ("lab", "age", "performance_status")):
@@ -226,14 +226,18 @@ def records_table(db: Path) -> str:
     lines = sum(by_type.values())
     with_text = sum(1 for t in trials if t.eligibility.criteria)
     rows = [
-        f"{len(trials):,} trials ({with_text:,} with criteria text), {lines:,} criterion lines; "
-        f"typing took {elapsed * 1000 / len(trials):.3f} ms per trial "
-        f"({elapsed * 1000 / max(with_text, 1):.3f} ms per trial with criteria text, "
-        f"{elapsed * 1e6 / max(lines, 1):.0f} µs per line) on this machine.",
+        (
+            f"{len(trials):,} trials ({with_text:,} with criteria text), {lines:,} criterion lines; "
+            f"typing took {elapsed * 1000 / len(trials):.3f} ms per trial "
+            f"({elapsed * 1000 / max(with_text, 1):.3f} ms per trial with criteria text, "
+            f"{elapsed * 1e6 / max(lines, 1):.0f} µs per line) on this machine."
+        ),
         "",
-        f"Lines typed as something other than `other`: **{1 - by_type['other'] / lines:.1%}** "
-        f"({1 - (by_type['other'] - headings) / (lines - headings):.1%} when the {headings:,} `other` "
-        "lines that are sub-headings, ending in ':', are left out).",
+        (
+            f"Lines typed as something other than `other`: **{1 - by_type['other'] / lines:.1%}** "
+            f"({1 - (by_type['other'] - headings) / (lines - headings):.1%} when the {headings:,} `other` "
+            "lines that are sub-headings, ending in ':', are left out)."
+        ),
         "",
         "| type | lines | share |",
         "|---|---:|---:|",

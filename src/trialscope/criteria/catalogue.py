@@ -13,6 +13,7 @@ single-word cues with wildcards, and unit conversion through ``pint``.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -158,7 +159,7 @@ class Catalogue:
         factor = self._factor(var, unit_expr)
         if factor is None:
             return None
-        if factor != factor:  # NaN marks an offset unit (temperature): convert the value itself
+        if math.isnan(factor):  # NaN marks an offset unit (temperature): convert the value itself
             return self._convert_offset(var, value * multiplier, unit_expr)
         return value * multiplier * factor
 
@@ -182,7 +183,7 @@ class Catalogue:
                 target = source.to(var.unit, "chemistry", mw=var.mw * ureg("g/mol"))
             else:
                 target = source.to(var.unit)
-        except Exception:  # pint raises several unrelated types for "does not convert"
+        except _CONVERSION_ERRORS:  # pint says "does not convert" with several exception types
             return None
         return float(target.magnitude) / var.scale
 
@@ -190,7 +191,7 @@ class Catalogue:
         ureg = self._registry()
         try:
             return float(ureg.Quantity(value, unit_expr).to(var.unit).magnitude)
-        except Exception:
+        except _CONVERSION_ERRORS:
             return None
 
     def _registry(self) -> Any:
@@ -200,6 +201,11 @@ class Catalogue:
 
             self._pint = pint.UnitRegistry()
         return self._pint
+
+
+# pint's DimensionalityError and UndefinedUnitError derive from these; the pint.errors classes
+# are not imported here so that pint itself is only imported on the first conversion
+_CONVERSION_ERRORS = (ValueError, TypeError, AttributeError, KeyError, ZeroDivisionError)
 
 
 def _unit_key(text: str) -> str:

@@ -11,6 +11,8 @@ So a label reads the same under either heading, and a list of labels is a checkl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from trialscope.criteria.catalogue import LLN, ULN, catalogue
 from trialscope.criteria.types import NEGATED, Fact
 
@@ -74,14 +76,14 @@ def fact_label(fact: Fact, kind: str, text: str = "") -> str:
         if fact.variable == "prior_lines" and fact.comparator and fact.value is not None:
             return f"Prior lines of therapy {_SYMBOL[fact.comparator]} {number(fact.value)}"
         if not fact.concepts:
-            return _short(text) if required or not text else _short(text)
+            return _short(text)
         names = ", ".join(_concept_name(c.mention or c.name) for c in fact.concepts[:2])
         names += " …" if len(fact.concepts) > 2 else ""
         if fact.window_days is not None:
             span = duration(fact.window_days)
             if fact.window == "before":
-                # "at least 28 days since X" asks for no X in the last 28 days
-                return f"No {names} within {span}" if required else f"{names} within {span}"
+                # "at least 28 days since X", "non-smoker for at least 1 year": none in the last N days
+                return f"No {names} within {span}" if kind != "exclusion" else f"{names} within {span}"
             return f"{names} within {span}" if required else f"No {names} within {span}"
         return names if required else f"No {names}"
     if fact.type == "administrative":
@@ -106,7 +108,7 @@ def _bound_label(fact: Fact, required: bool) -> str | None:
         return name
     if fact.unit in (ULN, LLN):
         display = "× ULN" if fact.unit == ULN else "× LLN"
-    value_text = number
+    value_text: Callable[[float], str] = number
     unit = f" {display}" if display else ""
     if fact.variable == "age":
         value_text = age_text
@@ -140,7 +142,7 @@ def _span(low: float, high: float) -> str:
 
 
 def _short(text: str) -> str:
-    clean = " ".join(text.replace("\\", "").split()).strip(" -*•;,.")
+    clean = " ".join(text.replace("\\", "").split()).strip(" -*•;,.") or " ".join(text.split())
     if len(clean) <= MAX_LABEL:
         return clean[:1].upper() + clean[1:]
     cut = clean[:MAX_LABEL].rsplit(" ", 1)[0]

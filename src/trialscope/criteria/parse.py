@@ -59,7 +59,7 @@ _AGE_ANCHOR = re.compile(
     r"children|child|neonates?|newborns?|adolescents?|men and women|ages)\b"
 )
 _AGE_NOT_AFTER = re.compile(
-    r"\s?(?:since|ago|after|before|prior|of (?!age)|from|duration|post|follow|history)"
+    r"\s?(?:since|ago|after|before|prior|of (?!age)|from|in duration|duration|post|follow|history|long|in length)"
 )
 _HEALTHY = re.compile(
     r"\bhealthy (?:adult |male |female |elderly |young |normal )?(?:volunteers?|subjects?|participants?|"
@@ -148,6 +148,9 @@ _TIER = {
     "administrative": 3,
 }
 _COMPARATORS = {">=", ">", "<=", "<", "="}
+_NEGATABLE = frozenset(
+    {"condition", "therapy", "procedure", "pregnancy", "administrative", "healthy_volunteers"}
+)
 
 
 def parse_facts(text: str, extra: TermIndex | None = None) -> list[Fact]:
@@ -207,16 +210,8 @@ def parse_facts(text: str, extra: TermIndex | None = None) -> list[Fact]:
     placed.sort(key=lambda p: (p[0], p[1]))
     facts = []
     for _, position, fact in placed:
-        if fact.type in (
-            "condition",
-            "therapy",
-            "procedure",
-            "pregnancy",
-            "administrative",
-            "healthy_volunteers",
-        ):
-            if _negated(position, norm, negations, after_negations, mentions, starts):
-                fact = replace(fact, negated=True)
+        if fact.type in _NEGATABLE and _negated(position, norm, negations, after_negations, mentions, starts):
+            fact = replace(fact, negated=True)
         facts.append(fact)
     return facts
 
@@ -455,6 +450,8 @@ def _age_fact(
             continue
         if value.unit is None and not 1 <= low <= 110:
             continue
+        if not near and low < 12:
+            continue  # "≥ 1 year" with no word of age is a duration, not an age
         if first < 0:
             first = value.start
         used.add(vi)

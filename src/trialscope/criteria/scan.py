@@ -11,6 +11,7 @@ a term ("breast-feeding" is lactation, not MeSH Breast Feeding).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -53,8 +54,8 @@ def lexicon() -> dict[str, list[tuple[Phrase, _Entry]]]:
         for phrase, payload in bucket:
             slot = merged.setdefault(phrase, {})
             slot.setdefault("var" if isinstance(payload, Variable) else "cue", payload)
-    for bucket in packaged_terms().index.values():
-        for phrase, concept in bucket:
+    for terms in packaged_terms().index.values():
+        for phrase, concept in terms:
             # a term made of pregnancy or administrative words is that cue ("pregnancy test")
             if any(cat.word_cue(tok) in _CUE_BEATS_TERM for tok in phrase):
                 continue
@@ -63,15 +64,13 @@ def lexicon() -> dict[str, list[tuple[Phrase, _Entry]]]:
     for phrase, slot in merged.items():
         entry = _Entry(slot.get("var"), slot.get("concept"), slot.get("cue"))  # type: ignore[arg-type]
         out.setdefault(phrase[0], []).append((phrase, entry))
-    for bucket in out.values():
-        bucket.sort(key=lambda item: -len(item[0]))
+    for entries in out.values():
+        entries.sort(key=lambda item: -len(item[0]))
     return out
 
 
 def _longest(
-    index: dict[str, list[tuple[Phrase, object]]] | dict[str, list[tuple[Phrase, _Entry]]],
-    toks: list[str],
-    i: int,
+    index: Mapping[str, Sequence[tuple[Phrase, object]]], toks: list[str], i: int
 ) -> tuple[int, object] | None:
     bucket = index.get(toks[i])
     if bucket:

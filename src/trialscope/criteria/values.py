@@ -44,7 +44,7 @@ _CHARS = str.maketrans(
         "\t": " ",
     }
 )
-_ESCAPE = re.compile(r"\\([<>=*_\[\]()#+.\-~|!])")
+_ESCAPE = re.compile(r"\\([<>=*_\[\]()#+.\-~|!^&`'\"{}/$%@])")
 _EXPONENT = re.compile(r"10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 _SYMBOLS = re.compile(
     r"&gt;|&lt;|>\s?or\s?=|<\s?or\s?=|>\s?/\s?=|<\s?/\s?=|>=|=>|<=|=<|≥\s?=|≤\s?=|>\s=|<\s="
@@ -241,6 +241,8 @@ def find_values(norm: str) -> list[Value]:
             # "≤ 3 x ULN and ≤ 5 x ULN": an alternative bound, not a range; keep the first
             found.append(Value(first, m.start("bnum") - 1, cmp_a, low, unit=unit_a, multiplier=mult_a))
             continue
+        if high is not None and high < low and cmp_a is None and cmp_b is None:
+            low, high, mult_a, mult_b = high, low, mult_b, mult_a  # "Karnofsky 100-80%"
         if high is not None:
             outside = cmp_a in ("<=", "<") and cmp_b in (">=", ">")
             if outside:

@@ -69,6 +69,17 @@ def lexicon() -> dict[str, list[tuple[Phrase, _Entry]]]:
     return out
 
 
+def known_term(phrase: Phrase, concept: Concept) -> bool:
+    """Whether the packaged lexicon already reads ``phrase`` as ``concept`` (or as a variable or a
+    pregnancy/administrative cue, which a trial's own term would not override)."""
+    for known, entry in lexicon().get(phrase[0], ()):
+        if known == phrase:
+            if entry.var is not None or (entry.cue is not None and entry.cue.type in _CUE_BEATS_TERM):
+                return True
+            return entry.concept is not None and entry.concept.name == concept.name
+    return False
+
+
 def _longest(
     index: Mapping[str, Sequence[tuple[Phrase, object]]], toks: list[str], i: int
 ) -> tuple[int, object] | None:

@@ -14,7 +14,7 @@ when no other record used it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
 
@@ -150,13 +150,21 @@ def variants(term: str) -> Iterator[str]:
 class TermIndex:
     """Token phrases -> concepts, longest match first."""
 
-    def __init__(self, entries: Iterable[tuple[Phrase, Concept]] = ()) -> None:
+    def __init__(
+        self,
+        entries: Iterable[tuple[Phrase, Concept]] = (),
+        known: Callable[[Phrase, Concept], bool] | None = None,
+    ) -> None:
+        """``known(phrase, concept)`` says a phrase is already read that way elsewhere: not added."""
         self.index: dict[str, list[tuple[Phrase, Concept]]] = {}
+        self._known = known
         for phrase, concept in entries:
             self.add(phrase, concept)
 
     def add(self, phrase: Phrase, concept: Concept) -> None:
         if not phrase or (len(phrase) == 1 and len(phrase[0]) < 3):
+            return
+        if self._known is not None and self._known(phrase, concept):
             return
         bucket = self.index.setdefault(phrase[0], [])
         for i, (known, _) in enumerate(bucket):

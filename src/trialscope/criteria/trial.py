@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from trialscope.criteria.catalogue import tokens
 from trialscope.criteria.label import criterion_label
-from trialscope.criteria.parse import parse_facts
+from trialscope.criteria.parse import MAX_CHARS, parse_facts
+from trialscope.criteria.scan import known_term
 from trialscope.criteria.terms import TermIndex
 from trialscope.criteria.types import Fact, Kind, TypedCriterion
+from trialscope.criteria.values import normalise
 from trialscope.eligibility import split_criteria
 from trialscope.model import Trial
 
@@ -31,19 +33,47 @@ def parse_criterion(
     >>> c.type, c.variable, c.fact.comparator, c.fact.value, c.label
     ('lab', 'anc', '>=', 1.5, 'ANC ≥ 1.5 10⁹/L')
     """
-    try:
-        facts = tuple(parse_facts(text, terms))
-    except RecursionError:  # pragma: no cover - a guard, the parser does not recurse
-        facts = ()
-    label = criterion_label(facts, kind, text)
+    facts, labels = _cached(text, terms)
+    label = labels.get(kind)
+    if label is None:
+        label = labels[kind] = criterion_label(facts, kind, text)
     return TypedCriterion(
         kind=kind, text=text, type=facts[0].type if facts else "other", label=label, facts=facts, line=line
     )
 
 
+# Criterion lines repeat across trials (boilerplate, and every copy of a record in a synthetic
+# corpus), so a line's facts are kept by its text. A trial's own terms can only change a line's
+# facts when one of the line's words starts one of those terms; then the line is read afresh.
+_CACHE: dict[str, tuple[frozenset[str], tuple[Fact, ...], dict[str, str]]] = {}
+CACHE_SIZE = 200_000
+
+
+def _cached(text: str, terms: TermIndex | None) -> tuple[tuple[Fact, ...], dict[str, str]]:
+    hit = _CACHE.get(text)
+    if hit is not None:
+        words, facts, labels = hit
+        if terms is None or not terms.index or words.isdisjoint(terms.index):
+            return facts, labels
+        return tuple(parse_facts(text, terms)), {}
+    if terms is not None and terms.index:
+        words = frozenset(tokens(normalise(text[:MAX_CHARS])))
+        if not words.isdisjoint(terms.index):
+            return tuple(parse_facts(text, terms)), {}
+    else:
+        words = frozenset(tokens(normalise(text[:MAX_CHARS])))
+    facts = tuple(parse_facts(text, None))
+    if len(_CACHE) >= CACHE_SIZE:
+        _CACHE.clear()
+    labels: dict[str, str] = {}
+    _CACHE[text] = (words, facts, labels)
+    return facts, labels
+
+
 def trial_terms(trial: Trial) -> TermIndex:
-    """The trial's own names for its conditions and drugs, for finding them in its lines."""
-    index = TermIndex()
+    """The trial's own names for its conditions and drugs, for finding them in its lines; only
+    those the packaged vocabulary does not already know with the same meaning."""
+    index = TermIndex(known=known_term)
     mesh = trial.condition_mesh
     for term in mesh:
         index.add_term(term.term, "condition", term.id)

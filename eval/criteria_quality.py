@@ -41,17 +41,8 @@ CTGOV = SHARED / "data" / "ctgov"
 from trialscope.criteria import TYPES, parse_criterion, typed_criteria
 from trialscope.store import open_store
 
-EVALUATED = (
-    "age",
-    "sex",
-    "condition",
-    "lab",
-    "performance_status",
-    "pregnancy",
-    "therapy",
-    "procedure",
-    "administrative",
-)
+# Chia has no healthy-volunteer entity, and "other" is what is left
+EVALUATED = tuple(t for t in TYPES if t not in ("healthy_volunteers", "other"))
 _PREGNANCY = re.compile(
     r"pregnan|breast.?feed|lactat|nursing|childbearing|child-bearing|contracep|birth control|hcg"
 )

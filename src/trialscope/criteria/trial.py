@@ -50,24 +50,24 @@ CACHE_SIZE = 200_000
 
 
 def _cached(text: str, terms: TermIndex | None) -> tuple[tuple[Fact, ...], dict[str, str]]:
+    own = terms.index if terms is not None and terms.index else None
     hit = _CACHE.get(text)
     if hit is not None:
-        words, facts, labels = hit
-        if terms is None or not terms.index or words.isdisjoint(terms.index):
-            return facts, labels
+        if own is None or hit[0].isdisjoint(own):
+            return hit[1], hit[2]
         return tuple(parse_facts(text, terms)), {}
-    if terms is not None and terms.index:
-        words = frozenset(tokens(normalise(text[:MAX_CHARS])))
-        if not words.isdisjoint(terms.index):
-            return tuple(parse_facts(text, terms)), {}
-    else:
-        words = frozenset(tokens(normalise(text[:MAX_CHARS])))
-    facts = tuple(parse_facts(text, None))
+    words = frozenset(tokens(normalise(text[:MAX_CHARS])))
+    if own is not None and not words.isdisjoint(own):
+        return tuple(parse_facts(text, terms)), {}
+    entry: tuple[frozenset[str], tuple[Fact, ...], dict[str, str]] = (
+        words,
+        tuple(parse_facts(text, None)),
+        {},
+    )
     if len(_CACHE) >= CACHE_SIZE:
         _CACHE.clear()
-    labels: dict[str, str] = {}
-    _CACHE[text] = (words, facts, labels)
-    return facts, labels
+    _CACHE[text] = entry
+    return entry[1], entry[2]
 
 
 def trial_terms(trial: Trial) -> TermIndex:

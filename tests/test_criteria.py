@@ -15,7 +15,7 @@ import orjson
 import pytest
 from conftest import CTGOV
 
-from trialscope.criteria import TYPES, TypedCriterion, parse_criterion, typed_criteria
+from trialscope.criteria import TYPES, TypedCriterion, parse_criterion, typed_criteria, vocabulary_version
 from trialscope.criteria.catalogue import ULN, catalogue
 from trialscope.ctgov.parse import parse_study
 from trialscope.eligibility import split_criteria
@@ -232,6 +232,11 @@ def test_json_round_trip() -> None:
     criteria = typed_criteria(record("NCT05515185"))
     data = msgspec.json.encode(criteria)
     assert msgspec.json.decode(data, type=tuple[TypedCriterion, ...]) == criteria
+
+
+def test_vocabulary_version_is_stable_and_short() -> None:
+    assert vocabulary_version() == vocabulary_version()
+    assert len(vocabulary_version()) == 16 and int(vocabulary_version(), 16) >= 0
 
 
 @pytest.mark.parametrize(

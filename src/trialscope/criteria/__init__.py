@@ -15,6 +15,7 @@ The vocabulary is data: ``catalogue.toml`` (variables, aliases, units, plausible
 words) and ``mesh_terms.tsv`` (MeSH terms learnt from registry records by :mod:`.learn`).
 """
 
+from trialscope.criteria.catalogue import vocabulary_version
 from trialscope.criteria.trial import parse_criterion, structured_criteria, trial_terms, typed_criteria
 from trialscope.criteria.types import TYPES, Concept, Fact, TypedCriterion
 
@@ -27,4 +28,5 @@ __all__ = [
     "structured_criteria",
     "trial_terms",
     "typed_criteria",
+    "vocabulary_version",
 ]

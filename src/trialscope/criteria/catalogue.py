@@ -13,6 +13,7 @@ single-word cues with wildcards, and unit conversion through ``pint``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import tomllib
@@ -210,6 +211,17 @@ _CONVERSION_ERRORS = (ValueError, TypeError, AttributeError, KeyError, ZeroDivis
 
 def _unit_key(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().lower().replace("µ", "u").replace("μ", "u"))
+
+
+@cache
+def vocabulary_version() -> str:
+    """A short hash of the packaged vocabulary (catalogue and learnt terms): a store that keeps
+    typed criteria re-types every trial when it changes."""
+    digest = hashlib.sha256()
+    for name in ("catalogue.toml", "mesh_terms.tsv"):
+        path = resources.files("trialscope.criteria").joinpath(name)
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()[:16]
 
 
 @cache

@@ -8,9 +8,9 @@ same 200: about seven in ten carry search words (a word, two words, a phrase or 
 all carry exactly three filters drawn from status, phase, study type, intervention type,
 sponsor class, country, results, sex, age, start year, enrollment and distance from a city,
 and all ask for five of the eight facets. The set is timed twice, wall clock around each
-``search_trials``, with the facet cache cleared before every query: *cold*, first thing in the
-process, so every word's index postings are read for the first time; and *steady*, after 200
-other queries from the same pools (another seed), as on a server that has been up a while.
+``search_trials``: *cold*, on a store just opened, so every word's postings are read from the
+store for the first time; and *steady*, after 200 other queries from the same pools (another
+seed), as on a server that has been up a while. No query is answered from a cache of results.
 Prints median, p95, p99 and max of each; ``--write`` appends a block to the "## Search"
 section of the given Markdown file.
 """
@@ -24,16 +24,11 @@ import random
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from trialscope.search import FACETS, SearchQuery, refresh_search_index, search_trials
-from trialscope.search.columns import warm_columns
-from trialscope.search.index import index_is_current
-from trialscope.search.run import clear_search_caches
-from trialscope.search.scoring import clear_scoring_cache, wait_for_postings
-from trialscope.store import open_store
+from trialscope.search import FACETS, SEARCH_INDEX, SearchQuery, search_trials, warm_search
+from trialscope.store import is_current, open_store, refresh_indexes
 
 WORDS = [
     "cancer", "breast cancer", "lung cancer", "lupus", "diabetes", "type 2 diabetes", "asthma", "melanoma",
@@ -140,9 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         "--warmup", type=int, default=200, help="other queries run untimed before the steady run"
     )
     parser.add_argument("--label", help="what the store is, for the report (default: its file name)")
-    parser.add_argument(
-        "--engine", choices=("columns", "sql"), default="columns", help="search engine to time"
-    )
     parser.add_argument("--write", help="append the figures to this Markdown file's '## Search' section")
     args = parser.parse_args(argv)
 
@@ -150,25 +142,21 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(args.store, readonly=not writable)
     trials = store.count()
     refresh_s = None
-    if not index_is_current(store.conn):
+    if not is_current(store, SEARCH_INDEX):
         started = time.perf_counter()
-        refresh_search_index(store)
+        refresh_indexes(store, [SEARCH_INDEX])
         refresh_s = time.perf_counter() - started
-        print(f"search tables built in {refresh_s:.1f} s", file=sys.stderr)
+        print(f"search index built in {refresh_s:.1f} s", file=sys.stderr)
+    store.close()
     queries = make_queries(args.queries, args.seed)
-    started = time.perf_counter()
-    if args.engine == "columns":
-        warm_columns(store.conn)  # a server loads them once, at start-up
-    warm_s = time.perf_counter() - started
 
-    def timed() -> tuple[list[float], dict[str, list[float]], list[int]]:
+    def timed(store: object) -> tuple[list[float], dict[str, list[float]], list[int]]:
         times: list[float] = []
         by_kind: dict[str, list[float]] = {"text": [], "no text": [], "near": []}
         hits: list[int] = []
         for query in queries:
-            clear_search_caches()  # no answer is reused: every query is searched
             started = time.perf_counter()
-            results = search_trials(store, query, timeout_s=60, engine=args.engine)
+            results = search_trials(store, query, timeout_s=60)  # type: ignore[arg-type]
             ms = (time.perf_counter() - started) * 1000
             times.append(ms)
             hits.append(results.total)
@@ -177,34 +165,31 @@ def main(argv: list[str] | None = None) -> int:
                 by_kind["near"].append(ms)
         return times, by_kind, hits
 
-    caches = tempfile.TemporaryDirectory(prefix="bench-search-cache-")  # removed at exit
-
-    def fresh_postings_cache() -> None:
-        """No phrase postings in memory or on disk: a store never searched before."""
-        os.environ["TRIALSCOPE_CACHE_DIR"] = tempfile.mkdtemp(dir=caches.name)
-        clear_scoring_cache()
-
-    # Cold: each query the first search of its words since the process started.
-    fresh_postings_cache()
-    cold = timed()
+    # Cold: a store just opened, its columns loaded as a server does at start-up, no word
+    # searched yet: every query reads its words' postings from the store for the first time.
+    store = open_store(args.store, readonly=True)
+    started = time.perf_counter()
+    warm_search(store)
+    warm_s = time.perf_counter() - started
+    cold = timed(store)
+    store.close()
     # Steady: a server that has answered other searches built from the same words first
     # (another seed), as a running server has; none of the timed queries themselves.
-    fresh_postings_cache()
+    store = open_store(args.store, readonly=True)
+    warm_search(store)
     for query in make_queries(args.warmup, args.seed + 1):
-        search_trials(store, query, timeout_s=60, engine=args.engine)
-    wait_for_postings()  # the phrases they left to the background reader are read
-    steady = timed()
+        search_trials(store, query, timeout_s=60)
+    steady = timed(store)
     label = args.label or Path(args.store).name
     lines = [
-        f"### Search latency — {label} ({trials:,} trials), engine {args.engine}, {time.strftime('%Y-%m-%d')}",
+        f"### Search latency — {label} ({trials:,} trials), {time.strftime('%Y-%m-%d')}",
         "",
         (
             f"`python bench/bench_search.py {args.store}` — {len(queries)} fixed queries (seed {args.seed}), "
             f"3 filters + 5 facets each; Python {platform.python_version()}, "
             f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}. "
-            f"*Cold*: each query run first thing, nothing cached. *Steady*: the same queries after "
-            f"{args.warmup} other queries (seed {args.seed + 1}) from the same word and filter pools, "
-            "once the background reader has read the phrases they left it."
+            "*Cold*: a store just opened and its columns loaded, no word searched yet. *Steady*: the same "
+            f"queries after {args.warmup} other queries (seed {args.seed + 1}) from the same word and filter pools."
         ),
         "",
         "| run | queries | n | median ms | p95 ms | p99 ms | max ms |",
@@ -221,9 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         f"Hits per query: median {statistics.median(hits):,.0f}, p95 {percentile([float(h) for h in hits], 0.95):,.0f}, "
-        f"max {max(hits):,}."
-        + (f" Columns loaded in {warm_s:.1f} s first." if args.engine == "columns" else "")
-        + (f" Search tables built first in {refresh_s:.1f} s." if refresh_s else ""),
+        f"max {max(hits):,}. Columns loaded in {warm_s:.1f} s first."
+        + (f" Search index built first in {refresh_s:.1f} s." if refresh_s else ""),
         "",
     ]
     report = "\n".join(lines)

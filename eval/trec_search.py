@@ -37,8 +37,9 @@ import orjson
 from trialscope.ctgov.sources import Rejected, iter_source_records, parse_source_record
 from trialscope.errors import ParseError
 from trialscope.model import Trial
-from trialscope.search import SearchQuery, refresh_search_index, search_trials
-from trialscope.store import StoredRecord, open_store
+from trialscope.search import SEARCH_INDEX, SearchQuery, search_reader, search_trials
+from trialscope.search.syntax import Term, tokenize
+from trialscope.store import StoredRecord, open_store, refresh_indexes
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -125,8 +126,7 @@ def build_store(db: Path, qrels: dict[str, dict[str, int]]) -> dict[str, int]:
         if trial.nct_id in corpus_ids and not trial.summary_only:
             full[trial.nct_id] = StoredRecord(trial, item.raw, item.source)
     store.upsert_trials(full.values())
-    store.set_meta("content_version", str(time.time()))
-    refresh_search_index(store, full=True)
+    refresh_indexes(store, [SEARCH_INDEX], full=True)
     counts = {
         "trials": store.count(),
         "partial": len(partial),
@@ -162,21 +162,16 @@ class TermPicker:
     """Salient words of a description, by tf x idf over the corpus (document counts cached)."""
 
     def __init__(self, store: object) -> None:
-        self.conn = store.conn  # type: ignore[attr-defined]
+        self.matcher = search_reader(store).matcher  # type: ignore[arg-type]
         self.n = store.count()  # type: ignore[attr-defined]
         self.df: dict[str, int] = {}
 
     def doc_freq(self, word: str) -> int:
+        """How many trials hold the word (as a phrase when it is several tokens: "x-ray")."""
         key = word.lower()
         if key not in self.df:
-            token = re.sub(r"[^a-z0-9]+", " ", key).strip()
-            self.df[key] = (
-                self.conn.execute(
-                    "SELECT count(*) FROM trials_fts WHERE trials_fts MATCH ?", (f'"{token}"',)
-                ).fetchone()[0]
-                if token
-                else 0
-            )
+            tokens = tokenize(key)
+            self.df[key] = int(self.matcher.phrase(Term(tokens)).docs.size) if tokens else 0
         return self.df[key]
 
     def pick(self, text: str, limit: int) -> list[str]:
@@ -258,9 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         counts = build_store(db, qrels)
         print(f"corpus store built in {time.perf_counter() - started:.0f} s: {counts}", file=sys.stderr)
     store = open_store(db, readonly=True)
-    n_partial = store.conn.execute(
-        "SELECT count(*) FROM trials WHERE source_format = 'trec-partial'"
-    ).fetchone()[0]
+    n_partial = dict(store.count_by("trials", "source_format")).get("trec-partial", 0)
     runs = [
         ("OR of salient words", False, True),
         ("same, no synonyms", False, False),

@@ -388,7 +388,7 @@ def _hits(found: _Found, start: int, stop: int, *, snippets: bool) -> list[Searc
     cols = found.reader.columns
     rows = found.rows[start:stop]
     ids = cols.ids[rows].tolist()
-    trials = found.reader.store.trials_by_id(ids)
+    trials = found.reader.store.trials_by_id(ids, results=False)
     phrases = match_phrases(found.terms) if snippets else ()
     scores = found.page_scores(rows, start)
     out = []

@@ -146,7 +146,7 @@ def _worker_batch(args: tuple[str, list[int]]) -> _Batch:
     path, ids = args
     store = SqliteStore(path, readonly=True)
     try:
-        return _index_batch(store.trials_by_id(ids))
+        return _index_batch(store.trials_by_id(ids, results=False))
     finally:
         store.close()
 
@@ -261,7 +261,7 @@ def _batches(store: SqliteStore, ids: list[int]) -> Iterable[_Batch]:
     workers = min(os.cpu_count() or 1, len(pieces))
     if len(ids) < PARALLEL_FROM or workers < 2 or store.path == ":memory:" or sys.platform != "linux":
         for piece in pieces:
-            yield _index_batch(store.trials_by_id(piece))
+            yield _index_batch(store.trials_by_id(piece, results=False))
         return
     # Reading, analysing and encoding is CPU work: workers build segments, this process writes.
     with multiprocessing.get_context("fork").Pool(workers) as pool:

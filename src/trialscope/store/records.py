@@ -14,24 +14,46 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import msgspec
 
-try:  # ISA-L writes the same zlib format several times faster; stdlib zlib reads it back.
+try:  # ISA-L writes and reads the same zlib format several times faster than zlib itself.
     from isal.isal_zlib import compress as _zlib_compress
+    from isal.isal_zlib import decompress
 except ImportError:  # pragma: no cover - the optional accelerator is missing
     from zlib import compress as _zlib_compress
+    from zlib import decompress
 
-from trialscope.model import Trial
+from trialscope.model import Results, Trial
 
 _encode = msgspec.json.Encoder().encode
+_decode_trial = msgspec.json.Decoder(Trial).decode
+_decode_results = msgspec.json.Decoder(Results).decode
 
 
 def compress(data: bytes) -> bytes:
     """zlib-format compression of a stored blob (trial JSON, raw record); level 1 for speed."""
     return _zlib_compress(data, 1)
+
+
+def trial_blobs(trial: Trial) -> tuple[bytes, bytes | None]:
+    """The stored blobs of a trial: everything but its results, and its results (or None)."""
+    if trial.results is None:
+        return compress(_encode(trial)), None
+    return compress(_encode(replace(trial, results=None))), compress(_encode(trial.results))
+
+
+def read_trial(blob: bytes, results: bytes | None) -> Trial:
+    """A trial from its stored blobs; ``results`` None reads it without its results section.
+
+    >>> trial = Trial(nct_id="NCT00000001", brief_title="A trial")
+    >>> read_trial(*trial_blobs(trial)) == trial
+    True
+    """
+    trial = _decode_trial(decompress(blob))
+    return replace(trial, results=_decode_results(decompress(results))) if results else trial
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +169,7 @@ def prepare_record(record: StoredRecord) -> PreparedTrial:
         t.source_format,
         record.source_file,
         hashlib.sha256(record.raw).hexdigest(),
-        compress(_encode(t)),
+        *trial_blobs(t),
         compress(record.raw),
         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )

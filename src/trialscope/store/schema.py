@@ -3,8 +3,9 @@
 Three owners share a store, and each table says which:
 
 - ``store``: the trials themselves. ``trials`` keeps one row per trial with the parsed trial
-  (msgspec JSON, zlib) and the raw source record (zlib) with its source file and a content
-  hash, so a parser fix re-parses without refetching; the child tables hold what people
+  (msgspec JSON, zlib; its results section in a blob of its own, so that what search and the
+  derived indexes read stays small) and the raw source record (zlib) with its source file
+  and a content hash, so a parser fix re-parses without refetching; the child tables hold what people
   filter on (phases, conditions, MeSH terms, interventions, sponsors, sites). ``changes`` is
   the log of trials written or removed, which derived indexes read to catch up; ``derived``
   records how far each derived index has read it.
@@ -76,7 +77,7 @@ _TRIAL_COLUMNS = """
     primary_completion_date text, completion_date text, first_post_date text, last_update text,
     has_results int !, sex text, min_age_days real, max_age_days real, healthy_volunteers int,
     lead_sponsor text, sponsor_class text, summary_only int !, source_format text !, source_file text,
-    content_hash text !, trial blob !, raw blob, ingested_at text
+    content_hash text !, trial blob !, results blob, raw blob, ingested_at text
 """
 
 _ALL = (

@@ -20,31 +20,26 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
-import msgspec
 import numpy as np
 
-from trialscope.errors import SchemaVersionError, StoreError, TrialNotFoundError
-from trialscope.model import Trial
+from trialscope.errors import SchemaVersionError, StoreError
 from trialscope.store import migrations
 from trialscope.store.records import (
     Changes,
     PreparedTrial,
-    RawRecord,
     StoredRecord,
-    StoreStats,
     UpsertStats,
     prepare_record,
     wins,
 )
-from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table, tables_of
+from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table
+from trialscope.store.sqlite_tables import SqliteTables, _marks
 
-_decode_trial = msgspec.json.Decoder(Trial).decode
 T = TypeVar("T")
 
 # A new store's page size: 8 KiB pages cut per-page work for the large trial rows and the
@@ -87,10 +82,6 @@ def table_sql(table: Table) -> str:
             kind = "UNIQUE INDEX" if unique else "INDEX"
             out.append(f"CREATE {kind} IF NOT EXISTS {name} ON {table.name}({', '.join(columns)});")
     return "\n".join(out)
-
-
-def _marks(values: Sequence[object]) -> str:
-    return ",".join("?" * len(values))
 
 
 def _numbers(text: str | None, dtype: type) -> np.ndarray:
@@ -141,7 +132,7 @@ class _Checkpointer(threading.Thread):
         self.join()
 
 
-class SqliteStore:
+class SqliteStore(SqliteTables):
     """Trials in one SQLite file. Safe to share across threads; statements are serialized."""
 
     dialect = "sqlite"
@@ -373,86 +364,6 @@ class SqliteStore:
         ex("INSERT INTO trial_sponsors VALUES (?,?,?,?)", [(i, *r) for i, p in writes for r in p.sponsors])
         ex("INSERT INTO sites VALUES (?,?,?,?,?,?,?,?)", [(i, *r) for i, p in writes for r in p.sites])
 
-    # --- reading trials ---------------------------------------------------------------
-
-    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        with self.lock:
-            return self.conn.execute(sql, params).fetchall()
-
-    def get_trial(self, nct_id: str) -> Trial:
-        """The stored trial; TrialNotFoundError if there is none."""
-        rows = self._rows("SELECT trial FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),))
-        if not rows:
-            raise TrialNotFoundError(nct_id)
-        return _decode_trial(zlib.decompress(rows[0][0]))
-
-    def get_trials(self, nct_ids: Iterable[str]) -> dict[str, Trial]:
-        """Stored trials by NCT id (ids not stored are left out)."""
-        ids = [n.strip().upper() for n in nct_ids]
-        rows = self.select_in("trials", ("nct_id", "trial"), "nct_id", ids)
-        return {nct_id: _decode_trial(zlib.decompress(blob)) for nct_id, blob in rows}
-
-    def trials_by_id(self, trial_ids: Iterable[int]) -> dict[int, Trial]:
-        """Stored trials by their store id (ids not stored are left out)."""
-        rows = self.select_in("trials", ("id", "trial"), "id", list(trial_ids))
-        return {trial_id: _decode_trial(zlib.decompress(blob)) for trial_id, blob in rows}
-
-    def get_raw(self, nct_id: str) -> RawRecord:
-        rows = self._rows(
-            "SELECT nct_id, raw, source_format, source_file, content_hash FROM trials WHERE nct_id = ?",
-            (nct_id.strip().upper(),),
-        )
-        if not rows:
-            raise TrialNotFoundError(nct_id)
-        row = rows[0]
-        return RawRecord(row[0], zlib.decompress(row[1]) if row[1] else b"", row[2], row[3], row[4])
-
-    def has_trial(self, nct_id: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)))
-
-    def iter_trials(self, batch_size: int = 1000) -> Iterator[Trial]:
-        """Every stored trial, in storage order, read in batches."""
-        last = 0
-        while True:
-            rows = self._rows(
-                "SELECT id, trial FROM trials WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size)
-            )
-            if not rows:
-                return
-            for _, blob in rows:
-                yield _decode_trial(zlib.decompress(blob))
-            last = rows[-1][0]
-
-    def nct_ids(self) -> list[str]:
-        return [r[0] for r in self._rows("SELECT nct_id FROM trials ORDER BY id")]
-
-    def trial_ids(self) -> list[int]:
-        """Every trial's store id, ascending."""
-        return [r[0] for r in self._rows("SELECT id FROM trials ORDER BY id")]
-
-    def ids_of(self, nct_ids: Sequence[str]) -> dict[str, int]:
-        """Store ids by NCT id, for the ids that are stored."""
-        return dict(self.select_in("trials", ("nct_id", "id"), "nct_id", [n.upper() for n in nct_ids]))
-
-    def count(self) -> int:
-        return int(self._rows("SELECT count(*) FROM trials")[0][0])
-
-    def stats(self) -> StoreStats:
-        """Counts by status, phase, study type, source and results."""
-        stats = StoreStats()
-        stats.trials, stats.summary_only, stats.with_results = self._rows(
-            "SELECT count(*), coalesce(sum(summary_only), 0), coalesce(sum(has_results), 0) FROM trials"
-        )[0]
-        for column, counter in (
-            ("overall_status", stats.by_status),
-            ("phase", stats.by_phase),
-            ("study_type", stats.by_type),
-            ("source_format", stats.by_source),
-        ):
-            for value, n in self._rows(f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC"):
-                counter[value or "(none)"] = n
-        return stats
-
     def get_meta(self, key: str) -> str | None:
         rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
@@ -508,157 +419,6 @@ class SqliteStore:
             self.conn.execute(
                 "DELETE FROM changes WHERE seq <= (SELECT coalesce(min(applied), 0) FROM derived)"
             )
-
-    # --- generic operations for derived indexes ---------------------------------------
-
-    def clear_tables(self, owner: str) -> None:
-        """Empty every table of one owner (a derived index being rebuilt)."""
-        with self.transaction():
-            for table in tables_of(owner):
-                self.conn.execute(f"DELETE FROM {table.name}")
-
-    def insert(self, table: str, rows: Iterable[Sequence[object]], *, replace: bool = False) -> None:
-        """Rows in the table's column order; ``replace`` overwrites rows with the same key."""
-        columns = TABLES[table].column_names
-        verb = "INSERT OR REPLACE" if replace else "INSERT"
-        with self.transaction():
-            self.conn.executemany(
-                f"{verb} INTO {table}({', '.join(columns)}) VALUES ({_marks(columns)})", rows
-            )
-
-    def delete_in(self, table: str, column: str, values: Sequence[object]) -> None:
-        """Delete the rows whose ``column`` is one of ``values``."""
-        with self.transaction():
-            for start in range(0, len(values), _CHUNK):
-                chunk = list(values[start : start + _CHUNK])
-                self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({_marks(chunk)})", chunk)
-
-    def delete_trials(self, table: str, trial_ids: Sequence[int]) -> None:
-        """Delete the rows of these trials from a table that has a trial column."""
-        column = TABLES[table].trial_column
-        if column is None:
-            raise StoreError(f"The table {table} has no trial column.")
-        self.delete_in(table, column, trial_ids)
-
-    def select(
-        self,
-        table: str,
-        columns: Sequence[str],
-        *,
-        where: dict[str, object] | None = None,
-        order_by: Sequence[str] = (),
-    ) -> list[Any]:
-        """Rows of some columns, where each given column equals its value."""
-        sql = f"SELECT {', '.join(columns)} FROM {table}"
-        params = list((where or {}).values())
-        if where:
-            sql += " WHERE " + " AND ".join(f"{c} = ?" for c in where)
-        if order_by:
-            sql += f" ORDER BY {', '.join(order_by)}"
-        return self._rows(sql, params)
-
-    def select_in(
-        self, table: str, columns: Sequence[str], column: str, values: Sequence[object]
-    ) -> list[Any]:
-        """Rows whose ``column`` is one of ``values`` (any number of them)."""
-        out: list[Any] = []
-        for start in range(0, len(values), _CHUNK):
-            chunk = list(values[start : start + _CHUNK])
-            out.extend(
-                self._rows(
-                    f"SELECT {', '.join(columns)} FROM {table} WHERE {column} IN ({_marks(chunk)})", chunk
-                )
-            )
-        return out
-
-    def select_range(
-        self, table: str, columns: Sequence[str], column: str, low: str, high: str, *, limit: int
-    ) -> list[Any]:
-        """Rows with ``low <= column < high`` in key order, at most ``limit`` (prefix lookups)."""
-        return self._rows(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE {column} >= ? AND {column} < ? "
-            f"ORDER BY {column} LIMIT ?",
-            (low, high, limit),
-        )
-
-    def clear_rows(self, table: str) -> None:
-        """Delete every row of one table."""
-        with self.transaction():
-            self.conn.execute(f"DELETE FROM {table}")
-
-    def update_in(self, table: str, values: dict[str, object], column: str, keys: Sequence[object]) -> None:
-        """Set columns to values in the rows whose ``column`` is one of ``keys``."""
-        sets = ", ".join(f"{name} = ?" for name in values)
-        with self.transaction():
-            for start in range(0, len(keys), _CHUNK):
-                chunk = list(keys[start : start + _CHUNK])
-                self.conn.execute(
-                    f"UPDATE {table} SET {sets} WHERE {column} IN ({_marks(chunk)})",
-                    [*values.values(), *chunk],
-                )
-
-    def update_rows(
-        self, table: str, columns: Sequence[str], key: str, rows: Iterable[Sequence[object]]
-    ) -> None:
-        """Set ``columns`` of the row with each key: every row is the new values, then the key."""
-        sets = ", ".join(f"{name} = ?" for name in columns)
-        with self.transaction():
-            self.conn.executemany(f"UPDATE {table} SET {sets} WHERE {key} = ?", rows)
-
-    def max_value(self, table: str, column: str) -> int:
-        """The largest value of an integer column (0 for an empty table)."""
-        return int(self._rows(f"SELECT coalesce(max({column}), 0) FROM {table}")[0][0])
-
-    def count_by(self, table: str, column: str) -> list[tuple[Any, int]]:
-        """(value, rows) for each value of a column."""
-        return self._rows(f"SELECT {column}, count(*) FROM {table} GROUP BY {column}")
-
-    def term_rows(self, segments: Sequence[int], *, after: str, terms: int) -> list[Any]:
-        """Every row of the next ``terms`` terms after ``after`` in some segments of the text
-        index, in (term, segment) order: (term, seg, postings, positions)."""
-        marks = _marks(segments)
-        return self._rows(
-            f"""SELECT term, seg, postings, positions FROM text_terms
-                WHERE seg IN ({marks}) AND term > ? AND term <= (
-                    SELECT max(term) FROM (SELECT DISTINCT term FROM text_terms
-                                           WHERE seg IN ({marks}) AND term > ? ORDER BY term LIMIT ?))
-                ORDER BY term, seg""",
-            [*segments, after, *segments, after, terms],
-        )
-
-    def count_rows(self, table: str) -> int:
-        return int(self._rows(f"SELECT count(*) FROM {table}")[0][0])
-
-    def column_arrays(
-        self, table: str, columns: Sequence[tuple[str, str]], *, order_by: str
-    ) -> list[np.ndarray | list[str | None]]:
-        """Whole columns at once: ``(name, kind)`` with kind ``int`` (NULL -> -1), ``real``
-        (NULL -> nan) or ``text`` (a list; NULL -> None).
-
-        Each column is joined into one string by SQLite and split in C, so reading 600,000
-        rows costs no Python object per value.
-        """
-        parts = []
-        for name, kind in columns:
-            if kind == "text":
-                parts.append(f"group_concat(ifnull({name}, ''), char(31))")
-            else:
-                null = "-1" if kind == "int" else "'nan'"
-                parts.append(f"group_concat(ifnull({name}, {null}))")
-        row = self._rows(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {table} ORDER BY {order_by})")[0]
-        out: list[np.ndarray | list[str | None]] = []
-        for (_, kind), value in zip(columns, row, strict=True):
-            if kind == "text":
-                out.append([v or None for v in value.split(_SEP)] if value is not None else [])
-            else:
-                out.append(_numbers(value, np.int64 if kind == "int" else np.float64))
-        return out
-
-    def analyze(self, tables: Sequence[str]) -> None:
-        """Refresh the query planner's statistics after a large change."""
-        with self.lock:
-            for table in tables:
-                self.conn.execute(f"ANALYZE {table}")
 
 
 def upgrade_sqlite(path: str | Path) -> list[str]:

@@ -31,7 +31,7 @@ def progress_bars(enabled: bool) -> Callable[[str], Progress | None] | None:
     def make(name: str) -> Progress:
         from tqdm import tqdm
 
-        bar: list[tqdm] = []  # type: ignore[type-arg]
+        bar: list[tqdm] = []
 
         def advance(done: int, total: int) -> None:
             if not bar:

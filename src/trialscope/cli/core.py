@@ -28,7 +28,7 @@ def open_for_reading(args: argparse.Namespace) -> SqliteStore:
     return open_store(path, readonly=not writable)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="read record files, folders and zips into the store")
     p.add_argument("paths", nargs="+", help="files or folders (read recursively): JSON, JSONL, XML, CSV, zip")
     p.add_argument("--report", help="write each rejected record as a JSON line to this file")
@@ -86,7 +86,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def related_for_page(store: SqliteStore, nct_id: str) -> tuple:  # type: ignore[type-arg]
+def related_for_page(store: SqliteStore, nct_id: str) -> tuple:
     """Related trials for the page, from the stored index; empty when there is none yet."""
     try:
         from trialscope.similar import related_for_page as lookup

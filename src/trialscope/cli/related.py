@@ -19,7 +19,7 @@ from trialscope.cli import add_db_argument
 from trialscope.cli.core import open_from_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("related", help="the trials most related to one trial, each with its reasons")
     p.add_argument("nct_id")
     p.add_argument("--limit", "-n", type=int, default=10, help="how many to show (default 10)")

@@ -17,7 +17,7 @@ import argparse
 import html
 import re
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from trialscope import settings
 from trialscope.cli import add_db_argument
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 _MARKS = re.compile(r"</?mark>")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "search",
         help="find trials: ranked full text, filters, facet counts, exports",
@@ -69,7 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def query_from_args(args: argparse.Namespace) -> SearchQuery:
     """The checked SearchQuery of the command-line arguments."""
     given = {spec.field: getattr(args, spec.name) for spec in FILTERS.values()}
-    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if v not in (None, [])}
+    values: dict[str, Any] = {
+        k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if v not in (None, [])
+    }
     query = SearchQuery(
         text=" ".join(args.text),
         sort=args.sort,

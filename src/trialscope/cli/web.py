@@ -16,7 +16,7 @@ from trialscope.cli import add_db_argument
 from trialscope.errors import TrialScopeError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
         help="serve the web app and JSON API",
@@ -76,11 +76,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     if workers == 1:
         web_settings = WebSettings(db=db, query_timeout=timeout, search_cache=cache)
-        uvicorn.run(create_app(web_settings), **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(web_settings), **options)
         return 0
     # Workers are fresh processes: they learn the settings from the environment.
     os.environ["TRIALSCOPE_DB"] = db
     os.environ["TRIALSCOPE_QUERY_TIMEOUT"] = str(timeout)
     os.environ["TRIALSCOPE_SEARCH_CACHE"] = str(cache)
-    uvicorn.run("trialscope.web.app:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    uvicorn.run("trialscope.web.app:app_from_env", factory=True, workers=workers, **options)
     return 0

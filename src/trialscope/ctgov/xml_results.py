@@ -51,7 +51,7 @@ def _classes(measure: Any) -> list[dict[str, Any]]:
         return []
     classes = apply(measure, Many("class_list/class", {"title": "title", "categories": _CATEGORIES}), XML)
     if classes:
-        return classes  # type: ignore[no-any-return]
+        return classes
     # Before 2017 a measure held its categories directly, without classes.
     categories = apply(measure, _CATEGORIES, XML)
     return [{"categories": categories}] if categories else []

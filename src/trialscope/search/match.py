@@ -132,7 +132,7 @@ class Matcher:
         if prefix and last:
             words = self.expand_prefix(fold(token))
             found = [self.entries(w, positions=positions) for w in words]
-            return _combine([f[0] for f in found], [f[1] for f in found] if positions else None)  # type: ignore[misc]
+            return _combine([f[0] for f in found], [f[1] for f in found] if positions else None)
         return self.entries(stem(token), positions=positions)
 
     def _phrase(self, tokens: tuple[str, ...], fields: tuple[int, ...], prefix: bool) -> PhraseHits:
@@ -220,7 +220,7 @@ def _combine(
     docs = np.concatenate([e.docs for e, _ in kept])
     fields = np.concatenate([e.fields for e, _ in kept])
     counts = np.concatenate([e.counts.astype(np.int64) for e, _ in kept])
-    positions = np.concatenate([p for _, p in kept]) if places is not None else None  # type: ignore[misc]
+    positions = np.concatenate([p for _, p in kept]) if places is not None else None
     keys = docs * 16 + fields
     if keys.size > 1 and bool(np.any(keys[1:] < keys[:-1])):
         order = np.argsort(keys, kind="stable")

@@ -71,7 +71,9 @@ class SqliteTables:
 
     def trials_by_id(self, trial_ids: Iterable[int], *, results: bool = True) -> dict[int, Trial]:
         """Stored trials by their store id (ids not stored are left out); see :meth:`get_trials`."""
-        rows = self.select_in("trials", ("id", "trial", "results" if results else "NULL"), "id", list(trial_ids))
+        rows = self.select_in(
+            "trials", ("id", "trial", "results" if results else "NULL"), "id", list(trial_ids)
+        )
         return {trial_id: read_trial(blob, more) for trial_id, blob, more in rows}
 
     def get_raw(self, nct_id: str) -> RawRecord:

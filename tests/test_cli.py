@@ -50,7 +50,8 @@ def test_ingest_prints_a_summary_and_writes_a_report(
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "1 new trials" in out and "1 rejected" in out and "bad.json" in out
+    assert "1 new trial," in out and "1 rejected" in out and "bad.json" in out
+    assert "now holds 1 trial." in out
     rows = [json.loads(line) for line in report.read_text().splitlines()]
     assert rows[0]["source"].endswith("bad.json") and "malformed JSON" in rows[0]["reason"]
 
@@ -104,3 +105,67 @@ def test_serve_runs_one_worker_per_core_by_default(monkeypatch: pytest.MonkeyPat
     assert settings.resolve("workers", None) == "3"
     monkeypatch.setattr(settings.os, "cpu_count", lambda: None)
     assert settings.resolve("workers", None) == "1"
+
+
+def test_a_report_is_written_only_when_there_is_something_to_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "rejects.jsonl"
+    args = ["ingest", str(SEED), "--db", str(tmp_path / "x.db"), "--report", str(report), "--no-progress"]
+    assert main(args) == 0
+    assert not report.exists() and "written to" not in capsys.readouterr().out
+
+
+def test_a_value_no_vocabulary_knows_is_stored_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = json.loads((SEED / "NCT04184258.json").read_text())
+    study["protocolSection"]["statusModule"]["overallStatus"] = "ON_FIRE"
+    study["protocolSection"]["designModule"]["phases"] = ["PHASE7"]
+    (tmp_path / "odd.json").write_text(json.dumps(study))
+    report = tmp_path / "report.jsonl"
+    db = str(tmp_path / "x.db")
+    assert (
+        main(["ingest", str(tmp_path / "odd.json"), "--db", db, "--report", str(report), "--no-progress"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "2 warnings" in out and "status 'ON_FIRE' is not one the registry uses" in out
+    assert {json.loads(line)["what"] for line in report.read_text().splitlines()} == {"warning"}
+    assert main(["show", "NCT04184258", "--format", "json", "--db", db]) == 0
+    assert '"status":"ON_FIRE"' in capsys.readouterr().out  # kept as written
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "garbage"], "'garbage' is not a valid NCT id"),
+        (["search", "lupus", "--within", "-5km", "--near", "Minsk"], "distance must be more than 0"),
+        (["search", "lupus", "--timeout", "-1"], "time limit must be more than 0 seconds"),
+        (["search", "foo:lupus"], "Unknown field 'foo:' in the search; use one of condition:"),
+        (["search", "condition:"], "'condition:' needs a word"),
+        (
+            ["search", "lupus", "--near", "Paris, Nowhere"],
+            "'Nowhere' in 'Paris, Nowhere' is neither a country",
+        ),
+        (
+            ["search", "lupus", "--within", "50km"],
+            "A distance (--within) needs a place to measure from (--near)",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_sentence_naming_the_fix(
+    db: str, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*args, "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "usage:" not in err and "Traceback" not in err
+
+
+def test_a_page_past_the_end_says_so_and_a_place_says_where_it_is(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "--page", "99999", "--db", db]) == 0
+    assert "page 99,999 is past the end" in capsys.readouterr().out
+    assert main(["search", "lupus", "--near", "Minsk, Belarus", "--db", db]) == 0
+    assert "Distances from Minsk, Belarus (53.9" in capsys.readouterr().out

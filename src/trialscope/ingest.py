@@ -35,6 +35,7 @@ from trialscope.ctgov.sources import (
 from trialscope.errors import ParseError
 from trialscope.store import SqliteStore, StoredRecord, UpsertStats
 from trialscope.store.sqlite import PreparedTrial, prepare_record
+from trialscope.vocab import unknown_values
 
 DEFAULT_BATCH = 2000
 IN_FLIGHT = 2048  # records read ahead of the writer when parsing in worker processes
@@ -49,6 +50,7 @@ class IngestSummary:
     upserts: UpsertStats = field(default_factory=UpsertStats)
     rejected: list[Rejected] = field(default_factory=list)
     skipped_files: list[Rejected] = field(default_factory=list)
+    warnings: list[Rejected] = field(default_factory=list)  # stored, with a value said here
     summary_only: int = 0
 
     @property
@@ -59,17 +61,23 @@ class IngestSummary:
         """The human summary, a line each."""
         u = self.upserts
         yield (
-            f"Read {self.records:,} records from {self.files:,} files: {u.inserted:,} new trials, "
-            f"{u.replaced:,} replaced by newer records, {u.skipped:,} unchanged or older, "
-            f"{len(self.rejected):,} rejected."
+            f"Read {plural(self.records, 'record')} from {plural(self.files, 'file')}: "
+            f"{plural(u.inserted, 'new trial')}, {u.replaced:,} replaced by newer records, "
+            f"{u.skipped:,} unchanged or older, {len(self.rejected):,} rejected"
+            + (f", {plural(len(self.warnings), 'warning')}." if self.warnings else ".")
         )
         if self.summary_only:
-            yield f"{self.summary_only:,} records were summary-only (CSV exports) and are marked so."
+            yield (
+                f"{plural(self.summary_only, 'record was', 'records were')} summary-only (CSV exports) "
+                "and are marked so."
+            )
         for skip in self.skipped_files:
             yield f"skipped {skip.source}: {skip.reason}"
         for reject in self.rejected:
             who = f" ({reject.nct_id})" if reject.nct_id else ""
             yield f"rejected {reject.source}{who}: {reject.reason}"
+        for warning in self.warnings:
+            yield f"warning {warning.source} ({warning.nct_id}): {warning.reason}"
 
 
 def _source_items(paths: Sequence[Path], summary: IngestSummary, progress: bool) -> Iterator[SourceRecord]:
@@ -98,13 +106,43 @@ def _source_items(paths: Sequence[Path], summary: IngestSummary, progress: bool)
             bar.close()
 
 
-def prepare_item(item: SourceRecord) -> PreparedTrial | Rejected:
-    """Parse one source record and flatten it into table rows; runs in worker processes."""
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 record``, ``2 records``, ``1,234 records``; ``many`` where adding an s is wrong.
+
+    >>> plural(1, "record"), plural(2, "record was", "records were")
+    ('1 record', '2 records were')
+    """
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A record ready to store, and what is worth saying about it."""
+
+    trial: PreparedTrial
+    warnings: tuple[Rejected, ...] = ()
+
+
+def prepare_item(item: SourceRecord) -> _Prepared | Rejected:
+    """Parse one source record and flatten it into table rows; runs in worker processes.
+
+    A value no registry vocabulary knows (a status "ON_FIRE") is stored as written and said
+    in a warning: it is shown as an unknown value, never as a real status.
+    """
     try:
         trial = parse_source_record(item)
     except ParseError as exc:
         return Rejected(item.source, str(exc))
-    return prepare_record(StoredRecord(trial, item.raw, item.source))
+    strange = unknown_values(trial.overall_status, trial.design.phases, trial.design.study_type)
+    warnings = tuple(
+        Rejected(
+            item.source,
+            f"{name.replace('_', ' ')} {value!r} is not one the registry uses; kept as written",
+            trial.nct_id,
+        )
+        for name, value in strange
+    )
+    return _Prepared(prepare_record(StoredRecord(trial, item.raw, item.source)), warnings)
 
 
 def _init_worker() -> None:
@@ -136,7 +174,7 @@ def _writer_gc() -> Iterator[None]:
 
 def _prepared(items: Iterable[SourceRecord], summary: IngestSummary, workers: int) -> Iterator[PreparedTrial]:
     if workers <= 1:
-        results: Iterable[PreparedTrial | Rejected] = map(prepare_item, items)
+        results: Iterable[_Prepared | Rejected] = map(prepare_item, items)
         pool = None
     else:
         # Parsing is CPU work: worker processes parse while this one writes to SQLite.
@@ -158,9 +196,10 @@ def _prepared(items: Iterable[SourceRecord], summary: IngestSummary, workers: in
             if isinstance(result, Rejected):
                 summary.rejected.append(result)
                 continue
-            if result.summary_only:
+            summary.warnings.extend(result.warnings)
+            if result.trial.summary_only:
                 summary.summary_only += 1
-            yield result
+            yield result.trial
     finally:
         if pool is not None:
             pool.terminate()
@@ -218,12 +257,9 @@ def ingest_trials(
 
 
 def write_report(summary: IngestSummary, stream: IO[bytes]) -> None:
-    """Each rejected record (and skipped file) as a line of JSON: source, nct_id, reason."""
-    for item in (*summary.skipped_files, *summary.rejected):
-        row = {
-            "source": item.source,
-            "nct_id": item.nct_id,
-            "reason": item.reason,
-            "skipped_file": item.skipped_file,
-        }
-        stream.write(orjson.dumps(row) + b"\n")
+    """Each rejected record, skipped file and warning as a line of JSON: what, source, nct_id, reason."""
+    for what, items in (("skipped", summary.skipped_files), ("rejected", summary.rejected),
+                        ("warning", summary.warnings)):  # fmt: skip
+        for item in items:
+            row = {"what": what, "source": item.source, "nct_id": item.nct_id, "reason": item.reason}
+            stream.write(orjson.dumps(row) + b"\n")

@@ -72,6 +72,115 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
     },
 }
 
+# The API v2 enums of the vocabularies people filter on, each with the friendly words people
+# type for it. With EXCEPTIONS (the registry's own older words), this is the one table of
+# each vocabulary: ingest checks values against it, search reads people's words with it.
+ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "status": {
+        "RECRUITING": ("open", "recruiting now"),
+        "NOT_YET_RECRUITING": ("not yet", "not yet recruiting"),
+        "ACTIVE_NOT_RECRUITING": ("active", "active not recruiting"),
+        "COMPLETED": ("complete", "finished"),
+        "ENROLLING_BY_INVITATION": ("by invitation", "invitation"),
+        "SUSPENDED": (),
+        "TERMINATED": ("stopped",),
+        "WITHDRAWN": (),
+        "UNKNOWN": ("unknown status",),
+        "AVAILABLE": ("available for expanded access",),
+        "NO_LONGER_AVAILABLE": (),
+        "TEMPORARILY_NOT_AVAILABLE": (),
+        "APPROVED_FOR_MARKETING": (),
+        "WITHHELD": (),
+    },
+    "phase": {
+        "EARLY_PHASE1": ("0", "phase 0", "early 1", "early phase 1", "early phase1", "early"),
+        "PHASE1": ("1", "i", "phase 1", "phase i", "ph1", "ph 1", "p1"),
+        "PHASE2": ("2", "ii", "phase 2", "phase ii", "ph2", "ph 2", "p2"),
+        "PHASE3": ("3", "iii", "phase 3", "phase iii", "ph3", "ph 3", "p3"),
+        "PHASE4": ("4", "iv", "phase 4", "phase iv", "ph4", "ph 4", "p4"),
+        "NA": ("n/a", "not applicable", "none"),
+    },
+    "study_type": {
+        "INTERVENTIONAL": ("clinical trial", "trial"),
+        "OBSERVATIONAL": ("observational patient registry", "registry"),
+        "EXPANDED_ACCESS": ("ea",),
+    },
+    "intervention_type": {
+        "DRUG": ("drugs", "medicine", "medication"),
+        "DEVICE": ("devices",),
+        "BIOLOGICAL": ("biologic", "biologics", "vaccine", "biological product"),
+        "PROCEDURE": ("surgery", "procedure/surgery"),
+        "RADIATION": ("radiotherapy",),
+        "BEHAVIORAL": ("behavioural", "behavior", "behaviour"),
+        "GENETIC": ("gene",),
+        "DIETARY_SUPPLEMENT": ("supplement", "diet", "dietary"),
+        "COMBINATION_PRODUCT": ("combination",),
+        "DIAGNOSTIC_TEST": ("diagnostic", "test"),
+        "OTHER": (),
+    },
+    "sponsor_class": {
+        "INDUSTRY": ("company", "pharma", "commercial"),
+        "NIH": ("national institutes of health",),
+        "FED": ("u.s. fed", "us fed", "federal", "u s fed"),
+        "OTHER_GOV": ("government", "other government", "gov"),
+        "INDIV": ("individual",),
+        "NETWORK": (),
+        "AMBIG": ("ambiguous",),
+        "OTHER": ("academic", "university", "hospital"),
+        "UNKNOWN": (),
+    },
+    "sex": {
+        "FEMALE": ("f", "woman", "women", "girl", "girls"),
+        "MALE": ("m", "man", "men", "boy", "boys"),
+        "ALL": ("any", "both", "everyone"),
+    },
+}
+_WORDS: dict[str, dict[str, str]] = {
+    name: {
+        **{key: enum for key, enum in EXCEPTIONS.get(name, {}).items() if enum in table},
+        **{_NON_WORD.sub("_", e.upper()).strip("_"): e for e in table},
+        **{_NON_WORD.sub("_", w.upper()).strip("_"): e for e, words in table.items() for w in words},
+    }
+    for name, table in ENUMS.items()
+}
+_PHASE_ENUMS = ENUMS["phase"]
+
+
+def enum_of_word(vocabulary: str, word: str) -> str | None:
+    """The enum of a word people or older records use, in one of :data:`ENUMS`; None if unknown.
+
+    >>> enum_of_word("status", "Unknown status"), enum_of_word("sex", "women"), enum_of_word("phase", "7")
+    ('UNKNOWN', 'FEMALE', None)
+    """
+    return _WORDS[vocabulary].get(_NON_WORD.sub("_", word.strip().upper()).strip("_"))
+
+
+def unknown_values(
+    status: str | None, phases: Iterable[str], study_type: str | None
+) -> list[tuple[str, str]]:
+    """(vocabulary, value) of each value a record gives that its vocabulary does not know.
+
+    >>> unknown_values("ON_FIRE", ["PHASE2", "PHASE7"], "INTERVENTIONAL")
+    [('status', 'ON_FIRE'), ('phase', 'PHASE7')]
+    """
+    found = []
+    if status and status not in ENUMS["status"]:
+        found.append(("status", status))
+    found.extend(("phase", p) for p in phases if p not in _PHASE_ENUMS)
+    if study_type and study_type not in ENUMS["study_type"]:
+        found.append(("study_type", study_type))
+    return found
+
+
+def unknown_label(value: str) -> str:
+    """How a value no vocabulary knows is shown: never as if it were a real one.
+
+    >>> unknown_label("ON_FIRE")
+    'Unknown value (ON_FIRE)'
+    """
+    return f"Unknown value ({value})"
+
+
 _PHASE_WORDS = {
     "EARLY_PHASE_1": "EARLY_PHASE1",
     "EARLY_PHASE1": "EARLY_PHASE1",

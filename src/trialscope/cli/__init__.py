@@ -42,9 +42,34 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _join_dashed_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--within -5km`` as ``--within=-5km``: argparse takes a value that starts with a dash
+    for an option and stops with its usage; joined, the value reaches its check, which says
+    what is wrong with it in a sentence."""
+    takes_value = {
+        option
+        for action in parser._subparsers._group_actions[0].choices.values()  # type: ignore[union-attr]
+        for sub in action._actions
+        if sub.option_strings and sub.nargs is None and not isinstance(sub, argparse._StoreConstAction)
+        for option in sub.option_strings
+    } if parser._subparsers else set()  # fmt: skip
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if token in takes_value and following and following.startswith("-") and following not in takes_value:
+            out.append(f"{token}={following}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_dashed_values(parser, list(sys.argv[1:] if argv is None else argv)))
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

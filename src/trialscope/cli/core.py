@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from trialscope import settings
@@ -31,7 +32,9 @@ def open_for_reading(args: argparse.Namespace) -> SqliteStore:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="read record files, folders and zips into the store")
     p.add_argument("paths", nargs="+", help="files or folders (read recursively): JSON, JSONL, XML, CSV, zip")
-    p.add_argument("--report", help="write each rejected record as a JSON line to this file")
+    p.add_argument(
+        "--report", help="write each rejected record and warning as a JSON line to this file (none: no file)"
+    )
     p.add_argument("--batch-size", type=int, default=2000, help="trials per transaction (default 2000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the one-line summary")
@@ -61,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from trialscope.ingest import ingest_paths, write_report
+    from trialscope.ingest import ingest_paths, plural, write_report
 
     if args.batch_size < 1:
         raise TrialScopeError("--batch-size must be at least 1.")
@@ -72,17 +75,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     lines = list(summary.lines())
     for line in lines[:1] if args.quiet else lines:
         print(line)
-    if args.report:
+    reported = len(summary.rejected) + len(summary.skipped_files) + len(summary.warnings)
+    if args.report and reported:
         with open(args.report, "wb") as stream:
             write_report(summary, stream)
-        print(f"Rejected records written to {args.report}.")
+        print(f"{plural(reported, 'rejected record or warning', 'rejected records and warnings')} "
+              f"written to {args.report}.")  # fmt: skip
     if not args.no_index:
         from trialscope.indexes import refresh_all
 
         for done in refresh_all(store, progress=not args.no_progress and sys.stderr.isatty()):
             if not args.quiet:
                 print(f"Index {done.line} ({done.seconds:.1f} s).")
-    print(f"The store {store.path} now holds {store.count():,} trials.")
+    print(f"The store {store.path} now holds {plural(store.count(), 'trial')}.")
     return 0
 
 
@@ -95,11 +100,24 @@ def related_for_page(store: SqliteStore, nct_id: str) -> tuple:
     return tuple(lookup(store, nct_id))
 
 
+def check_nct_id(text: str) -> str:
+    """An NCT id as the registry writes it; a clear error for anything else.
+
+    >>> check_nct_id(" nct04184258 ")
+    'NCT04184258'
+    """
+    nct_id = text.strip().upper()
+    if not re.fullmatch(r"NCT\d{8}", nct_id):
+        raise TrialScopeError(f"{text.strip()[:40]!r} is not a valid NCT id; they look like NCT04184258.")
+    return nct_id
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from trialscope.render import build_page, render_page
 
+    nct_id = check_nct_id(args.nct_id)
     store = open_from_args(args, readonly=True)
-    trial = store.get_trial(args.nct_id)
+    trial = store.get_trial(nct_id)
     related = () if args.no_related else related_for_page(store, trial.nct_id)
     sys.stdout.write(render_page(build_page(trial, related), args.format))
     return 0

@@ -23,6 +23,7 @@ from trialscope import settings
 from trialscope.cli import add_db_argument
 from trialscope.cli.core import open_for_reading
 from trialscope.errors import QueryError
+from trialscope.ingest import plural
 from trialscope.search.filters import FILTERS
 from trialscope.search.hits import csv_lines, json_array_lines, jsonl_lines
 from trialscope.search.query import FACETS, SORTS, SearchQuery, normalize_query
@@ -91,15 +92,6 @@ def _write(chunks: object, out: TextIO) -> int:
         count += 1
     out.flush()
     return count
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 trial``, ``2 trials``, ``1,234 trials``.
-
-    >>> plural(1, "trial"), plural(1234, "trial"), plural(2, "facility", "facilities")
-    ('1 trial', '1,234 trials', '2 facilities')
-    """
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def plain_snippet(snippet: str) -> str:

@@ -37,7 +37,7 @@ from trialscope.model import Trial
 from trialscope.search.document import field_texts
 from trialscope.search.facts import Columns, load_columns, near_rows
 from trialscope.search.filters import BY_FIELD, FILTERS, Context
-from trialscope.search.geo import Place, locate_place
+from trialscope.search.geo import Place, country_name, locate_place
 from trialscope.search.hits import FacetValue, PlaceUsed, ResultsPage, SearchHit, hit_data
 from trialscope.search.index import INTERVENTION_BITS, PHASE_BITS, SEARCH_INDEX
 from trialscope.search.match import Matcher, scored_terms
@@ -434,7 +434,9 @@ def search_trials(
     place = None
     if found.place is not None and query.within_km is not None:
         p = found.place
-        place = PlaceUsed(p.name, p.country_code, round(p.lat, 5), round(p.lon, 5), query.within_km)
+        place = PlaceUsed(
+            p.name, country_name(p.country_code), round(p.lat, 5), round(p.lon, 5), query.within_km
+        )
     return SearchResults(
         query=query,
         total=found.total,

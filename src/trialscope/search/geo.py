@@ -426,21 +426,32 @@ def _locate_words(text: str, parts: list[str], gazetteer: Gazetteer) -> Place:
     else:
         last = parts[-1]
         middle = parts[1] if len(parts) == 3 else None
+        is_state = len(parts) == 2 and (
+            name_key(last).upper() in _us_state_names() or name_key(last) in _us_state_names().values()
+        )
+        if country_code(last) is None and not is_state:
+            raise QueryError(
+                f"{last!r} in {text!r} is neither a country nor a US state; write the place as "
+                "'City, Country' (like 'Paris, France'), 'City, ST' (like 'Boston, MA') or 'latitude,longitude'."
+            )
         if country_code(last):
             place = gazetteer.locate(city, middle, last)
             found.extend([place] if place else [])
-        if len(parts) == 2:  # "Boston, MA": the last part may be a US state, not a country
+        if is_state:  # "Boston, MA": the last part may be a US state, not a country
             place = gazetteer.locate(city, last, "US")
-            if place is not None and (
-                name_key(last).upper() in _us_state_names() or name_key(last) in _us_state_names().values()
-            ):
-                found.append(place)
-        if not found and country_code(last) is None:
-            place = gazetteer.locate(city)
             found.extend([place] if place else [])
     if not found:
         raise QueryError(
             f"Cannot find the place {text!r} in the gazetteer; write it as 'City, Country' "
             "(like 'Minsk, Belarus') or as 'latitude,longitude'."
         )
-    return Place(text.strip(), found[0].lat, found[0].lon, found[0].country_code)
+    return Place(found[0].name, found[0].lat, found[0].lon, found[0].country_code)
+
+
+def country_name(code: str | None) -> str | None:
+    """The display name of an ISO country code (None for none).
+
+    >>> country_name("BY"), country_name(None)
+    ('Belarus', None)
+    """
+    return _countries()[1].get(code) if code else None

@@ -12,10 +12,19 @@ The filter table (:mod:`trialscope.search.filters`) says which parser reads whic
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import date
 
 from trialscope.errors import QueryError
+from trialscope.vocab import ENUMS, enum_of_word
+
+# The vocabularies people filter on, by name (each enum with the words people type for it).
+STATUSES = ENUMS["status"]
+PHASES = ENUMS["phase"]
+STUDY_TYPES = ENUMS["study_type"]
+INTERVENTION_TYPES = ENUMS["intervention_type"]
+SPONSOR_CLASSES = ENUMS["sponsor_class"]
+SEXES = ENUMS["sex"]
 
 MAX_LIMIT = 1000
 MAX_TEXT_CHARS = 20_000
@@ -23,73 +32,13 @@ DEFAULT_WITHIN_KM = 100.0
 KM_PER_MILE = 1.609344
 DAYS_PER_YEAR = 365.25
 
-# Registry vocabularies: the API v2 enum, then friendly spellings people type.
-STATUSES: dict[str, tuple[str, ...]] = {
-    "RECRUITING": ("open", "recruiting now"),
-    "NOT_YET_RECRUITING": ("not yet", "not yet recruiting"),
-    "ACTIVE_NOT_RECRUITING": ("active", "active not recruiting"),
-    "COMPLETED": ("complete", "finished"),
-    "ENROLLING_BY_INVITATION": ("by invitation", "invitation"),
-    "SUSPENDED": (),
-    "TERMINATED": ("stopped",),
-    "WITHDRAWN": (),
-    "UNKNOWN": ("unknown status",),
-    "AVAILABLE": ("available for expanded access",),
-    "NO_LONGER_AVAILABLE": (),
-    "TEMPORARILY_NOT_AVAILABLE": (),
-    "APPROVED_FOR_MARKETING": (),
-    "WITHHELD": (),
-}
-PHASES: dict[str, tuple[str, ...]] = {
-    "EARLY_PHASE1": ("0", "phase 0", "early 1", "early phase 1", "early phase1", "early"),
-    "PHASE1": ("1", "i", "phase 1", "phase i", "ph1", "ph 1", "p1"),
-    "PHASE2": ("2", "ii", "phase 2", "phase ii", "ph2", "ph 2", "p2"),
-    "PHASE3": ("3", "iii", "phase 3", "phase iii", "ph3", "ph 3", "p3"),
-    "PHASE4": ("4", "iv", "phase 4", "phase iv", "ph4", "ph 4", "p4"),
-    "NA": ("n/a", "not applicable", "none"),
-}
-STUDY_TYPES: dict[str, tuple[str, ...]] = {
-    "INTERVENTIONAL": ("clinical trial", "trial"),
-    "OBSERVATIONAL": ("observational patient registry", "registry"),
-    "EXPANDED_ACCESS": ("ea",),
-}
-INTERVENTION_TYPES: dict[str, tuple[str, ...]] = {
-    "DRUG": ("drugs", "medicine", "medication"),
-    "DEVICE": ("devices",),
-    "BIOLOGICAL": ("biologic", "biologics", "vaccine", "biological product"),
-    "PROCEDURE": ("surgery", "procedure/surgery"),
-    "RADIATION": ("radiotherapy",),
-    "BEHAVIORAL": ("behavioural", "behavior", "behaviour"),
-    "GENETIC": ("gene",),
-    "DIETARY_SUPPLEMENT": ("supplement", "diet", "dietary"),
-    "COMBINATION_PRODUCT": ("combination",),
-    "DIAGNOSTIC_TEST": ("diagnostic", "test"),
-    "OTHER": (),
-}
-SPONSOR_CLASSES: dict[str, tuple[str, ...]] = {
-    "INDUSTRY": ("company", "pharma", "commercial"),
-    "NIH": ("national institutes of health",),
-    "FED": ("u.s. fed", "us fed", "federal", "u s fed"),
-    "OTHER_GOV": ("government", "other government", "gov"),
-    "INDIV": ("individual",),
-    "NETWORK": (),
-    "AMBIG": ("ambiguous",),
-    "OTHER": ("academic", "university", "hospital"),
-    "UNKNOWN": (),
-}
-SEXES: dict[str, tuple[str, ...]] = {
-    "FEMALE": ("f", "woman", "women", "girl", "girls"),
-    "MALE": ("m", "man", "men", "boy", "boys"),
-    "ALL": ("any", "both", "everyone"),
-}
-
 _YES = {"1", "true", "yes", "y", "on", "with"}
 _NO = {"0", "false", "no", "n", "off", "without"}
 _NON_WORD = re.compile(r"[^A-Z0-9]+")
 _NCT = re.compile(r"^NCT\d{8}$")
 _ISO = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 _DISTANCE = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(km|kms|kilometers?|kilometres?|mi|mile|miles)?\s*$", re.IGNORECASE
+    r"^\s*(-?\d+(?:\.\d+)?)\s*(km|kms|kilometers?|kilometres?|mi|mile|miles)?\s*$", re.IGNORECASE
 )
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _AGE_UNITS = {"": 1.0, "y": 1.0, "yr": 1.0, "yrs": 1.0, "year": 1.0, "years": 1.0,
@@ -99,46 +48,20 @@ _AGE_UNITS = {"": 1.0, "y": 1.0, "yr": 1.0, "yrs": 1.0, "year": 1.0, "years": 1.
               "days": 1 / DAYS_PER_YEAR}  # fmt: skip
 
 
-def _alias_table(vocabulary: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    table: dict[str, str] = {}
-    for enum, words in vocabulary.items():
-        table[_key(enum)] = enum
-        for word in words:
-            table[_key(word)] = enum
-    return table
-
-
 def _key(word: str) -> str:
     return _NON_WORD.sub("_", word.strip().upper()).strip("_")
 
 
-_TABLES = {
-    "status": _alias_table(STATUSES),
-    "phase": _alias_table(PHASES),
-    "study type": _alias_table(STUDY_TYPES),
-    "intervention type": _alias_table(INTERVENTION_TYPES),
-    "sponsor class": _alias_table(SPONSOR_CLASSES),
-    "sex": _alias_table(SEXES),
-}
-_CHOICES = {
-    "status": STATUSES,
-    "phase": PHASES,
-    "study type": STUDY_TYPES,
-    "intervention type": INTERVENTION_TYPES,
-    "sponsor class": SPONSOR_CLASSES,
-    "sex": SEXES,
-}
-
-
 def to_enum(vocabulary: str, word: str) -> str:
-    """The API v2 enum for a word of ``vocabulary``; QueryError naming the choices if unknown.
+    """The API v2 enum for a word of ``vocabulary`` (see :data:`trialscope.vocab.ENUMS`);
+    QueryError naming the choices if unknown.
 
     >>> to_enum("phase", "Phase II"), to_enum("status", "active, not recruiting")
     ('PHASE2', 'ACTIVE_NOT_RECRUITING')
     """
-    enum = _TABLES[vocabulary].get(_key(word))
+    enum = enum_of_word(vocabulary.replace(" ", "_"), word)
     if enum is None:
-        choices = ", ".join(e.lower() for e in _CHOICES[vocabulary])
+        choices = ", ".join(e.lower() for e in ENUMS[vocabulary.replace(" ", "_")])
         raise QueryError(f"Unknown {vocabulary} {word!r}; use one of: {choices}.")
     return enum
 
@@ -149,8 +72,8 @@ def to_enums(vocabulary: str, words: str | Iterable[str]) -> tuple[str, ...]:
     A value is split at commas unless it is a known word as a whole ("active, not recruiting").
     """
     found: dict[str, None] = {}
-    known = _TABLES[vocabulary]
-    for word in split_values(words, keep=lambda w: _key(w) in known):
+    name = vocabulary.replace(" ", "_")
+    for word in split_values(words, keep=lambda w: enum_of_word(name, w) is not None):
         parts = re.split(r"\s*/\s*", word) if vocabulary == "phase" else [word]
         if vocabulary == "phase" and len(parts) == 2 and parts[0].lower().startswith("phase"):
             parts[1] = parts[1] if parts[1].lower().startswith("phase") else f"phase {parts[1]}"

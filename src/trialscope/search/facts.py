@@ -14,10 +14,12 @@ generic ``column_arrays``, so any backend serves them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from trialscope.search.document import FIELDS
 from trialscope.search.geo import EARTH_RADIUS_KM, Place, bounding_box, inner_box
 from trialscope.store import SqliteStore
 
@@ -77,7 +79,7 @@ class Columns:
     updated: np.ndarray
     start_year: np.ndarray
     segment: np.ndarray
-    length: np.ndarray
+    lengths: np.ndarray  # (trials, fields): each field's length in tokens
     country_row: np.ndarray
     country_code: np.ndarray
     country_values: list[str]
@@ -97,10 +99,17 @@ class Columns:
         table[self.ids] = self.segment
         return table
 
-    def lengths_by_id(self) -> np.ndarray:
-        """Each trial's text length in tokens, indexed by trial id."""
-        table = np.zeros(int(self.ids[-1]) + 1 if self.size else 1, dtype=np.float64)
-        table[self.ids] = self.length
+    def norms_by_id(self, b: Sequence[float]) -> np.ndarray:
+        """BM25F's length norm of each field of each trial, ``(fields, trial id)``:
+        1 - b + b x length / mean length of the field over every trial."""
+        n_fields = len(b)
+        table = np.ones((n_fields, int(self.ids[-1]) + 1 if self.size else 1), dtype=np.float64)
+        if self.size:
+            lengths = self.lengths.astype(np.float64)
+            mean = lengths.mean(axis=0)
+            for f in range(n_fields):
+                ratio = lengths[:, f] / mean[f] if mean[f] > 0 else np.zeros(self.size)
+                table[f, self.ids] = 1 - b[f] + b[f] * ratio
         return table
 
     def points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -167,7 +176,6 @@ _FACTS = (
     ("max_age_days", "real"),
     ("enrollment", "real"),
     ("text_seg", "int"),
-    ("text_len", "int"),
     *((name, "text") for name in CODED),
     ("start_date", "text"),
     ("completion_date", "text"),
@@ -206,7 +214,9 @@ def load_columns(store: SqliteStore) -> Columns:
         updated=_dates(got["last_update"]),  # type: ignore[arg-type]
         start_year=np.where(start >= 0, start // 10000, 0).astype(np.int32),
         segment=np.asarray(got["text_seg"]),
-        length=np.asarray(got["text_len"]),
+        lengths=np.frombuffer(
+            b"".join(store.blob_column("search_facts", "text_lens", order_by="id")), np.uint32
+        ).reshape(ids.size, len(FIELDS)),
         country_row=np.empty(0, np.int64),
         country_code=country_code,
         country_values=[v or "" for v in country_values],

@@ -30,6 +30,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from trialscope.model import Trial
 from trialscope.search.document import field_texts
 from trialscope.search.geo import canonical_country, locate_site
@@ -85,7 +87,7 @@ class _Batch:
     ids: list[int]
 
 
-def facts_row(trial_id: int, t: Trial, length: int) -> tuple[object, ...]:
+def facts_row(trial_id: int, t: Trial, lengths: list[int]) -> tuple[object, ...]:
     """The search_facts row of a trial (its segment is filled in when the batch is written)."""
     e = t.eligibility
     lead = t.lead_sponsor
@@ -107,7 +109,7 @@ def facts_row(trial_id: int, t: Trial, length: int) -> tuple[object, ...]:
         completion.date if completion else None,
         t.last_update,
         -1,
-        length,
+        np.asarray(lengths, dtype=np.uint32).tobytes(),
     )
 
 
@@ -116,9 +118,9 @@ def _index_batch(trials: dict[int, Trial]) -> _Batch:
     batch = _Batch([], [], [], [], [], [], [])
     for trial_id in sorted(trials):
         t = trials[trial_id]
-        length = builder.add(trial_id, field_texts(t))
+        lengths = builder.add(trial_id, field_texts(t))
         batch.ids.append(trial_id)
-        batch.facts.append(facts_row(trial_id, t, length))
+        batch.facts.append(facts_row(trial_id, t, lengths))
         countries: set[str] = set()
         points: set[tuple[float, float]] = set()
         for site in t.locations:
@@ -226,7 +228,7 @@ class SearchIndex:
     """Search's derived index (see the module's description)."""
 
     name = "search"
-    version = "3"
+    version = "4"
     owner = "search"
 
     def refresh(

@@ -32,6 +32,9 @@ from trialscope.search.syntax import AllOf, AnyOf, Negated, Node, Term
 from trialscope.store import SqliteStore
 
 CACHE_BYTES = 128 * 1024 * 1024
+FIELD_CAP = (
+    8.0  # a field's (length-normalised) count of one phrase counts up to this (TREC 2021: 2-inf within 0.005)
+)
 MAX_PREFIX_TERMS = 2_000  # words a prefix (immuno*) may stand for
 _WEIGHTS = np.array(WEIGHTS, dtype=np.float64)
 _FIELD_NUMBER = {name: i for i, name in enumerate(FIELDS)}
@@ -52,13 +55,17 @@ class PhraseHits:
 _NONE = PhraseHits(np.empty(0, np.int64), np.empty(0, np.float64))
 
 
-def _weighted(entries: Entries) -> PhraseHits:
-    """Per trial: the sum over its entries of field weight x count."""
+def _weighted(entries: Entries, norms: np.ndarray) -> PhraseHits:
+    """Per trial, BM25F's frequency of the phrase: the sum over the fields holding it of the
+    field's weight times its count over the field's length norm in that trial
+    (``norms[field, trial id]``), each field's share capped at :data:`FIELD_CAP` counts, so
+    that no field wins by repeating a word however long it is."""
     if entries.size == 0:
         return _NONE
     starts = np.flatnonzero(np.diff(entries.docs, prepend=-1))
-    weighted = _WEIGHTS[entries.fields] * entries.counts
-    return PhraseHits(entries.docs[starts], np.add.reduceat(weighted, starts))
+    inside = np.minimum(entries.docs, norms.shape[1] - 1)
+    normalised = np.minimum(entries.counts / norms[entries.fields, inside], FIELD_CAP)
+    return PhraseHits(entries.docs[starts], np.add.reduceat(_WEIGHTS[entries.fields] * normalised, starts))
 
 
 def _keys(entries: Entries) -> np.ndarray:
@@ -67,11 +74,12 @@ def _keys(entries: Entries) -> np.ndarray:
 
 class Matcher:
     """Reads postings of one store version; ``owner[trial id]`` is the segment holding the
-    trial's words now (-1: none)."""
+    trial's words now (-1: none), ``norms[field, trial id]`` each field's length norm."""
 
-    def __init__(self, store: SqliteStore, owner: np.ndarray) -> None:
+    def __init__(self, store: SqliteStore, owner: np.ndarray, norms: np.ndarray | None = None) -> None:
         self.store = store
         self.owner = owner
+        self.norms = norms if norms is not None else np.ones((len(FIELDS), owner.size))
         self._cache: LRUCache[tuple[object, ...], PhraseHits] = LRUCache(
             maxsize=CACHE_BYTES, getsizeof=lambda hits: hits.nbytes + 200
         )
@@ -148,8 +156,8 @@ class Matcher:
             entries = got[0][0]
             if prefix:  # several words may share a (trial, field): one entry each
                 entries = _sum_duplicates(entries)
-            return _weighted(entries)
-        return _phrase_instances(got)
+            return _weighted(entries, self.norms)
+        return _phrase_instances(got, self.norms)
 
     # --- the boolean tree -----------------------------------------------------------
 
@@ -244,7 +252,7 @@ def _sum_duplicates(entries: Entries) -> Entries:
     )
 
 
-def _phrase_instances(got: list[tuple[Entries, np.ndarray | None]]) -> PhraseHits:
+def _phrase_instances(got: list[tuple[Entries, np.ndarray | None]], norms: np.ndarray) -> PhraseHits:
     """Where the tokens stand one after another in the same field: each instance counted."""
     common: np.ndarray | None = None
     for entries, _ in got:
@@ -266,4 +274,4 @@ def _phrase_instances(got: list[tuple[Entries, np.ndarray | None]]) -> PhraseHit
             return _NONE
     assert instances is not None
     entry_keys, counts = np.unique(instances >> 32, return_counts=True)
-    return _weighted(Entries(entry_keys // 16, (entry_keys % 16).astype(np.uint8), counts))
+    return _weighted(Entries(entry_keys // 16, (entry_keys % 16).astype(np.uint8), counts), norms)

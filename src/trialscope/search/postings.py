@@ -16,8 +16,8 @@ Fixed-width arrays decode with ``numpy.frombuffer`` (no per-value work): reading
 knows a database: a backend stores the bytes as blobs.
 
 >>> builder = SegmentBuilder()
->>> builder.add(7, ("Lupus nephritis", "", "", "", "", "lupus lupus", "", "", "", ""))
-4
+>>> builder.add(7, ("Lupus nephritis", "", "", "", "", "lupus lupus", "", "", "", "", ""))
+[2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0]
 >>> rows = {term: (postings, positions) for term, _, postings, positions in builder.build()}
 >>> entries = decode_postings(rows["lupu"][0])
 >>> entries.docs.tolist(), entries.fields.tolist(), entries.counts.tolist()
@@ -133,7 +133,6 @@ class SegmentBuilder:
         self._fields = array("b")
         self._positions = array("i")
         self.trial_ids: list[int] = []
-        self.lengths: list[int] = []
 
     @property
     def tokens(self) -> int:
@@ -143,16 +142,15 @@ class SegmentBuilder:
     def docs(self) -> int:
         return len(self.trial_ids)
 
-    def add(self, trial_id: int, texts: Sequence[str]) -> int:
-        """Add one trial's field texts (trials in ascending id order); returns its length in tokens."""
+    def add(self, trial_id: int, texts: Sequence[str]) -> list[int]:
+        """Add one trial's field texts (trials in ascending id order); returns each field's
+        length in tokens."""
         doc = len(self.trial_ids)
         self.trial_ids.append(trial_id)
         ids = self._ids
-        total = 0
+        lengths = [0] * len(texts)
         for field, text in enumerate(texts):
-            if not text:
-                continue
-            found = analyze(text)
+            found = analyze(text) if text else None
             if not found:
                 continue
             n = len(found)
@@ -160,9 +158,8 @@ class SegmentBuilder:
             self._docs.extend(array("i", [doc]) * n)
             self._fields.extend(array("b", [field]) * n)
             self._positions.extend(range(n))
-            total += n
-        self.lengths.append(total)
-        return total
+            lengths[field] = n
+        return lengths
 
     def build(self) -> Iterator[tuple[str, int, bytes, bytes]]:
         """(term, trials holding it, postings, positions) for every term, in term order."""

@@ -88,8 +88,14 @@ def match_phrases(terms: Sequence[Term]) -> tuple[_Phrase, ...]:
     return tuple(dict.fromkeys(phrases))
 
 
+# Instances of one phrase a snippet looks at: the best window is among the first few hundred,
+# and a text repeating a word a million times must not cost a million (the choice is quadratic).
+MAX_INSTANCES = 200
+
+
 def _instances(text: str, column: int, phrases: Sequence[_Phrase]) -> list[tuple[int, int, int]]:
-    """(start, end, phrase) of each phrase in ``text``, by character offsets."""
+    """(start, end, phrase) of each phrase in ``text`` (its first :data:`MAX_INSTANCES`), by
+    character offsets."""
     low = text.lower()
     if len(low) != len(text):  # lower-casing moved offsets (rare letters): compare word by word
         low = "".join(c.lower()[:1] or c for c in text)
@@ -104,11 +110,13 @@ def _instances(text: str, column: int, phrases: Sequence[_Phrase]) -> list[tuple
             folded = folded or low.translate(_BASE_LETTERS)
             low = folded
             at = low.find(phrase.probe)
-        while at >= 0:
+        seen = 0
+        while at >= 0 and seen < MAX_INSTANCES:
             if at == 0 or not low[at - 1].isalnum():
                 end = _phrase_end(text, at, phrase)
                 if end:
                     found.append((at, end, p))
+                    seen += 1
             at = low.find(phrase.probe, at + 1)
     found.sort()
     return found

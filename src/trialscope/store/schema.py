@@ -146,7 +146,7 @@ _ALL = (
         "search",
         "id int !, status text, study_type text, phases int !, itypes int !, sponsor_class text, sex text, "
         "min_age_days real, max_age_days real, healthy_volunteers int, has_results int !, enrollment int, "
-        "start_date text, completion_date text, last_update text, text_seg int !, text_len int !",
+        "start_date text, completion_date text, last_update text, text_seg int !, text_lens blob !",
         key=("id",),
         trial_column="id",
     ),

@@ -136,10 +136,15 @@ class SqliteTables:
     # --- generic operations for derived indexes ---------------------------------------
 
     def clear_tables(self, owner: str) -> None:
-        """Empty every table of one owner (a derived index being rebuilt)."""
+        """Empty every table of one owner: a derived index being rebuilt. The tables are made
+        again from the schema, so a derived index whose columns changed needs no migration."""
+        from trialscope.store.sqlite import create_sql
+
         with self.transaction():
             for table in tables_of(owner):
-                self.conn.execute(f"DELETE FROM {table.name}")
+                self.conn.execute(f"DROP TABLE IF EXISTS {table.name}")
+            for statement in create_sql(tables_of(owner)):
+                self.conn.execute(statement)
 
     def insert(self, table: str, rows: Iterable[Sequence[object]], *, replace: bool = False) -> None:
         """Rows in the table's column order; ``replace`` overwrites rows with the same key."""
@@ -277,6 +282,10 @@ class SqliteTables:
             else:
                 out.append(_numbers(value, np.int64 if kind == "int" else np.float64))
         return out
+
+    def blob_column(self, table: str, column: str, *, order_by: str) -> list[bytes]:
+        """One blob column of every row, in order (rows of packed numbers, say)."""
+        return [r[0] for r in self._rows(f"SELECT {column} FROM {table} ORDER BY {order_by}")]
 
     def analyze(self, tables: Sequence[str]) -> None:
         """Refresh the query planner's statistics after a large change."""

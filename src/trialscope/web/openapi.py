@@ -87,7 +87,7 @@ FILTER_PARAMETERS = [
     _param(
         "q",
         "Full-text query over titles, conditions, interventions, summaries, criteria and sponsors; "
-        "quoted phrases, OR, a leading - to exclude, and field prefixes such as condition:.",
+        "quoted phrases, OR, a leading - to exclude, and field prefixes (condition:, title:, sponsor: ...).",
         {"type": "string"},
         example="lupus stem cell",
     ),

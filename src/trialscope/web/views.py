@@ -1,7 +1,8 @@
 """The HTML pages: search, trial, statistics, and the pages for errors and an empty store.
 
-Views read the query string, call ``search``, ``similar`` and ``render``, and hand the
-results to a template; they never write SQL. Handlers are plain functions, so Starlette
+Views read the query string, call ``search``, ``similar`` and ``render`` (through
+:mod:`trialscope.web.common`, which the JSON API shares), and hand the results to a
+template; they never write SQL. Handlers are plain functions, so Starlette
 runs them in its thread pool - except the two most visited pages, the trial page and the
 search page, which run on the event loop (see :func:`trial_page` and :func:`search_page`).
 """

@@ -251,6 +251,71 @@ def test_mobile_and_print_layouts(server: str, browser: Any) -> None:
     context.close()
 
 
+def test_choosing_a_second_status_adds_its_trials(server: str, page: Any) -> None:
+    """With Recruiting chosen the other statuses stay listed with their counts, so a person
+    can add Not yet recruiting; the total is then the two counts together."""
+    page.goto(server + "/?q=cancer")
+    page.locator('#facet-status input[value="RECRUITING"]').check()
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**status=RECRUITING*")
+    other = page.locator('#facet-status input[value="NOT_YET_RECRUITING"]')
+    assert not other.is_checked()
+
+    def count(value: str) -> int:
+        label = page.locator(f'#facet-status input[value="{value}"] + label .count')
+        return int(label.inner_text().replace(",", ""))
+
+    recruiting, not_yet = count("RECRUITING"), count("NOT_YET_RECRUITING")
+    assert int(page.locator("p.total strong").inner_text().replace(",", "")) == recruiting
+    other.check()
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**status=NOT_YET_RECRUITING*")
+    assert page.locator("#facet-status input:checked").count() == 2
+    assert int(page.locator("p.total strong").inner_text().replace(",", "")) == recruiting + not_yet
+    shot(page, "11-two-statuses")
+
+
+def _phone(browser: Any) -> Any:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    return context, context.new_page()
+
+
+def test_a_trial_on_a_phone_starts_with_its_facts(server: str, browser: Any) -> None:
+    """At 390x844 the first screen holds the status, phase, conditions and the nearest site,
+    and the sections are a tap away; nothing scrolls sideways."""
+    context, tab = _phone(browser)
+    tab.goto(f"{server}/trials/{SEED_ID}?near=Warsaw")
+    facts = tab.locator("dl.facts")
+    box = facts.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 844, "the facts fit the first screen"
+    text = facts.inner_text()
+    for words in ("Completed", "Phase 1 / Phase 2", "Systemic Lupus Erythematosus", "476 km from Warsaw"):
+        assert words in text
+    first_link = tab.locator("nav.sections-nav a").first
+    link_box = first_link.bounding_box()
+    assert link_box is not None and link_box["y"] + link_box["height"] <= 844, "sections are a tap away"
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 390
+    tab.screenshot(path=str(ARTIFACTS / "12-trial-phone.png"))
+    first_link.click()
+    assert tab.evaluate("location.hash") == "#results"
+    context.close()
+
+
+def test_chart_text_is_readable_on_a_phone(server: str, browser: Any) -> None:
+    """Chart labels and numbers keep their size at 390 px (a scaled drawing made them ~6 px)."""
+    context, tab = _phone(browser)
+    tab.goto(server + "/stats")
+    sizes = tab.evaluate(
+        """[...document.querySelectorAll('svg.chart text')]
+             .filter(t => t.getBoundingClientRect().height > 0)
+             .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)"""
+    )
+    assert len(sizes) > 20 and min(sizes) >= 11, min(sizes)
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 390
+    tab.screenshot(path=str(ARTIFACTS / "13-stats-phone.png"), full_page=True)
+    context.close()
+
+
 def test_empty_store_page_in_the_browser(tmp_path: Path, browser: Any) -> None:
     port = _free_port()
     process = subprocess.Popen(

@@ -163,3 +163,97 @@ def test_json_page_is_the_page_context() -> None:
 def test_unknown_format_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown format"):
         render_page(build_page(seed_trial()), "pdf")
+
+
+# --- the HTML page: words for people, the text page as the registry writes it ---------------
+
+
+def _with(trial, **changes):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    return dataclasses.replace(trial, **changes)
+
+
+def test_html_says_codes_in_words_and_text_keeps_the_registry_codes() -> None:
+    related = (RelatedTrial("NCT00000001", "Another", "NOT_YET_RECRUITING", "PHASE1/PHASE2", 0.8,
+                            ("same phase: PHASE1/PHASE2",)),)  # fmt: skip
+    page = build_page(seed_trial(), related)
+    html, text = render_page(page, "html"), render_page(page, "text")
+    sponsors = html[html.index('<section id="sponsors"') : html.index('<section id="party"')]
+    assert "<p>Other organization (university, hospital, foundation)</p>" in sponsors
+    assert "<p>OTHER</p>" not in sponsors
+    assert "same phase: Phase 1 / Phase 2" in html and "same phase: PHASE1/PHASE2" not in html
+    assert '<span class="status">Not yet recruiting</span>' in html
+    # The text page is the reference page's: raw codes, as the seed shows them.
+    assert "\n\nOTHER\n\n" in text and "same phase: PHASE1/PHASE2" in text
+
+
+def test_results_types_are_words_on_the_html_page() -> None:
+    page = build_page(_trial_of("NCT00763412"))
+    html, text = render_page(page, "html"), render_page(page, "text")
+    assert "Type: PRIMARY" in text and "Measure Type: MEAN" in text
+    assert re.search(r'<span class="label">Type</span>: <span title="PRIMARY">Primary outcome</span>', html)
+    assert re.search(r'<span class="label">Measure Type</span>: <span title="MEAN">Mean</span>', html)
+
+
+def test_empty_fields_say_not_provided_on_the_html_page_only() -> None:
+    trial = _with(seed_trial(), last_update_post_date=None, last_update_submit_date=None)
+    page = build_page(trial)
+    html, text = render_page(page, "html"), render_page(page, "text")
+    assert '<span class="label">Last Updated:</span> <span class="missing">Not provided</span>' in html
+    description = html[html.index('<section id="description"') : html.index('<section id="conditions"')]
+    assert '<p class="missing">Not provided.</p>' in description
+    assert not re.search(r"<dd>\s*</dd>", html), "no label is left with nothing after it"
+    assert not re.search(r'<span class="label">[^<]*</span>:?\s*</p>', html)
+    assert "\n\nLast Updated:\n\n" in "\n\n" + text and "Not provided" not in text
+
+
+def test_codes_outside_their_vocabulary_read_as_unknown_values() -> None:
+    raw = orjson.loads((SEED / "NCT04184258.json").read_bytes())
+    raw["protocolSection"]["statusModule"]["overallStatus"] = "ON_FIRE"
+    raw["protocolSection"]["designModule"]["phases"] = ["PHASE7"]
+    html = render_page(build_page(parse_study(raw)), "html")
+    assert "Unknown value (ON_FIRE)" in html and "Unknown value (PHASE7)" in html
+    assert "On fire" not in html and "Phase7" not in html
+
+
+def test_every_code_search_accepts_has_words() -> None:
+    from trialscope.render.words import words_for
+    from trialscope.search import values
+
+    for vocabulary, codes in (("status", values.STATUSES), ("phase", values.PHASES),
+                              ("study_type", values.STUDY_TYPES), ("sex", values.SEXES),
+                              ("intervention_type", values.INTERVENTION_TYPES),
+                              ("sponsor_class", values.SPONSOR_CLASSES)):  # fmt: skip
+        for code in codes:
+            words = words_for(vocabulary, code)
+            assert words and not words.startswith("Unknown value") and words != code, (vocabulary, code)
+
+
+def test_standalone_page_links_related_trials_to_clinicaltrials_gov() -> None:
+    related = (RelatedTrial("NCT00000001", "Another lupus trial", "RECRUITING", "PHASE2", 0.8, ("x",)),)
+    html = render_page(build_page(seed_trial(), related), "html")
+    assert '<a href="https://clinicaltrials.gov/study/NCT00000001">' in html
+    assert 'href="/' not in html, "a page opened from disk has no links relative to a server"
+
+
+def test_one_name_per_country_on_the_html_page() -> None:
+    raw = orjson.loads((SEED / "NCT04184258.json").read_bytes())
+    site = raw["protocolSection"]["contactsLocationsModule"]["locations"][0]
+    site["country"] = "Korea, Republic of"
+    trial = parse_study(raw)
+    page = build_page(trial)
+    html, text = render_page(page, "html"), render_page(page, "text")
+    assert page.countries == ("South Korea",)
+    assert "Korea, Republic of" not in html and "Minsk, South Korea" in html
+    assert "Minsk, , Korea, Republic of" in text  # the text page keeps the record's spelling
+
+
+def test_charts_write_numbers_with_thousands_and_text_at_its_own_size() -> None:
+    from trialscope.render.svg import bar_chart, column_chart
+
+    bars = bar_chart("Trials", [("Completed", 1234567.0), ("Recruiting", 500.0)])
+    columns = column_chart("Years", [("2019", 25000.0), ("2020", 3.0)])
+    assert ">1,234,567<" in bars and ">25,000<" in columns
+    # No viewBox: a chart is not scaled down to a phone's width, so its text keeps its size.
+    assert "viewBox" not in bars and "viewBox" not in columns

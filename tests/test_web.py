@@ -92,7 +92,7 @@ def test_filter_checkbox_narrows_results_and_stays_checked(client: TestClient) -
     assert re.search(r'name="status" value="RECRUITING" checked', html)
     assert html.count('class="badge status-recruiting"') == len(re.findall(r'<li class="hit">', html))
     # The filter in use is listed, with a link to the same search without it.
-    assert '<a href="/?q=cancer" aria-label="Remove the filter Status: Recruiting">' in html
+    assert '<a href="/?q=cancer" aria-label="Remove the filter Recruitment status: Recruiting">' in html
 
 
 def test_pagination_links_move_through_the_results(client: TestClient) -> None:
@@ -530,13 +530,12 @@ def test_serve_with_two_workers_answers_concurrent_requests(web_store_path: Path
 def test_an_unexpected_error_is_a_500_page_with_the_same_headers(
     web_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trialscope.web import api, views
+    from trialscope.web import common
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(views, "build_page", broken)
-    monkeypatch.setattr(api, "build_page", broken)
+    monkeypatch.setattr(common, "build_page", broken)
     with TestClient(web_app, raise_server_exceptions=False) as test_client:
         page = test_client.get(f"/trials/{SEED_ID}")
         assert page.status_code == 500 and "Something went wrong" in page.text and "boom" not in page.text
@@ -548,16 +547,16 @@ def test_an_unexpected_error_is_a_500_page_with_the_same_headers(
 def test_facet_counts_are_counted_once_per_set_of_filters(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trialscope.web import views
+    from trialscope.web import common
 
     asked: list[tuple[int, tuple[str, ...]]] = []
-    real = views.search_trials
+    real = common.search_trials
 
     def spy(store: Any, query: Any, **kwargs: Any) -> Any:
         asked.append((query.page, query.facets))
         return real(store, query, **kwargs)
 
-    monkeypatch.setattr(views, "search_trials", spy)
+    monkeypatch.setattr(common, "search_trials", spy)
     first = client.get("/", params={"q": "pneumonia", "limit": "10"}).text
     second = client.get("/", params={"q": "pneumonia", "limit": "10", "page": "2"}).text
     client.get("/", params={"q": "pneumonia", "limit": "10"})

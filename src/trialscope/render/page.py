@@ -2,8 +2,10 @@
 
 The sections, their order, captions and field labels follow the reference page
 (``shared/seed/000_02baf3a22c3ac0c0.txt``). Values stay as the registry's enums
-(``PHASE1/PHASE2``, ``NON_RANDOMIZED``), which is what the text page shows; the HTML page
-adds friendlier words through :func:`plain_words`.
+(``PHASE1/PHASE2``, ``NON_RANDOMIZED``), which is what the text page shows; each coded value
+also carries its plain words (:mod:`trialscope.render.words`), which the HTML page shows. The
+block and page shapes are in :mod:`trialscope.render.context`, the results section in
+:mod:`trialscope.render.results`.
 
 >>> from trialscope.model import Trial
 >>> page = build_page(Trial(nct_id="NCT00000001", brief_title="A trial"))
@@ -13,94 +15,40 @@ adds friendlier words through :func:`plain_words`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from trialscope.eligibility import split_criteria
-from trialscope.model import ArmGroup, Intervention, Results, Trial
+from trialscope.model import ArmGroup, Intervention, Trial
+from trialscope.render.context import (
+    Block,
+    Bullets,
+    Entry,
+    Field,
+    RelatedTrial,
+    Section,
+    Subheading,
+    Table,
+    Text,
+    TrialPage,
+)
+from trialscope.render.results import RESULTS_CAPTION, RESULTS_PENDING, results_section
+from trialscope.render.words import words_for
+from trialscope.search.geo import canonical_country
 
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    """A paragraph of text."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """A labelled value. ``inline`` None puts the label above the value; else it joins them."""
-
-    label: str
-    value: str
-    inline: str | None = None
-    code: str | None = None  # the registry's raw enum, when the value is one
-
-
-@dataclass(frozen=True, slots=True)
-class Bullets:
-    heading: str
-    items: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    caption: str
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    chart: str | None = None  # "bars" where the rows are counts a chart can show
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One item of a list section: an arm, an intervention, a site, a sponsor."""
-
-    title: str
-    blocks: tuple[Block, ...] = ()
-    subtitle: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Subheading:
-    text: str
-
-
-Block = Text | Field | Bullets | Table | Entry | Subheading
-
-
-@dataclass(frozen=True, slots=True)
-class RelatedTrial:
-    nct_id: str
-    title: str
-    status: str | None
-    phase: str | None
-    score: float
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    key: str
-    title: str
-    caption: str
-    blocks: tuple[Block, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TrialPage:
-    nct_id: str
-    title: str
-    last_updated: str | None
-    sections: tuple[Section, ...]
-    related: tuple[RelatedTrial, ...] = ()
-    summary_only: bool = False
-    source_format: str = "v2"
-    official_title: str | None = None
-    status: str | None = None
-    phase: str | None = None
-    conditions: tuple[str, ...] = field(default_factory=tuple)
-
-    def section(self, key: str) -> Section:
-        return next(s for s in self.sections if s.key == key)
+__all__ = [
+    "CAPTIONS",
+    "RESULTS_CAPTION",
+    "RESULTS_PENDING",
+    "Block",
+    "Bullets",
+    "Entry",
+    "Field",
+    "RelatedTrial",
+    "Section",
+    "Subheading",
+    "Table",
+    "Text",
+    "TrialPage",
+    "build_page",
+]
 
 
 CAPTIONS = {
@@ -134,183 +82,136 @@ CAPTIONS = {
     "related": "Additional clinical trials that may be relevant based on similarity analysis.",
 }
 
-RESULTS_PENDING = (
-    "The study team has not published outcome measurements, participant flow, or safety data for this "
-    "trial yet. Check back later for updates."
-)
-RESULTS_CAPTION = (
-    "See what the study found: outcome measurements by group, how participants moved through the study, "
-    "who took part, and the adverse events reported."
-)
-
-# Friendlier words for registry enums, used by the HTML page; the raw code stays available.
-PLAIN_WORDS = {
-    "PHASE1": "Phase 1",
-    "PHASE2": "Phase 2",
-    "PHASE3": "Phase 3",
-    "PHASE4": "Phase 4",
-    "EARLY_PHASE1": "Early Phase 1",
-    "NA": "Not applicable",
-    "NON_RANDOMIZED": "Non-randomized",
-    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
-    "NOT_YET_RECRUITING": "Not yet recruiting",
-    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
-    "OTHER_GOV": "Other government",
-    "FED": "US federal",
-    "NIH": "NIH",
-    "INDIV": "Individual",
-    "ALL": "All",
-    "NONE": "None (open label)",
-    "SINGLE_GROUP": "Single group",
-}
-
-
-def plain_words(code: str | None) -> str:
-    """A registry enum in plain words: ``PHASE1/PHASE2`` -> ``Phase 1 / Phase 2``."""
-    if not code:
-        return ""
-    if "/" in code:
-        return " / ".join(plain_words(part) for part in code.split("/"))
-    if code in PLAIN_WORDS:
-        return PLAIN_WORDS[code]
-    if code.isupper() or "_" in code:
-        return code.replace("_", " ").capitalize()
-    return code
-
 
 def _v(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _coded(label: str, code: str | None, vocabulary: str, inline: str | None = None) -> Field:
+    """A field whose value is a registry code: the code as written, and its words."""
+    return Field(
+        label, _v(code), inline=inline, code=code, words=words_for(vocabulary, code) if code else None
+    )
+
+
+def _place(city: str | None, state: str | None, country: str | None) -> Text:
+    """A site's place: as the record has it ("Minsk, , Belarus", as the reference page shows
+    it), and in words with the empty parts left out and one name for the country."""
+    words = ", ".join(p for p in (city, state, canonical_country(country) if country else None) if p)
+    return Text(f"{_v(city)}, {_v(state)}, {_v(country)}", words=words)
+
+
+def _countries(trial: Trial) -> tuple[str, ...]:
+    """The trial's countries, one name each however the record spells them."""
+    named = [*trial.countries, *(s.country for s in trial.locations if s.country)]
+    return tuple(dict.fromkeys(canonical_country(c) for c in named if c))
+
+
+# The sections in the reference page's order, each with its title.
+TITLES = {
+    "results": "Study Results", "basic": "Basic Information", "summary": "Brief Summary",
+    "description": "Detailed Description", "conditions": "Conditions", "design": "Study Design",
+    "groups": "Study Groups", "interventions": "Interventions", "eligibility": "Eligibility Criteria",
+    "sponsors": "Sponsors", "party": "Responsible Party", "investigators": "Principal Investigators",
+    "locations": "Locations", "countries": "Countries", "identifiers": "Other Identifiers",
+    "related": "More Related Trials",
+}  # fmt: skip
+
+
+def _basic_fields(trial: Trial) -> tuple[Block, ...]:
+    d = trial.design
+    enrollment = f"{d.enrollment_count} participants" if d.enrollment_count is not None else ""
+    return (
+        _coded("Recruitment Status", trial.overall_status, "status"),
+        _coded("Clinical Phase", trial.phase_label or None, "phase"),
+        Field("Total Enrollment", enrollment),
+        _coded("Study Classification", d.study_type, "study_type"),
+        Field("Study Start Date", trial.start_date.date or "" if trial.start_date else ""),
+        Field("Study Completion Date", trial.completion_date.date or "" if trial.completion_date else ""),
+    )
+
+
+def _list_blocks(trial: Trial, related: tuple[RelatedTrial, ...]) -> dict[str, tuple[Block, ...]]:
+    """The sections that list things: each thing an entry with a few fields."""
+    # The reference page lists collaborators before the lead sponsor.
+    sponsors = (*trial.collaborators, *((trial.lead_sponsor,) if trial.lead_sponsor else ()))
+    ids = ((trial.org_study_id,) if trial.org_study_id else ()) + trial.secondary_ids
+    no_class = "Sponsor class not provided"
+    return {
+        "interventions": tuple(
+            Entry(
+                i.name,
+                (*_text_if(i.description), _coded("Intervention Type", i.type, "intervention_type", " ")),
+            )
+            for i in trial.interventions
+        ),
+        "sponsors": tuple(
+            Entry(
+                s.name,
+                (
+                    Text(_v(s.sponsor_class), words=words_for("sponsor_class", s.sponsor_class) or no_class),
+                    _coded("Sponsor Role", s.role, "sponsor_role", " "),
+                ),
+            )
+            for s in sponsors
+        ),
+        "investigators": tuple(
+            Entry(o.name, (_coded("Role", o.role, "official_role", ": "), *_text_if(o.affiliation)))
+            for o in trial.officials
+        ),
+        "locations": tuple(
+            Entry(
+                s.facility or "",
+                (_place(s.city, s.state, s.country), _coded("Site Status", s.status, "site_status", " ")),
+            )
+            for s in trial.locations
+        ),
+        "countries": tuple(Text(c, words=canonical_country(c)) for c in trial.countries),
+        "identifiers": tuple(
+            Entry(
+                i.id,
+                (
+                    Field("Identifier Type", i.type or "-", inline=": "),
+                    Field("Identifier Source", i.source, inline=": "),
+                ),
+            )
+            for i in ids
+        ),
+        "related": tuple(
+            Entry(
+                r.title,
+                (
+                    Field("NCT ID", r.nct_id, inline=": "),
+                    _coded("Status", r.status, "status", ": "),
+                    _coded("Phase", r.phase, "phase", ": "),
+                    Bullets("Why related", r.reasons),
+                ),
+                subtitle=r.nct_id,
+            )
+            for r in related
+        ),
+    }
+
+
+def _text_if(text: str | None) -> tuple[Text, ...]:
+    return (Text(text),) if text else ()
+
+
 def build_page(trial: Trial, related: tuple[RelatedTrial, ...] = ()) -> TrialPage:
     """The page context of one trial, with its related trials when the caller has them."""
-    d = trial.design
-    sections = [
-        _results_section(trial),
-        Section(
-            "basic",
-            "Basic Information",
-            CAPTIONS["basic"],
-            (
-                Field("Recruitment Status", _v(trial.overall_status), code=trial.overall_status),
-                Field("Clinical Phase", trial.phase_label, code=trial.phase_label),
-                Field(
-                    "Total Enrollment",
-                    f"{d.enrollment_count} participants" if d.enrollment_count is not None else "",
-                ),
-                Field("Study Classification", _v(d.study_type), code=d.study_type),
-                Field("Study Start Date", trial.start_date.date or "" if trial.start_date else ""),
-                Field(
-                    "Study Completion Date", trial.completion_date.date or "" if trial.completion_date else ""
-                ),
-            ),
-        ),
-        Section("summary", "Brief Summary", CAPTIONS["summary"], _paragraphs(trial.brief_summary)),
-        Section(
-            "description",
-            "Detailed Description",
-            CAPTIONS["description"],
-            _paragraphs(trial.detailed_description),
-        ),
-        Section("conditions", "Conditions", CAPTIONS["conditions"], tuple(Text(c) for c in trial.conditions)),
-        Section("design", "Study Design", CAPTIONS["design"], _design_fields(trial)),
-        Section(
-            "groups", "Study Groups", CAPTIONS["groups"], tuple(_arm_entry(a, trial) for a in trial.arms)
-        ),
-        Section(
-            "interventions",
-            "Interventions",
-            CAPTIONS["interventions"],
-            tuple(
-                Entry(
-                    i.name,
-                    (
-                        *((Text(i.description),) if i.description else ()),
-                        Field("Intervention Type", _v(i.type), inline=" ", code=i.type),
-                    ),
-                )
-                for i in trial.interventions
-            ),
-        ),
-        Section("eligibility", "Eligibility Criteria", CAPTIONS["eligibility"], _eligibility_blocks(trial)),
-        Section(
-            "sponsors",
-            "Sponsors",
-            CAPTIONS["sponsors"],
-            tuple(
-                Entry(
-                    s.name,
-                    (Text(_v(s.sponsor_class)), Field("Sponsor Role", s.role, inline=" ")),
-                )
-                # The reference page lists collaborators before the lead sponsor.
-                for s in (*trial.collaborators, *((trial.lead_sponsor,) if trial.lead_sponsor else ()))
-            ),
-        ),
-        Section("party", "Responsible Party", CAPTIONS["party"], _party_blocks(trial)),
-        Section(
-            "investigators",
-            "Principal Investigators",
-            CAPTIONS["investigators"],
-            tuple(
-                Entry(
-                    o.name,
-                    (
-                        Field("Role", _v(o.role), inline=": ", code=o.role),
-                        *((Text(o.affiliation),) if o.affiliation else ()),
-                    ),
-                )
-                for o in trial.officials
-            ),
-        ),
-        Section(
-            "locations",
-            "Locations",
-            CAPTIONS["locations"],
-            tuple(
-                Entry(
-                    s.facility or "",
-                    (
-                        Text(f"{_v(s.city)}, {_v(s.state)}, {_v(s.country)}"),
-                        Field("Site Status", _v(s.status), inline=" ", code=s.status),
-                    ),
-                )
-                for s in trial.locations
-            ),
-        ),
-        Section("countries", "Countries", CAPTIONS["countries"], tuple(Text(c) for c in trial.countries)),
-        Section(
-            "identifiers",
-            "Other Identifiers",
-            CAPTIONS["identifiers"],
-            tuple(
-                Entry(
-                    i.id,
-                    (
-                        Field("Identifier Type", i.type or "-", inline=": "),
-                        Field("Identifier Source", i.source, inline=": "),
-                    ),
-                )
-                for i in ((trial.org_study_id,) if trial.org_study_id else ()) + trial.secondary_ids
-            ),
-        ),
-        Section(
-            "related",
-            "More Related Trials",
-            CAPTIONS["related"],
-            tuple(
-                Entry(
-                    r.title,
-                    (
-                        Field("NCT ID", r.nct_id, inline=": "),
-                        Field("Status", _v(r.status), inline=": ", code=r.status),
-                        Field("Phase", _v(r.phase), inline=": ", code=r.phase),
-                        Bullets("Why related", r.reasons),
-                    ),
-                    subtitle=r.nct_id,
-                )
-                for r in related
-            ),
-        ),
+    blocks: dict[str, tuple[Block, ...]] = {
+        "basic": _basic_fields(trial),
+        "summary": _paragraphs(trial.brief_summary),
+        "description": _paragraphs(trial.detailed_description),
+        "conditions": tuple(Text(c) for c in trial.conditions),
+        "design": _design_fields(trial),
+        "groups": tuple(_arm_entry(a, trial) for a in trial.arms),
+        "eligibility": _eligibility_blocks(trial),
+        "party": _party_blocks(trial),
+        **_list_blocks(trial, related),
+    }
+    sections = [results_section(trial)] + [
+        Section(key, title, CAPTIONS[key], blocks[key]) for key, title in TITLES.items() if key != "results"
     ]
     return TrialPage(
         nct_id=trial.nct_id,
@@ -324,6 +225,8 @@ def build_page(trial: Trial, related: tuple[RelatedTrial, ...] = ()) -> TrialPag
         status=trial.overall_status,
         phase=trial.phase_label or None,
         conditions=trial.conditions,
+        countries=_countries(trial),
+        site_count=len(trial.locations),
     )
 
 
@@ -337,21 +240,27 @@ def _paragraphs(text: str | None) -> tuple[Text, ...]:
 def _design_fields(trial: Trial) -> tuple[Field, ...]:
     d = trial.design
     fields = [
-        ("Allocation Method", d.allocation),
-        ("Intervention Model", d.intervention_model),
-        ("Primary Study Purpose", d.primary_purpose),
-        ("Blinding Strategy", d.masking),
+        ("Allocation Method", d.allocation, "allocation"),
+        ("Intervention Model", d.intervention_model, "intervention_model"),
+        ("Primary Study Purpose", d.primary_purpose, "primary_purpose"),
+        ("Blinding Strategy", d.masking, "masking"),
     ]
     if d.study_type == "OBSERVATIONAL" or d.observational_model or d.time_perspective:
-        fields += [("Observational Model", d.observational_model), ("Time Perspective", d.time_perspective)]
-    if d.who_masked:
-        fields.append(("Who Is Blinded", ", ".join(d.who_masked)))
-    return tuple(
-        Field(label, _v(value), code=value)
-        for label, value in fields
+        fields += [
+            ("Observational Model", d.observational_model, "observational_model"),
+            ("Time Perspective", d.time_perspective, "time_perspective"),
+        ]
+    shown = [
+        _coded(label, value, vocabulary)
+        for label, value, vocabulary in fields
         if value
         or label in {"Allocation Method", "Intervention Model", "Primary Study Purpose", "Blinding Strategy"}
-    )
+    ]
+    if d.who_masked:
+        who = ", ".join(d.who_masked)
+        words = ", ".join(words_for("who_masked", w) for w in d.who_masked)
+        shown.append(Field("Who Is Blinded", who, code=who, words=words))
+    return tuple(shown)
 
 
 def _arm_interventions(arm: ArmGroup, trial: Trial) -> list[Intervention]:
@@ -366,13 +275,13 @@ def _arm_entry(arm: ArmGroup, trial: Trial) -> Entry:
     blocks: list[Block] = []
     if arm.description:
         blocks.append(Text(arm.description))
-    blocks.append(Field("Group Type", _v(arm.type), inline=" ", code=arm.type))
+    blocks.append(_coded("Group Type", arm.type, "arm_group_type", inline=" "))
     for i in _arm_interventions(arm, trial):
         blocks.append(
             Entry(
                 i.name,
                 (
-                    Field("Intervention Type", _v(i.type), inline=" ", code=i.type),
+                    _coded("Intervention Type", i.type, "intervention_type", inline=" "),
                     *((Text(i.description),) if i.description else ()),
                 ),
             )
@@ -394,7 +303,7 @@ def _eligibility_blocks(trial: Trial) -> tuple[Block, ...]:
     blocks += [
         Field("Minimum Eligible Age", _v(e.minimum_age)),
         Field("Maximum Eligible Age", _v(e.maximum_age)),
-        Field("Eligible Sex", _v(e.sex), code=e.sex),
+        _coded("Eligible Sex", e.sex, "sex"),
         Field("Accepts Healthy Volunteers", hv),
     ]
     return tuple(blocks)
@@ -404,7 +313,7 @@ def _party_blocks(trial: Trial) -> tuple[Block, ...]:
     party = trial.responsible_party
     if party is None:
         return ()
-    blocks: list[Block] = [Field("Responsibility Role", _v(party.type), inline=" ", code=party.type)]
+    blocks: list[Block] = [_coded("Responsibility Role", party.type, "responsible_party", inline=" ")]
     if party.investigator_name:
         blocks.append(Field("Investigator", party.investigator_name, inline=": "))
     if party.investigator_title:
@@ -412,208 +321,3 @@ def _party_blocks(trial: Trial) -> tuple[Block, ...]:
     if party.investigator_affiliation:
         blocks.append(Field("Affiliation", party.investigator_affiliation, inline=": "))
     return tuple(blocks)
-
-
-# --- results ----------------------------------------------------------------------------
-
-
-def _results_section(trial: Trial) -> Section:
-    results = trial.results
-    if results is None or not _has_content(results):
-        if trial.has_results:
-            blocks: tuple[Block, ...] = (
-                Subheading("Results posted"),
-                Text(
-                    "The study team has posted results for this trial, but this record does not carry "
-                    "their details. See the trial on ClinicalTrials.gov for the full tables."
-                ),
-            )
-        else:
-            blocks = (Subheading("Results pending"), Text(RESULTS_PENDING))
-        return Section("results", "Study Results", "", blocks)
-    blocks_list: list[Block] = [Text(RESULTS_CAPTION)]
-    blocks_list += _outcome_blocks(results)
-    blocks_list += _flow_blocks(results)
-    blocks_list += _baseline_blocks(results)
-    blocks_list += _event_blocks(results)
-    return Section("results", "Study Results", "", tuple(blocks_list))
-
-
-def _has_content(results: Results) -> bool:
-    return bool(
-        results.outcome_measures or results.participant_flow or results.baseline or results.adverse_events
-    )
-
-
-def _value(
-    value: str | None, spread: str | None, lower: str | None, upper: str | None, dispersion: str | None
-) -> str:
-    text = value or "NA"
-    if spread:
-        text += f" ({(dispersion or 'spread').replace('_', ' ').lower()} {spread})"
-    elif lower or upper:
-        text += f" ({(dispersion or 'range').replace('_', ' ').lower()} {lower or '?'} to {upper or '?'})"
-    return text
-
-
-def _outcome_blocks(results: Results) -> list[Block]:
-    if not results.outcome_measures:
-        return []
-    blocks: list[Block] = [Subheading("Outcome Measures")]
-    for m in results.outcome_measures:
-        inner: list[Block] = []
-        if m.type:
-            inner.append(Field("Type", m.type, inline=": "))
-        if m.time_frame:
-            inner.append(Field("Time Frame", m.time_frame, inline=": "))
-        if m.description:
-            inner.append(Text(m.description))
-        if m.population_description:
-            inner.append(Field("Population", m.population_description, inline=": "))
-        if m.unit_of_measure:
-            inner.append(Field("Unit of Measure", m.unit_of_measure, inline=": "))
-        if m.param_type:
-            inner.append(Field("Measure Type", m.param_type, inline=": "))
-        titles = {g.id: g.title or g.id for g in m.groups}
-        denoms = {c.group_id: c.value for c in m.denoms}
-        rows = []
-        for cls in m.classes:
-            for cat in cls.categories:
-                label = " - ".join(x for x in (cls.title, cat.title) if x)
-                for meas in cat.measurements:
-                    rows.append(
-                        (
-                            titles.get(meas.group_id, meas.group_id),
-                            denoms.get(meas.group_id) or "",
-                            label,
-                            _value(
-                                meas.value, meas.spread, meas.lower_limit, meas.upper_limit, m.dispersion_type
-                            ),
-                            m.unit_of_measure or "",
-                        )
-                    )
-        if rows:
-            inner.append(
-                Table(
-                    m.title, ("Group", "Participants", "Category", "Value", "Unit"), tuple(rows), chart="bars"
-                )
-            )
-        for a in m.analyses:
-            parts = [f"p-value {a.p_value}" if a.p_value else "", a.statistical_method or ""]
-            if a.param_type and a.param_value:
-                parts.append(f"{a.param_type} {a.param_value}")
-            if a.ci_lower or a.ci_upper:
-                parts.append(f"{a.ci_percent or ''}% CI {a.ci_lower or '?'} to {a.ci_upper or '?'}")
-            groups = ", ".join(titles.get(g, g) for g in a.group_ids)
-            inner.append(
-                Field(f"Statistical Analysis ({groups})", "; ".join(p for p in parts if p), inline=": ")
-            )
-        blocks.append(Entry(m.title, tuple(inner)))
-    return blocks
-
-
-def _flow_blocks(results: Results) -> list[Block]:
-    flow = results.participant_flow
-    if flow is None or not flow.periods:
-        return []
-    titles = {g.id: g.title or g.id for g in flow.groups}
-    blocks: list[Block] = [Subheading("Participant Flow")]
-    if flow.recruitment_details:
-        blocks.append(Field("Recruitment Details", flow.recruitment_details, inline=": "))
-    if flow.pre_assignment_details:
-        blocks.append(Field("Pre-assignment Details", flow.pre_assignment_details, inline=": "))
-    group_ids = [g.id for g in flow.groups]
-    header = ("Milestone", *(titles[g] for g in group_ids))
-    for period in flow.periods:
-        rows = []
-        for milestone in period.milestones:
-            counts = {c.group_id: c.value or "" for c in milestone.counts}
-            rows.append((milestone.type, *(counts.get(g, "") for g in group_ids)))
-        for reason in period.drop_reasons:
-            counts = {c.group_id: c.value or "" for c in reason.counts}
-            rows.append((f"Not completed: {reason.type}", *(counts.get(g, "") for g in group_ids)))
-        blocks.append(Table(period.title or "Overall Study", header, tuple(rows), chart="bars"))
-    return blocks
-
-
-def _baseline_blocks(results: Results) -> list[Block]:
-    base = results.baseline
-    if base is None or not base.measures:
-        return []
-    titles = {g.id: g.title or g.id for g in base.groups}
-    group_ids = [g.id for g in base.groups]
-    blocks: list[Block] = [Subheading("Baseline Characteristics")]
-    if base.population_description:
-        blocks.append(Text(base.population_description))
-    if base.denoms:
-        counts = {c.group_id: c.value or "" for c in base.denoms}
-        blocks.append(
-            Table(
-                "Participants analyzed",
-                tuple(titles[g] for g in group_ids),
-                ((*(counts.get(g, "") for g in group_ids),),),
-            )
-        )
-    for measure in base.measures:
-        rows = []
-        for cls in measure.classes:
-            for cat in cls.categories:
-                values = {
-                    m.group_id: _value(
-                        m.value, m.spread, m.lower_limit, m.upper_limit, measure.dispersion_type
-                    )
-                    for m in cat.measurements
-                }
-                label = " - ".join(x for x in (cls.title, cat.title) if x) or measure.title
-                rows.append((label, *(values.get(g, "") for g in group_ids)))
-        unit = f" ({measure.unit_of_measure})" if measure.unit_of_measure else ""
-        blocks.append(Table(f"{measure.title}{unit}", ("", *(titles[g] for g in group_ids)), tuple(rows)))
-    return blocks
-
-
-def _event_blocks(results: Results) -> list[Block]:
-    events = results.adverse_events
-    if events is None or not (events.groups or events.serious or events.other):
-        return []
-    titles = {g.id: g.title or g.id for g in events.groups}
-    group_ids = [g.id for g in events.groups]
-    blocks: list[Block] = [Subheading("Adverse Events")]
-    if events.time_frame:
-        blocks.append(Field("Time Frame", events.time_frame, inline=": "))
-    if events.description:
-        blocks.append(Text(events.description))
-
-    def frac(affected: int | None, at_risk: int | None) -> str:
-        if affected is None and at_risk is None:
-            return ""
-        return f"{'?' if affected is None else affected}/{'?' if at_risk is None else at_risk}"
-
-    if events.groups:
-        blocks.append(
-            Table(
-                "Participants affected by group (affected/at risk)",
-                ("Group", "Deaths", "Serious adverse events", "Other adverse events"),
-                tuple(
-                    (
-                        g.title or g.id,
-                        frac(g.deaths_affected, g.deaths_at_risk),
-                        frac(g.serious_affected, g.serious_at_risk),
-                        frac(g.other_affected, g.other_at_risk),
-                    )
-                    for g in events.groups
-                ),
-                chart="bars",
-            )
-        )
-    for caption, items in (
-        ("Serious Adverse Events", events.serious),
-        ("Other Adverse Events", events.other),
-    ):
-        if not items:
-            continue
-        rows = []
-        for event in items:
-            stats = {s.group_id: frac(s.num_affected, s.num_at_risk) for s in event.stats}
-            rows.append((event.term, event.organ_system or "", *(stats.get(g, "") for g in group_ids)))
-        blocks.append(Table(caption, ("Event", "Organ System", *(titles[g] for g in group_ids)), tuple(rows)))
-    return blocks

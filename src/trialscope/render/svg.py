@@ -16,21 +16,60 @@ import re
 from html import escape
 
 PALETTE = ("#2b5d8a", "#c0504d", "#4f8a3b", "#8064a2", "#d4832b", "#4bacc6")
-_CHAR_W = 8.2  # average width of a 13px bold character (DejaVu Sans), for fitting titles
 _NUMBER = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
+# Bars end at most this far across (percent), leaving room for the value written after them.
+_BAR_SPAN = 80.0
+_LABEL_H, _BAR_H, _GAP = 15, 14, 9
 
 
-def _fit(text: str, width: float, char_w: float = _CHAR_W) -> str:
-    """Text cut with an ellipsis to fit ``width`` pixels (the full text stays in <title>)."""
-    most = max(4, int(width / char_w))
+def number_text(value: float) -> str:
+    """A number as a chart writes it: thousands separated, no needless decimals.
+
+    >>> number_text(1234567.0), number_text(0.63), number_text(-12.5), number_text(12345.678)
+    ('1,234,567', '0.63', '-12.5', '12,345.7')
+    """
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:g}"
+
+
+def _fit(text: str, most: int) -> str:
+    """Text cut with an ellipsis to at most ``most`` characters (the full text stays in <title>)."""
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
-def _svg(title: str, width: int, height: int, body: str) -> str:
+def _pc(value: float) -> str:
+    return f"{value:.2f}%"
+
+
+def _svg(title: str, height: int, body: str) -> str:
+    """The chart element. It has no viewBox: positions across are percentages of the width it
+    is given and text keeps its size in pixels, so labels stay readable on a 390-pixel phone
+    as on a desktop (a scaled drawing would shrink 12-pixel labels to 6)."""
     return (
-        f'<svg class="chart" role="img" aria-label="{escape(title, quote=True)}" viewBox="0 0 {width} {height}" '
-        f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-        f'<text x="0" y="14" font-size="13" font-weight="bold">{escape(_fit(title, width))}</text>{body}</svg>'
+        f'<svg class="chart" role="img" aria-label="{escape(title, quote=True)}" width="100%" '
+        f'height="{height}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+        f'<text x="0" y="14" font-size="13" font-weight="bold">{escape(_fit(title, 90))}</text>{body}</svg>'
+    )
+
+
+def _scale(values: list[float]) -> tuple[float, float]:
+    """(zero's position, percent per unit) for bars of these values within the bar span."""
+    low = min(0.0, *values)
+    high = max(0.0, *values)
+    per = _BAR_SPAN / ((high - low) or 1)
+    return -low * per, per
+
+
+def _bar(zero: float, per: float, value: float, y: float, height: int, fill: str, tip: str, unit: str) -> str:
+    """One bar from zero, its tooltip, and its value written beside its end."""
+    start, end = sorted((zero, zero + value * per))
+    text_at, anchor, dx = (end, "start", 4) if value >= 0 else (start, "end", -4)
+    return (
+        f'<rect x="{_pc(start)}" y="{y:.0f}" width="{_pc(end - start)}" height="{height}" fill="{fill}">'
+        f"<title>{escape(tip)}: {number_text(value)}{escape(unit)}</title></rect>"
+        f'<text x="{_pc(text_at)}" dx="{dx}" y="{y + height - 3:.0f}" text-anchor="{anchor}" font-size="12">'
+        f"{number_text(value)}{escape(unit)}</text>"
     )
 
 
@@ -38,11 +77,10 @@ def bar_chart(
     title: str,
     series: list[tuple[str, float]],
     *,
-    width: int = 640,
     unit: str = "",
     colour: str | None = None,
 ) -> str:
-    """A horizontal bar chart of labelled values, with a title and an accessible description.
+    """A horizontal bar chart of labelled values, each label written above its bar.
 
     Bars alternate through the palette unless ``colour`` is given; with negative values
     a zero line is drawn and those bars extend to its left.
@@ -54,45 +92,28 @@ def bar_chart(
     """
     if not series:
         return ""
-    bar_h, gap, label_w = 18, 6, 220
-    height = len(series) * (bar_h + gap) + 30
-    low = min(0.0, *(v for _, v in series))
-    high = max(0.0, *(v for _, v in series))
-    left_pad = 46 if low < 0 else 0  # room for the value text of negative bars
-    plot_w = width - label_w - 70 - left_pad
-    scale = plot_w / ((high - low) or 1)
-    zero = label_w + left_pad + (-low) * scale
+    zero, per = _scale([v for _, v in series])
+    row_h = _LABEL_H + _BAR_H + _GAP
     rows = []
     for index, (label, value) in enumerate(series):
-        y = 24 + index * (bar_h + gap)
-        w = abs(value) * scale
-        x = zero if value >= 0 else zero - w
-        text_x, anchor = (x + w + 4, "start") if value >= 0 else (x - 4, "end")
-        fill = colour or PALETTE[index % len(PALETTE)]
+        y = 24 + index * row_h
         rows.append(
-            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" font-size="12">'
-            f"{escape(_fit(label, label_w - 10, 6.6))}</text>"
-            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{fill}">'
-            f"<title>{escape(label)}: {value:g}{escape(unit)}</title></rect>"
-            f'<text x="{text_x:.1f}" y="{y + 13}" text-anchor="{anchor}" font-size="12">{value:g}{escape(unit)}</text>'
+            f'<text x="0" y="{y + 12}" font-size="12">{escape(_fit(label, 80))}</text>'
+            + _bar(
+                zero, per, value, y + _LABEL_H, _BAR_H, colour or PALETTE[index % len(PALETTE)], label, unit
+            )
         )
-    if low < 0:
-        rows.append(f'<line x1="{zero:.1f}" y1="20" x2="{zero:.1f}" y2="{height - 4}" stroke="#555"/>')
-    return _svg(title, width, height, "".join(rows))
+    height = 24 + len(series) * row_h
+    if zero > 0:
+        rows.append(f'<line x1="{_pc(zero)}" y1="20" x2="{_pc(zero)}" y2="{height - 4}" stroke="#555"/>')
+    return _svg(title, height, "".join(rows))
 
 
-def column_chart(
-    title: str,
-    series: list[tuple[str, float]],
-    *,
-    width: int = 640,
-    height: int = 240,
-    unit: str = "",
-) -> str:
+def column_chart(title: str, series: list[tuple[str, float]], *, height: int = 240, unit: str = "") -> str:
     """A vertical bar chart, for values along an ordered axis such as years.
 
     Every bar carries a ``<title>`` tooltip with its exact value; the axis labels are
-    thinned so they never overlap.
+    thinned so they never overlap, even on a phone.
 
     >>> svg = column_chart("Trials by start year", [("2019", 4), ("2020", 7)])
     >>> svg.count("<rect")
@@ -100,32 +121,31 @@ def column_chart(
     """
     if not series:
         return ""
-    left, right, top_pad, bottom = 44, 8, 26, 34
-    plot_w = width - left - right
-    plot_h = height - top_pad - bottom
+    top, bottom = 40, 22
+    plot_h = height - top - bottom
     peak = max((v for _, v in series), default=0) or 1
-    step = plot_w / len(series)
-    bar_w = max(1.0, step * 0.8)
-    # At most ~12 axis labels, whatever the number of bars.
-    every = max(1, -(-len(series) // 12))
+    step = 100 / len(series)
+    bar_w = step * 0.8
+    every = max(1, -(-len(series) // 7))  # at most ~7 axis labels, whatever the width
+    base = top + plot_h
     parts = [
-        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{width - right}" y2="{top_pad + plot_h}" stroke="#555"/>',
-        f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end" font-size="11">{peak:g}</text>',
-        f'<text x="{left - 4}" y="{top_pad + plot_h}" text-anchor="end" font-size="11">0</text>',
+        f'<line x1="0" y1="{base}" x2="100%" y2="{base}" stroke="#555"/>',
+        f'<line x1="0" y1="{top}" x2="100%" y2="{top}" stroke="#bbb" stroke-dasharray="3 3"/>',
+        f'<text x="0" y="{top - 4}" font-size="11">{number_text(peak)}{escape(unit)}</text>',
     ]
     for index, (label, value) in enumerate(series):
         h = max(0.0, value) / peak * plot_h
-        x = left + index * step + (step - bar_w) / 2
+        x = index * step + (step - bar_w) / 2
         parts.append(
-            f'<rect x="{x:.1f}" y="{top_pad + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-            f'fill="{PALETTE[0]}"><title>{escape(label)}: {value:g}{escape(unit)}</title></rect>'
+            f'<rect x="{_pc(x)}" y="{base - h:.1f}" width="{_pc(bar_w)}" height="{h:.1f}" '
+            f'fill="{PALETTE[0]}"><title>{escape(label)}: {number_text(value)}{escape(unit)}</title></rect>'
         )
-        if index % every == 0:
+        centre = x + bar_w / 2
+        if index % every == 0 and 5 <= centre <= 95:
             parts.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{top_pad + plot_h + 14}" text-anchor="middle" '
-                f'font-size="11">{escape(label)}</text>'
+                f'<text x="{_pc(centre)}" y="{base + 15}" text-anchor="middle" font-size="11">{escape(label)}</text>'
             )
-    return _svg(title, width, height, "".join(parts))
+    return _svg(title, height, "".join(parts))
 
 
 def grouped_bar_chart(
@@ -133,7 +153,6 @@ def grouped_bar_chart(
     groups: list[str],
     rows: list[tuple[str, list[float | None]]],
     *,
-    width: int = 640,
     unit: str = "",
 ) -> str:
     """Horizontal bars for several series per label: one colour per group, with a legend.
@@ -147,43 +166,29 @@ def grouped_bar_chart(
     values = [v for _, vs in rows for v in vs if v is not None]
     if not rows or not groups or not values:
         return ""
-    bar_h, gap, label_w = 14, 10, 200
-    legend_h = 20 * ((len(groups) + 2) // 3)
-    top = 24 + legend_h
-    peak = max(max(values), 0.0) or 1
-    low = min(0.0, min(values))
-    plot_w = width - label_w - 70
-    scale = plot_w / ((peak - low) or 1)
-    zero = label_w + (-low) * scale
+    zero, per = _scale(values)
+    legend_h = 18 * ((len(groups) + 1) // 2)
     parts = []
     for index, name in enumerate(groups):
-        lx = (index % 3) * (width / 3)
-        ly = 24 + (index // 3) * 20
+        x, y = (index % 2) * 50, 24 + (index // 2) * 18
         parts.append(
-            f'<rect x="{lx:.1f}" y="{ly}" width="12" height="12" fill="{PALETTE[index % len(PALETTE)]}"/>'
-            f'<text x="{lx + 16:.1f}" y="{ly + 11}" font-size="12">{escape(_fit(name, width / 3 - 22, 6.6))}</text>'
+            f'<rect x="{x}%" y="{y}" width="12" height="12" fill="{PALETTE[index % len(PALETTE)]}"/>'
+            f'<text x="{x}%" dx="16" y="{y + 11}" font-size="12">{escape(_fit(name, 24))}</text>'
         )
-    y = top
+    y = 24 + legend_h + 6
+    bar_h = 12
     for label, vs in rows:
-        block_h = len(groups) * bar_h
-        parts.append(
-            f'<text x="{label_w - 6}" y="{y + block_h / 2 + 4:.1f}" text-anchor="end" font-size="12">'
-            f"{escape(_fit(label, label_w - 10, 6.6))}</text>"
-        )
+        parts.append(f'<text x="0" y="{y + 12}" font-size="12">{escape(_fit(label, 80))}</text>')
+        y += _LABEL_H
         for index, value in enumerate(vs[: len(groups)]):
             if value is not None:
-                w = abs(value) * scale
-                x = zero if value >= 0 else zero - w
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y + index * bar_h}" width="{w:.1f}" height="{bar_h - 2}" '
-                    f'fill="{PALETTE[index % len(PALETTE)]}"><title>{escape(label)}, {escape(groups[index])}: '
-                    f"{value:g}{escape(unit)}</title></rect>"
-                    f'<text x="{x + w + 4:.1f}" y="{y + index * bar_h + 10}" font-size="10">{value:g}{escape(unit)}</text>'
-                )
-        y += block_h + gap
-    if low < 0:
-        parts.append(f'<line x1="{zero:.1f}" y1="{top}" x2="{zero:.1f}" y2="{y}" stroke="#555"/>')
-    return _svg(title, width, int(y + 4), "".join(parts))
+                tip = f"{label}, {groups[index]}"
+                parts.append(_bar(zero, per, value, y, bar_h, PALETTE[index % len(PALETTE)], tip, unit))
+            y += bar_h + 1
+        y += _GAP
+    if zero > 0:
+        parts.append(f'<line x1="{_pc(zero)}" y1="{24 + legend_h}" x2="{_pc(zero)}" y2="{y}" stroke="#555"/>')
+    return _svg(title, int(y + 4), "".join(parts))
 
 
 def _number(cell: str | None) -> float | None:

@@ -1,32 +1,35 @@
 """The JSON API (``/api/v1``): the same page context, searches and related trials as the pages.
 
-Each response has one documented shape (see :mod:`trialscope.web.openapi`); errors are
-``{"error": {"status": ..., "message": ...}}`` with status 400 for a bad query and 404 for
-an unknown trial. The trial endpoint serves the page context of ``render.jsonout`` - the
-JSON is the page, not a second path to the data.
+Every answer is one of the typed structs of :mod:`trialscope.web.schemas`, which the OpenAPI
+description (:mod:`trialscope.web.openapi`) is generated from. Errors are
+``{"error": {"status": ..., "message": ..., "parameters": [...]}}`` with status 400 for a bad
+query and 404 for an unknown trial. The trial endpoint serves the page context of
+``render.jsonout`` - the JSON is the page, not a second path to the data.
+
+This module imports :mod:`trialscope.web.common`, never the HTML views.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from trialscope import __version__
 from trialscope.errors import QueryError, StoreError, TrialNotFoundError
-from trialscope.render.jsonout import page_dict
-from trialscope.render.page import build_page
-from trialscope.search import FACETS, SearchHit, iter_all_hits, query_from_params
-from trialscope.search.hits import csv_lines, hit_data, jsonl_lines
+from trialscope.search import FACETS, FacetValue, SearchHit, iter_all_hits, query_from_params
+from trialscope.search.geo import canonical_country
+from trialscope.search.hits import csv_lines, jsonl_lines
 from trialscope.similar import related_trials
 from trialscope.store import SqliteStore
-from trialscope.web import openapi, views
+from trialscope.web import openapi
+from trialscope.web.common import canonical_nct_id, run_search, store_of, trial_answer
 from trialscope.web.params import (
     SEARCH_KEYS,
     Params,
+    facet_label,
     filters_only,
     first,
     safe_snippet,
@@ -35,7 +38,21 @@ from trialscope.web.params import (
     url_with,
     values,
 )
-from trialscope.web.responses import JSONResponse, error_json, etag_for, not_modified, render
+from trialscope.web.responses import JSONResponse, error_json, render
+from trialscope.web.schemas import (
+    ApiHit,
+    FacetCount,
+    Health,
+    RelatedItem,
+    RelatedResponse,
+    SearchLinks,
+    SearchResponse,
+    StatsLinks,
+    StatsResponse,
+    TrialDocument,
+    TrialLinks,
+)
+from trialscope.web.stats import registry_extras
 from trialscope.web.stores import lock_of
 
 RELATED_KEYS = ("limit", "status", "phase", "has_results", "country")
@@ -43,7 +60,7 @@ MAX_RELATED = 100
 
 
 def _store_or_error(request: Request) -> SqliteStore | Response:
-    store = views.store_of(request)
+    store = store_of(request)
     if store is None:
         return error_json(
             503,
@@ -55,20 +72,12 @@ def _store_or_error(request: Request) -> SqliteStore | Response:
 
 def health(request: Request) -> Response:
     """``/healthz``: whether the store holds trials, and how many."""
-    store = views.store_of(request)
+    store = store_of(request)
     trials = store.count() if store is not None else 0
-    return JSONResponse({"status": "ok" if trials else "empty", "trials": trials, "version": __version__})
+    return JSONResponse(Health(status="ok" if trials else "empty", trials=trials, version=__version__))
 
 
 # --- trials -----------------------------------------------------------------------------
-
-
-def _nct_id(request: Request) -> str:
-    raw = request.path_params["nct_id"]
-    nct_id = raw.strip().upper()
-    if not views.NCT_ID.match(nct_id):
-        raise TrialNotFoundError(raw[:100])
-    return nct_id
 
 
 async def trial(request: Request) -> Response:
@@ -83,20 +92,17 @@ def _trial(request: Request) -> Response:
     store = _store_or_error(request)
     if isinstance(store, Response):
         return store
-    nct_id = _nct_id(request)
-    etag = etag_for(request)
-    cached = not_modified(request, etag)
-    if cached is not None:
-        return cached
-    record = store.get_trial(nct_id)
-    page = build_page(record, views.related_for(store, nct_id))
-    body = {
-        "nct_id": nct_id,
-        "links": {"html": f"/trials/{nct_id}", "related": f"/api/v1/trials/{nct_id}/related"},
-        "page": page_dict(page),
-        "trial": msgspec.to_builtins(record),
-    }
-    return JSONResponse(body, headers={"etag": etag, "cache-control": "no-cache"})
+    nct_id = canonical_nct_id(request.path_params["nct_id"])
+    answer = trial_answer(request, store, nct_id)
+    if isinstance(answer, Response):
+        return answer
+    body = TrialDocument(
+        nct_id=nct_id,
+        links=TrialLinks(html=f"/trials/{nct_id}", related=f"/api/v1/trials/{nct_id}/related"),
+        page=answer.page,
+        trial=answer.trial,
+    )
+    return JSONResponse(body, headers=answer.headers)
 
 
 def _related_args(params: Params) -> dict[str, Any]:
@@ -128,7 +134,7 @@ def related(request: Request) -> Response:
     store = _store_or_error(request)
     if isinstance(store, Response):
         return store
-    nct_id = _nct_id(request)
+    nct_id = canonical_nct_id(request.path_params["nct_id"])
     args = _related_args(search_params(request.query_params.multi_items(), RELATED_KEYS))
     if not store.has_trial(nct_id):
         raise TrialNotFoundError(nct_id)
@@ -136,40 +142,42 @@ def related(request: Request) -> Response:
         found = list(related_trials(store, nct_id, **args))
     except StoreError as exc:
         # No similarity index yet (or not for this trial): an empty list that says why.
-        return JSONResponse({"nct_id": nct_id, "related": [], "note": str(exc)})
-    return JSONResponse({"nct_id": nct_id, "related": [_related_dict(r) for r in found]})
-
-
-def _related_dict(r: Any) -> dict[str, Any]:
-    return {
-        "nct_id": r.nct_id,
-        "title": r.title,
-        "status": r.status,
-        "phase": r.phase,
-        "score": float(r.score),
-        "reasons": list(r.reasons),
-        "has_results": bool(r.has_results),
-        "countries": list(r.countries),
-        "url": f"/trials/{r.nct_id}",
-    }
+        return JSONResponse(RelatedResponse(nct_id=nct_id, related=[], note=str(exc)))
+    items = [
+        RelatedItem(
+            nct_id=r.nct_id,
+            title=r.title,
+            status=r.status,
+            phase=r.phase,
+            score=float(r.score),
+            reasons=list(r.reasons),
+            has_results=bool(r.has_results),
+            countries=list(dict.fromkeys(canonical_country(c) for c in r.countries)),
+            url=f"/trials/{r.nct_id}",
+        )
+        for r in found
+    ]
+    return JSONResponse(RelatedResponse(nct_id=nct_id, related=items))
 
 
 # --- search -----------------------------------------------------------------------------
 
 
-def hit_dict(hit: SearchHit) -> dict[str, Any]:
-    """One search hit in the API's documented shape (the one shape of :mod:`trialscope.search.hits`),
-    its snippet checked once more to hold no markup but ``<mark>``."""
-    data = hit_data(hit)
-    data["snippet"] = safe_snippet(hit.snippet)
-    return data
+def api_hit(hit: SearchHit) -> ApiHit:
+    """A hit in the API's shape: its link, and its snippet checked once more to hold no
+    markup but ``<mark>``."""
+    fields = {f: getattr(hit, f) for f in hit.__struct_fields__}
+    fields["snippet"] = safe_snippet(hit.snippet)
+    return ApiHit(**fields, url=hit.url)
 
 
-def facets_dict(facets: Any) -> dict[str, list[dict[str, Any]]]:
+def facet_counts(facets: Mapping[str, Sequence[FacetValue]]) -> dict[str, list[FacetCount]]:
+    """Each facet's values with their counts and their words."""
     return {
-        name: [{"value": str(fv.value), "count": int(fv.count)} for fv in items]
+        name: [FacetCount(value=str(fv.value), count=int(fv.count), label=facet_label(name, str(fv.value)))
+               for fv in items]
         for name, items in facets.items()
-    }
+    }  # fmt: skip
 
 
 async def search(request: Request) -> Response:
@@ -183,32 +191,33 @@ def _search(request: Request) -> Response:
     if isinstance(store, Response):
         return store
     params = search_params(request.query_params.multi_items())
-    results = views.run_search(request, store, params, facets=None)
+    results = run_search(request, store, params, facets=None)
     last_page = results.page * results.limit >= results.total
     filters = filters_only(params)
     sort = first(params, "sort") or None
-    links = {
-        "self": url_with(params, "/api/v1/search"),
-        "next": None
+    links = SearchLinks(
+        self=url_with(params, "/api/v1/search"),
+        next=None
         if last_page
         else url_with(params, "/api/v1/search", page=str(results.page + 1), cursor=None),
-        "prev": None
+        prev=None
         if results.page <= 1
         else url_with(params, "/api/v1/search", page=str(results.page - 1), cursor=None),
-        "html": url_with(params, "/"),
-        "export_csv": url_with(filters, "/api/v1/search/export", format="csv", sort=sort),
-        "export_jsonl": url_with(filters, "/api/v1/search/export", format="jsonl", sort=sort),
-    }
-    body = {
-        "total": int(results.total),
-        "page": int(results.page),
-        "limit": int(results.limit),
-        "next_cursor": results.next_cursor,
-        "elapsed_ms": float(results.elapsed_ms),
-        "hits": [hit_dict(h) for h in results.hits],
-        "facets": facets_dict(results.facets),
-        "links": links,
-    }
+        html=url_with(params, "/"),
+        export_csv=url_with(filters, "/api/v1/search/export", format="csv", sort=sort),
+        export_jsonl=url_with(filters, "/api/v1/search/export", format="jsonl", sort=sort),
+    )
+    body = SearchResponse(
+        total=results.total,
+        page=results.page,
+        limit=results.limit,
+        next_cursor=results.next_cursor,
+        elapsed_ms=round(results.elapsed_ms, 2),
+        place=results.place,
+        hits=[api_hit(h) for h in results.hits],
+        facets=facet_counts(results.facets),
+        links=links,
+    )
     return JSONResponse(body)
 
 
@@ -227,14 +236,16 @@ def stats(request: Request) -> Response:
     unknown = [f for f in wanted if f not in FACETS]
     if unknown:
         raise QueryError(f"Unknown facet {unknown[0][:40]!r}; choose from {', '.join(FACETS)}.")
-    results = views.run_search(request, store, params, facets=tuple(wanted) or FACETS, limit=1)
-    return JSONResponse(
-        {
-            "total": int(results.total),
-            "facets": facets_dict(results.facets),
-            "links": {"html": url_with(params, "/stats"), "search": url_with(params, "/api/v1/search")},
-        }
+    results = run_search(request, store, params, facets=tuple(wanted) or FACETS, limit=1)
+    extras = registry_extras(request, store, params, results.total)
+    body = StatsResponse(
+        total=results.total,
+        facets=facet_counts(results.facets),
+        without_phase=extras.without_phase,
+        summary_only=extras.summary_only,
+        links=StatsLinks(html=url_with(params, "/stats"), search=url_with(params, "/api/v1/search")),
     )
+    return JSONResponse(body)
 
 
 def _close(iterator: Iterator[Any]) -> None:

@@ -38,6 +38,7 @@ from trialscope.search import warm_search
 from trialscope.store import SqliteStore
 from trialscope.web import api, views
 from trialscope.web.cache import SearchCache
+from trialscope.web.common import plural, query_message
 from trialscope.web.responses import error_json
 from trialscope.web.stores import StoreHolder, lock_of
 
@@ -110,8 +111,8 @@ def _templates(static_version: str) -> jinja2.Environment:
     )
     env.globals["static"] = lambda name: f"/static/{name}?v={static_version}"
     env.globals["version"] = __version__
-    env.filters["plain"] = views.plain_filter
     env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+    env.filters["plural"] = plural  # {{ n | plural("trial") }}: "1 trial", "1,234 trials"
     return env
 
 
@@ -178,9 +179,11 @@ def _is_api(request: Request) -> bool:
 
 
 async def _query_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, QueryError)
+    message = query_message(exc)
     if _is_api(request):
-        return error_json(400, str(exc))
-    return views.error_page(request, 400, "That search cannot run", str(exc))
+        return error_json(400, message, parameters=exc.names)
+    return views.error_page(request, 400, "That search cannot run", message)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -15,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trialscope.render.page import plain_words
 from trialscope.render.svg import PALETTE, bar_chart, column_chart
-from trialscope.web.params import Params, truthy, url_with
+from trialscope.search.hits import FacetValue
+from trialscope.web.common import plural
+from trialscope.web.params import Params, facet_label, selectable, truthy, url_with
 
 MAX_BARS = 20
+NO_PHASE = "No phase given"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,20 +32,29 @@ class ChartRow:
 
 
 @dataclass(frozen=True, slots=True)
-class ChartView:
-    key: str
-    title: str
-    svg: str
-    rows: tuple[ChartRow, ...]
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class ChartSpec:
     facet: str
     param: str | None
     title: str
     vertical: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChartView:
+    """A chart as the page shows it: the drawing, and its numbers as rows of a table."""
+
+    spec: ChartSpec
+    svg: str
+    rows: tuple[ChartRow, ...]
+    note: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.spec.facet
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
 
 
 CHART_SPECS = (
@@ -58,21 +69,12 @@ CHART_SPECS = (
 )
 
 
-def _label(spec: ChartSpec, value: str) -> str:
-    if spec.facet == "has_results":
-        answer = truthy(value)
-        return "With posted results" if answer else "No results posted" if answer is False else value
-    if spec.facet == "start_year":
-        return value
-    return plain_words(value) or "(not given)"
-
-
 def _link(spec: ChartSpec, value: str, params: Params) -> str | None:
     if spec.facet == "start_year":
         if not (len(value) == 4 and value.isdigit()):
             return None
         return url_with(params, "/", start_from=f"{value}-01-01", start_to=f"{value}-12-31")
-    if spec.param is None or not value:
+    if spec.param is None or not value or not selectable(spec.facet, value):
         return None
     if spec.facet == "has_results":
         answer = truthy(value)
@@ -80,6 +82,12 @@ def _link(spec: ChartSpec, value: str, params: Params) -> str | None:
             return None
         return url_with(params, "/", has_results="true" if answer else "false")
     return url_with(params, "/", **{spec.param: value})
+
+
+def _label(spec: ChartSpec, value: str) -> str:
+    if spec.facet == "phase" and not value:
+        return NO_PHASE
+    return facet_label(spec.facet, value)
 
 
 def _years(facet: Sequence[Any]) -> list[tuple[str, int]]:
@@ -91,11 +99,20 @@ def _years(facet: Sequence[Any]) -> list[tuple[str, int]]:
     return [(str(y), counts.get(str(y), 0)) for y in range(years[0], years[-1] + 1)]
 
 
-def registry_charts(facets: Mapping[str, Sequence[Any]], params: Params) -> list[ChartView]:
-    """One chart per facet that has values, in the order of :data:`CHART_SPECS`."""
+def registry_charts(
+    facets: Mapping[str, Sequence[Any]], params: Params, *, without_phase: int | None = None
+) -> list[ChartView]:
+    """One chart per facet that has values, in the order of :data:`CHART_SPECS`.
+
+    The phase chart also counts the trials that give no phase (``without_phase``), which
+    the phase facet cannot list: nearly half the registry, most of it observational.
+    """
     out = []
     for spec in CHART_SPECS:
         facet = list(facets.get(spec.facet, ()))
+        if spec.facet == "phase" and without_phase:
+            facet.append(FacetValue(value="", count=without_phase))
+            facet.sort(key=lambda fv: -int(fv.count))
         if not facet:
             continue
         if spec.vertical:
@@ -103,7 +120,7 @@ def registry_charts(facets: Mapping[str, Sequence[Any]], params: Params) -> list
             svg = column_chart(spec.title, [(label, float(n)) for label, n in series])
             rows = tuple(ChartRow(label, n, _link(spec, label, params)) for label, n in series if n)
             unknown = sum(int(fv.count) for fv in facet if not str(fv.value).isdigit())
-            note = f"{unknown:,} trials have no start date." if unknown else ""
+            note = f"{plural(unknown, 'trial')} without a start date." if unknown else ""
         else:
             shown = facet[:MAX_BARS]
             rows = tuple(
@@ -111,6 +128,7 @@ def registry_charts(facets: Mapping[str, Sequence[Any]], params: Params) -> list
                 for fv in shown
             )
             svg = bar_chart(spec.title, [(row.label, float(row.count)) for row in rows], colour=PALETTE[0])
-            note = f"{len(facet) - MAX_BARS:,} more values not shown." if len(facet) > MAX_BARS else ""
-        out.append(ChartView(spec.facet, spec.title, svg, rows, note))
+            more = len(facet) - MAX_BARS
+            note = f"{plural(more, 'more value')} not shown." if more > 0 else ""
+        out.append(ChartView(spec, svg, rows, note))
     return out

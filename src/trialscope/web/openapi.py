@@ -1,13 +1,22 @@
-"""The OpenAPI 3.1 description of the JSON API, written as data, and the docs page's view of it.
+"""The OpenAPI 3.1 description of the JSON API, generated from the code it describes.
 
-Kept by hand beside :mod:`trialscope.web.api` so it says exactly what the handlers do; the
-schema test (``tests/test_api_schema.py``) sends generated requests to every operation
+- The search, export and stats parameters come from the filter table
+  (:data:`trialscope.search.FILTERS`: each filter's name, help, kind, whether it repeats, and
+  an example), with the choices of each vocabulary from :mod:`trialscope.search.values`.
+- The response schemas come from the typed answers the handlers encode
+  (:mod:`trialscope.web.schemas`: the search's hit and results page, the parsed trial, the
+  trial page context with its tagged blocks) through ``msgspec.json.schema_components``.
+  Nothing in them is written by hand.
+
+The schema test (``tests/test_api_schema.py``) sends generated requests to every operation
 and checks each answer against these schemas.
 
 >>> sorted(OPENAPI["paths"])[:2]
 ['/api/v1/search', '/api/v1/search/export']
 >>> endpoints()[0].path
 '/api/v1/search'
+>>> next(p for p in OPENAPI["paths"]["/api/v1/search"]["get"]["parameters"] if p["name"] == "phase")["example"]
+['PHASE2']
 """
 
 from __future__ import annotations
@@ -15,29 +24,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from trialscope import __version__
-from trialscope.search import FACETS, SORTS
-from trialscope.search import values as query
+from trialscope.search import FACETS, FILTERS, SORTS
+from trialscope.search import values as vocabularies
+from trialscope.search.filters import Filter
+from trialscope.search.query import MAX_PAGE
+from trialscope.web.schemas import RESPONSES
 
-# The vocabularies come from search, so the description cannot drift from what it accepts.
-FACET_NAMES = list(FACETS)
-STATUSES = list(query.STATUSES)
-PHASES = list(query.PHASES)
+REF = "#/components/schemas/{name}"
+# The choices of each filter whose values come from a registry vocabulary (friendly words are
+# read too; these are the registry's own spellings).
+CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "status": vocabularies.STATUSES, "phase": vocabularies.PHASES, "type": vocabularies.STUDY_TYPES,
+    "intervention_type": vocabularies.INTERVENTION_TYPES, "sponsor_class": vocabularies.SPONSOR_CLASSES,
+    "sex": vocabularies.SEXES,
+}  # fmt: skip
 
 
-def _nullable(kind: str) -> dict[str, Any]:
-    return {"type": [kind, "null"]}
+# --- parameters ---------------------------------------------------------------------------
 
 
 def _param(
-    name: str,
-    description: str,
-    schema: dict[str, Any],
-    *,
-    many: bool = False,
-    where: str = "query",
+    name: str, description: str, schema: dict[str, Any], *, many: bool = False, where: str = "query",
     example: Any = None,
-) -> dict[str, Any]:
+) -> dict[str, Any]:  # fmt: skip
     param: dict[str, Any] = {"name": name, "in": where, "description": description}
     if many:
         param.update(schema={"type": "array", "items": schema}, style="form", explode=True)
@@ -46,289 +58,107 @@ def _param(
     if where == "path":
         param["required"] = True
     if example is not None:
-        param["example"] = example
+        param["example"] = [example] if many else example
     return param
 
 
-_STR = {"type": "string", "maxLength": 200}
-_DATE = {"type": "string", "description": "YYYY, YYYY-MM or YYYY-MM-DD", "maxLength": 10}
-_BOOL = {"type": "string", "enum": ["true", "false"]}
+def _example(spec: Filter) -> Any:
+    """The filter's example as a value of its schema (``2`` for a phase is ``PHASE2``)."""
+    if spec.kind == "boolean":
+        return spec.read([spec.example])
+    if spec.kind == "integer":
+        return int(spec.example)
+    if spec.name in CHOICES:
+        read = spec.read([spec.example])
+        return read[0] if isinstance(read, tuple) else read
+    return spec.example
+
+
+def filter_parameter(spec: Filter, description: str | None = None) -> dict[str, Any]:
+    """A filter of the filter table as an OpenAPI query parameter."""
+    schema: dict[str, Any] = {"type": spec.kind}
+    if spec.name in CHOICES:
+        schema["enum"] = list(CHOICES[spec.name])
+    help_text = description or spec.help[:1].upper() + spec.help[1:] + "."
+    return _param(spec.name, help_text, schema, many=spec.many, example=_example(spec))
+
 
 FILTER_PARAMETERS = [
     _param(
         "q",
         "Full-text query over titles, conditions, interventions, summaries, criteria and sponsors; "
-        "quoted phrases, OR and a leading - to exclude.",
-        _STR,
+        "quoted phrases, OR, a leading - to exclude, and field prefixes (condition:, title:, sponsor: ...).",
+        {"type": "string"},
         example="lupus stem cell",
     ),
-    _param(
-        "status",
-        "Overall recruitment status (repeat for several).",
-        {"type": "string", "enum": STATUSES},
-        many=True,
-    ),
-    _param("phase", "Phase (repeat for several).", {"type": "string", "enum": PHASES}, many=True),
-    _param(
-        "type",
-        "Study type.",
-        {"type": "string", "enum": ["INTERVENTIONAL", "OBSERVATIONAL", "EXPANDED_ACCESS"]},
-        many=True,
-    ),
-    _param(
-        "intervention_type", "Intervention type, e.g. DRUG, BIOLOGICAL, DEVICE, BEHAVIORAL.", _STR, many=True
-    ),
-    _param("condition", "Condition name (or MeSH term).", _STR, many=True),
-    _param("sponsor", "Sponsor or collaborator name.", _STR),
-    _param(
-        "sponsor_class",
-        "Lead sponsor class: INDUSTRY, NIH, FED, OTHER_GOV, INDIV, NETWORK, OTHER...",
-        _STR,
-        many=True,
-    ),
-    _param("country", "Country of at least one site.", _STR, many=True),
-    _param("city", "City of at least one site.", _STR, many=True),
-    _param(
-        "near",
-        "A place name or 'lat,lon'; hits carry distance_km and sort nearest first.",
-        _STR,
-        example="Boston",
-    ),
-    _param(
-        "within",
-        "Distance around 'near': a number of km, or with a unit (100km, 50mi); default 100 km.",
-        {"type": "string", "maxLength": 20},
-        example="100km",
-    ),
-    _param(
-        "age",
-        "Age the trial must accept: years (45, 45y) or another unit (18 months, 3 weeks).",
-        {"type": "string", "maxLength": 20},
-        example="45",
-    ),
-    _param("sex", "Sex the trial must accept.", {"type": "string", "enum": ["FEMALE", "MALE", "ALL"]}),
-    _param("healthy_volunteers", "Whether the trial accepts healthy volunteers.", _BOOL),
-    _param("has_results", "Whether results are posted.", _BOOL),
-    _param("start_from", "Start date on or after.", _DATE),
-    _param("start_to", "Start date on or before.", _DATE),
-    _param("completion_from", "Completion date on or after.", _DATE),
-    _param("completion_to", "Completion date on or before.", _DATE),
-    _param("updated_from", "Last update on or after.", _DATE),
-    _param("updated_to", "Last update on or before.", _DATE),
-    _param("enrollment_min", "Enrollment at least.", {"type": "integer", "minimum": 0}),
-    _param("enrollment_max", "Enrollment at most.", {"type": "integer", "minimum": 0}),
-    _param("nct", "Only these NCT ids.", {"type": "string", "pattern": "^NCT[0-9]{8}$"}, many=True),
+    *(filter_parameter(spec) for spec in FILTERS.values()),
 ]
-SORT_PARAMETER = _param(
-    "sort",
-    "Order of the hits.",
-    {"type": "string", "enum": list(SORTS)},
-)
+SORT_PARAMETER = _param("sort", "Order of the hits.", {"type": "string", "enum": list(SORTS)})
+FACETS_PARAMETER = _param(
+    "facets", "Facets to count (repeat, or a comma list; all for every one).",
+    {"type": "string", "enum": [*FACETS, "all"]}, many=True, example="status",
+)  # fmt: skip
 PAGE_PARAMETERS = [
     SORT_PARAMETER,
     _param(
-        "limit",
-        "Hits per page.",
-        {"type": "integer", "minimum": 1, "maximum": query.MAX_LIMIT, "default": 20},
+        "limit", "Hits per page.",
+        {"type": "integer", "minimum": 1, "maximum": vocabularies.MAX_LIMIT, "default": 20},
     ),
-    _param("page", "Page number, from 1.", {"type": "integer", "minimum": 1, "default": 1}),
-    _param("cursor", "The next_cursor of the previous page (instead of page).", _STR),
-    _param("facets", "Facets to count, comma-separated.", _STR, example="status,phase"),
-]
+    _param("page", "Page number, from 1.",
+           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}),
+    _param("cursor", "The next_cursor of the previous page (instead of page).", {"type": "string"}),
+    FACETS_PARAMETER,
+]  # fmt: skip
 NCT_PATH = _param(
-    "nct_id",
-    "The trial's NCT id.",
-    {"type": "string", "pattern": "^NCT[0-9]{8}$"},
-    where="path",
+    "nct_id", "The trial's NCT id.", {"type": "string", "pattern": "^NCT[0-9]{8}$"}, where="path",
     example="NCT04184258",
-)
+)  # fmt: skip
+RELATED_PARAMETERS = [
+    _param("limit", "How many.", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+    filter_parameter(FILTERS["status"], "Only related trials with this status."),
+    filter_parameter(FILTERS["phase"], "Only related trials in this phase."),
+    filter_parameter(FILTERS["has_results"], "Only related trials with (or without) posted results."),
+    filter_parameter(FILTERS["country"], "Only related trials with a site in this country."),
+]
 
-_FACETS_SCHEMA = {
-    "type": "object",
-    "description": "Counts per value of each requested facet.",
-    "additionalProperties": {"type": "array", "items": {"$ref": "#/components/schemas/FacetValue"}},
-}
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["status", "message"],
-                "properties": {"status": {"type": "integer"}, "message": {"type": "string"}},
-            }
-        },
-    },
-    "FacetValue": {
-        "type": "object",
-        "required": ["value", "count"],
-        "properties": {"value": {"type": "string"}, "count": {"type": "integer", "minimum": 0}},
-    },
-    "Hit": {
-        "type": "object",
-        "required": ["nct_id", "title", "phases", "conditions", "has_results", "snippet", "url"],
-        "properties": {
-            "nct_id": {"type": "string"},
-            "title": {"type": "string"},
-            "status": _nullable("string"),
-            "phases": {"type": "array", "items": {"type": "string"}},
-            "study_type": _nullable("string"),
-            "conditions": {"type": "array", "items": {"type": "string"}},
-            "last_update": _nullable("string"),
-            "start_date": _nullable("string"),
-            "enrollment": _nullable("integer"),
-            "has_results": {"type": "boolean"},
-            "score": _nullable("number"),
-            "snippet": {"type": "string", "description": "HTML: escaped text with <mark> around matches."},
-            "distance_km": _nullable("number"),
-            "url": {"type": "string", "description": "The trial's HTML page."},
-        },
-    },
-    "SearchResults": {
-        "type": "object",
-        "required": ["total", "page", "limit", "hits", "facets", "links"],
-        "properties": {
-            "total": {"type": "integer", "minimum": 0},
-            "page": {"type": "integer", "minimum": 1},
-            "limit": {"type": "integer", "minimum": 0},
-            "next_cursor": _nullable("string"),
-            "elapsed_ms": {"type": "number"},
-            "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
-            "facets": _FACETS_SCHEMA,
-            "links": {
-                "type": "object",
-                "properties": {
-                    name: _nullable("string")
-                    for name in ("self", "next", "prev", "html", "export_csv", "export_jsonl")
-                },
-            },
-        },
-    },
-    "Stats": {
-        "type": "object",
-        "required": ["total", "facets"],
-        "properties": {
-            "total": {"type": "integer", "minimum": 0},
-            "facets": _FACETS_SCHEMA,
-            "links": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
-    },
-    "Related": {
-        "type": "object",
-        "required": ["nct_id", "title", "score", "reasons", "has_results", "countries", "url"],
-        "properties": {
-            "nct_id": {"type": "string"},
-            "title": {"type": "string"},
-            "status": _nullable("string"),
-            "phase": _nullable("string"),
-            "score": {"type": "number"},
-            "reasons": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Why it is related, in words: shared conditions, interventions...",
-            },
-            "has_results": {"type": "boolean"},
-            "countries": {"type": "array", "items": {"type": "string"}},
-            "url": {"type": "string"},
-        },
-    },
-    "RelatedList": {
-        "type": "object",
-        "required": ["nct_id", "related"],
-        "properties": {
-            "nct_id": {"type": "string"},
-            "related": {"type": "array", "items": {"$ref": "#/components/schemas/Related"}},
-            "note": {
-                "type": "string",
-                "description": "Why the list is empty, when the store has no similarity index.",
-            },
-        },
-    },
-    "Block": {
-        "type": "object",
-        "description": "One block of a section; 'kind' says which of the other properties it has.",
-        "required": ["kind"],
-        "properties": {
-            "kind": {"type": "string", "enum": ["text", "field", "bullets", "table", "entry", "subheading"]},
-            "text": {"type": "string"},
-            "label": {"type": "string"},
-            "value": {"type": "string"},
-            "code": {"type": ["string", "null"], "description": "The registry's raw enum behind a value."},
-            "heading": {"type": "string"},
-            "items": {"type": "array", "items": {"type": "string"}},
-            "caption": {"type": "string"},
-            "header": {"type": "array", "items": {"type": "string"}},
-            "rows": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
-            "title": {"type": "string"},
-            "blocks": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}},
-        },
-    },
-    "TrialPage": {
-        "type": "object",
-        "description": "The trial page context: the same sections, captions and blocks as the HTML and text pages.",
-        "required": ["nct_id", "title", "sections"],
-        "properties": {
-            "nct_id": {"type": "string"},
-            "title": {"type": "string"},
-            "last_updated": _nullable("string"),
-            "status": _nullable("string"),
-            "phase": _nullable("string"),
-            "conditions": {"type": "array", "items": {"type": "string"}},
-            "sections": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["key", "title", "caption", "blocks"],
-                    "properties": {
-                        "key": {"type": "string"},
-                        "title": {"type": "string"},
-                        "caption": {"type": "string"},
-                        "blocks": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}},
-                    },
-                },
-            },
-            "related": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "TrialDocument": {
-        "type": "object",
-        "required": ["nct_id", "page", "trial", "links"],
-        "properties": {
-            "nct_id": {"type": "string"},
-            "links": {"type": "object", "additionalProperties": {"type": "string"}},
-            "page": {"$ref": "#/components/schemas/TrialPage"},
-            "trial": {
-                "type": "object",
-                "description": "The parsed trial (trialscope.model.Trial) as data.",
-                "required": ["nct_id"],
-            },
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status", "trials", "version"],
-        "properties": {
-            "status": {"type": "string", "enum": ["ok", "empty"]},
-            "trials": {"type": "integer", "minimum": 0},
-            "version": {"type": "string"},
-        },
-    },
-}
+
+# --- schemas ------------------------------------------------------------------------------
+
+
+def response_schemas() -> dict[str, Any]:
+    """Every schema the responses use, generated from the answers' types (the trial page
+    context's blocks included: each is a struct tagged with its ``kind``)."""
+    _, components = msgspec.json.schema_components(RESPONSES, ref_template=REF)
+    return components
+
+
+# --- the document -------------------------------------------------------------------------
 
 
 def _json(schema: str, description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        "content": {"application/json": {"schema": {"$ref": REF.format(name=schema)}}},
     }
 
 
 _ERRORS = {
-    "400": _json("Error", "The query cannot run; the message says why."),
-    "503": _json("Error", "The store holds no trials yet."),
+    "400": _json("ErrorBody", "The query cannot run; the message says why."),
+    "503": _json("ErrorBody", "The store holds no trials yet."),
 }
-_NOT_FOUND = {"404": _json("Error", "No trial with that NCT id.")}
+_NOT_FOUND = {"404": _json("ErrorBody", "No trial with that NCT id.")}
+
+
+def _operation(operation_id: str, summary: str, parameters: list[dict[str, Any]], responses: dict[str, Any],
+               description: str = "") -> dict[str, Any]:  # fmt: skip
+    op: dict[str, Any] = {"operationId": operation_id, "summary": summary}
+    if description:
+        op["description"] = description
+    if parameters:
+        op["parameters"] = parameters
+    op["responses"] = responses
+    return {"get": op}
+
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -340,111 +170,48 @@ OPENAPI: dict[str, Any] = {
     },
     "servers": [{"url": "/"}],
     "paths": {
-        "/api/v1/search": {
-            "get": {
-                "operationId": "searchTrials",
-                "summary": "Search trials",
-                "description": "Ranked full-text search with filters; facet counts on request (facets=...).",
-                "parameters": FILTER_PARAMETERS + PAGE_PARAMETERS,
-                "responses": {"200": _json("SearchResults", "One page of hits."), **_ERRORS},
-            }
-        },
-        "/api/v1/search/export": {
-            "get": {
-                "operationId": "exportSearch",
-                "summary": "Download every hit of a search",
-                "description": "The whole result set (not one page), streamed as CSV or JSON Lines.",
-                "parameters": [
-                    _param(
-                        "format",
-                        "csv or jsonl.",
-                        {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"},
-                    ),
-                    *FILTER_PARAMETERS,
-                    SORT_PARAMETER,
-                ],
-                "responses": {
-                    "200": {
-                        "description": "One row (CSV) or one JSON object per line (JSONL) per trial.",
-                        "content": {
-                            "text/csv": {"schema": {"type": "string"}},
-                            "application/x-ndjson": {"schema": {"type": "string"}},
-                        },
-                    },
-                    **_ERRORS,
-                },
-            }
-        },
-        "/api/v1/stats": {
-            "get": {
-                "operationId": "registryStats",
-                "summary": "Counts of the registry or of a search",
-                "description": "Facet counts (status, phase, study type, country, sponsor class, start year...) "
-                "of all trials matching the filters.",
-                "parameters": [
-                    *FILTER_PARAMETERS,
-                    _param(
-                        "facets",
-                        "Facets to count, comma-separated (default: all of " + ", ".join(FACET_NAMES) + ").",
-                        _STR,
-                    ),
-                ],
-                "responses": {"200": _json("Stats", "The counts."), **_ERRORS},
-            }
-        },
-        "/api/v1/trials/{nct_id}": {
-            "get": {
-                "operationId": "getTrial",
-                "summary": "One trial: its page context and the parsed record",
-                "parameters": [NCT_PATH],
-                "responses": {
-                    "200": _json("TrialDocument", "The trial."),
-                    **_NOT_FOUND,
-                    "503": _ERRORS["503"],
-                },
-            }
-        },
-        "/api/v1/trials/{nct_id}/related": {
-            "get": {
-                "operationId": "relatedTrials",
-                "summary": "More related trials, with the reasons",
-                "parameters": [
-                    NCT_PATH,
-                    _param(
-                        "limit", "How many.", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
-                    ),
-                    _param(
-                        "status",
-                        "Only related trials with this status.",
-                        {"type": "string", "enum": STATUSES},
-                        many=True,
-                    ),
-                    _param(
-                        "phase",
-                        "Only related trials in this phase.",
-                        {"type": "string", "enum": PHASES},
-                        many=True,
-                    ),
-                    _param("has_results", "Only related trials with (or without) results.", _BOOL),
-                    _param("country", "Only related trials with a site in this country.", _STR, many=True),
-                ],
-                "responses": {
-                    "200": _json("RelatedList", "The related trials, most similar first."),
-                    **_ERRORS,
-                    **_NOT_FOUND,
-                },
-            }
-        },
-        "/healthz": {
-            "get": {
-                "operationId": "health",
-                "summary": "Whether the server is up and how many trials it serves",
-                "responses": {"200": _json("Health", "Up.")},
-            }
-        },
+        "/api/v1/search": _operation(
+            "searchTrials", "Search trials", FILTER_PARAMETERS + PAGE_PARAMETERS,
+            {"200": _json("SearchResponse", "One page of hits."), **_ERRORS},
+            "Ranked full-text search with filters; facet counts on request (facets=...). A facet's counts "
+            "ignore its own filter, so they say what choosing another value would add.",
+        ),
+        "/api/v1/search/export": _operation(
+            "exportSearch", "Download every hit of a search",
+            [_param("format", "csv or jsonl.",
+                    {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"}),
+             *FILTER_PARAMETERS, SORT_PARAMETER],
+            {"200": {"description": "One row (CSV) or one JSON object per line (JSONL) per trial.",
+                     "content": {"text/csv": {"schema": {"type": "string"}},
+                                 "application/x-ndjson": {"schema": {"type": "string"}}}},
+             **_ERRORS},
+            "The whole result set (not one page), streamed as CSV or JSON Lines; the CSV is the one "
+            "`trialscope search --format csv --all` writes.",
+        ),
+        "/api/v1/stats": _operation(
+            "registryStats", "Counts of the registry or of a search",
+            [*FILTER_PARAMETERS, FACETS_PARAMETER],
+            {"200": _json("StatsResponse", "The counts."), **_ERRORS},
+            "Facet counts (status, phase, study type, country, sponsor class, start year...) of all trials "
+            "matching the filters (all facets unless some are asked for), the trials without a phase, and "
+            "for the whole registry the summary-only records.",
+        ),
+        "/api/v1/trials/{nct_id}": _operation(
+            "getTrial", "One trial: its page context and the parsed record", [NCT_PATH],
+            {"200": _json("TrialDocument", "The trial."), **_NOT_FOUND, "503": _ERRORS["503"]},
+        ),
+        "/api/v1/trials/{nct_id}/related": _operation(
+            "relatedTrials", "More related trials, with the reasons", [NCT_PATH, *RELATED_PARAMETERS],
+            {"200": _json("RelatedResponse", "The related trials, most similar first."),
+             **_ERRORS, **_NOT_FOUND},
+        ),
+        "/healthz": _operation(
+            "health", "Whether the server is up and how many trials it serves", [],
+            {"200": _json("Health", "Up.")},
+        ),
     },
-    "components": {"schemas": SCHEMAS},
-}
+    "components": {"schemas": response_schemas()},
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,9 +247,9 @@ def schema_text(schema: dict[str, Any]) -> str:
         return "one of: " + ", ".join(str(v) for v in schema["enum"])
     words = str(schema.get("type", "string"))
     if "minimum" in schema and "maximum" in schema:
-        words += f", {schema['minimum']} to {schema['maximum']}"
+        words += f", {schema['minimum']:,} to {schema['maximum']:,}"
     elif "minimum" in schema:
-        words += f", at least {schema['minimum']}"
+        words += f", at least {schema['minimum']:,}"
     if "pattern" in schema:
         words += f", like {schema['pattern']}"
     return words

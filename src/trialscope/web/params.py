@@ -20,7 +20,10 @@ from html import escape, unescape
 from typing import Any
 from urllib.parse import urlencode
 
-from trialscope.render.page import plain_words
+from trialscope.errors import QueryError
+from trialscope.render.words import is_known, words_for
+from trialscope.search.filters import BY_PARAMETER, FILTERS
+from trialscope.search.geo import canonical_country
 from trialscope.search.query import SEARCH_PARAMETERS
 
 Params = dict[str, str | list[str]]
@@ -41,15 +44,23 @@ class FacetSpec:
     shown: int = 12  # options listed before the rest is left to the text filters
 
 
-FACET_SPECS = (
-    FacetSpec("status", "status", "Recruitment status"),
-    FacetSpec("phase", "phase", "Phase"),
-    FacetSpec("study_type", "type", "Study type"),
-    FacetSpec("intervention_type", "intervention_type", "Intervention type"),
-    FacetSpec("has_results", "has_results", "Results", multiple=False),
-    FacetSpec("sponsor_class", "sponsor_class", "Sponsor class"),
-    FacetSpec("country", "country", "Country", shown=15),
+# One fieldset per filter that has a facet, titled as the filter table labels it.
+FACET_SPECS = tuple(
+    FacetSpec(f.facet, f.name, f.label, multiple=f.many, shown=15 if f.name == "country" else 12)
+    for f in FILTERS.values()
+    if f.facet is not None
 )
+# The registry vocabulary (of :mod:`trialscope.render.words`) of each filter whose values are codes,
+# and of each facet counting such a filter.
+FILTER_VOCABULARIES = {
+    "status": "status", "phase": "phase", "type": "study_type", "sex": "sex",
+    "intervention_type": "intervention_type", "sponsor_class": "sponsor_class",
+}  # fmt: skip
+FACET_VOCABULARIES = {
+    str(FILTERS[name].facet): vocabulary
+    for name, vocabulary in FILTER_VOCABULARIES.items()
+    if FILTERS[name].facet
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +69,7 @@ class FacetOption:
     label: str
     count: int | None
     checked: bool
+    selectable: bool = True  # False for a value outside the vocabulary: it cannot be searched for
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +158,34 @@ def truthy(value: object) -> bool | None:
     return None
 
 
-def option_label(spec: FacetSpec, value: str) -> str:
-    if spec.facet == "has_results":
+def facet_label(facet: str, value: str) -> str:
+    """A facet value as a page says it: codes in words, one name per country.
+
+    >>> facet_label("status", "NOT_YET_RECRUITING"), facet_label("status", "ON_FIRE")
+    ('Not yet recruiting', 'Unknown value (ON_FIRE)')
+    >>> facet_label("country", "Korea, Republic of"), facet_label("has_results", "false")
+    ('South Korea', 'No results posted')
+    """
+    if facet == "has_results":
         answer = truthy(value)
         return "With posted results" if answer else "No results posted" if answer is False else value
-    return plain_words(value) or "(not given)"
+    if facet == "country":
+        return canonical_country(value)
+    vocabulary = FACET_VOCABULARIES.get(facet)
+    if vocabulary is None:
+        return value
+    return words_for(vocabulary, value) or "(not given)"
+
+
+def selectable(facet: str, value: str) -> bool:
+    """Whether a facet value can be chosen as a filter: a code outside its vocabulary cannot
+    (search would refuse it), so it is listed and counted but offers no checkbox."""
+    vocabulary = FACET_VOCABULARIES.get(facet)
+    return vocabulary is None or is_known(vocabulary, value)
+
+
+def option_label(spec: FacetSpec, value: str) -> str:
+    return facet_label(spec.facet, value)
 
 
 def facet_groups(
@@ -163,7 +198,9 @@ def facet_groups(
         chosen_keys = {c.upper() for c in chosen}
         options: list[FacetOption] = []
         seen: set[str] = set()
-        for fv in list(facets.get(spec.facet, ()))[: spec.shown]:
+        every = list(facets.get(spec.facet, ()))
+        counts = {str(fv.value).upper(): int(fv.count) for fv in every}
+        for fv in every[: spec.shown]:
             value = str(fv.value)
             if spec.facet == "has_results":
                 answer = truthy(value)
@@ -175,14 +212,19 @@ def facet_groups(
                 and truthy(value) is not None
                 and truthy(value) == _chosen_bool(chosen)
             )
-            options.append(FacetOption(value, option_label(spec, value), int(fv.count), checked))
+            options.append(
+                FacetOption(
+                    value, option_label(spec, value), int(fv.count), checked, selectable(spec.facet, value)
+                )
+            )
         for value in chosen:
             if value.upper() not in seen and not (
                 spec.facet == "has_results"
                 and truthy(value) is not None
                 and any(truthy(o.value) == truthy(value) for o in options)
             ):
-                options.append(FacetOption(value, option_label(spec, value), None, True))
+                # A chosen value past the first few keeps its count (facets ignore their own filter).
+                options.append(FacetOption(value, option_label(spec, value), counts.get(value.upper()), True))
         if options:
             groups.append(FacetGroup(spec, tuple(options)))
     return groups
@@ -190,17 +232,6 @@ def facet_groups(
 
 def _chosen_bool(chosen: list[str]) -> bool | None:
     return truthy(chosen[0]) if chosen else None
-
-
-FILTER_LABELS = {
-    "status": "Status", "phase": "Phase", "type": "Study type", "intervention_type": "Intervention",
-    "condition": "Condition", "sponsor": "Sponsor", "sponsor_class": "Sponsor class", "country": "Country",
-    "city": "City", "near": "Near", "within": "Within", "age": "Age", "sex": "Sex",
-    "healthy_volunteers": "Healthy volunteers", "has_results": "Results", "start_from": "Started from",
-    "start_to": "Started until", "completion_from": "Completed from", "completion_to": "Completed until",
-    "updated_from": "Updated since", "updated_to": "Updated until", "enrollment_min": "At least",
-    "enrollment_max": "At most", "nct": "NCT id",
-}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +243,13 @@ class ActiveFilter:
 def active_filters(params: Mapping[str, str | list[str]], path: str = "/") -> list[ActiveFilter]:
     """Each filter in use, in words, with a link to the same search without it.
 
-    >>> [f.label for f in active_filters({"q": "lupus", "status": ["RECRUITING", "COMPLETED"]})]
-    ['Status: Recruiting', 'Status: Completed']
+    >>> [f.label for f in active_filters({"q": "lupus", "status": ["RECRUITING", "not yet"]})]
+    ['Recruitment status: Recruiting', 'Recruitment status: Not yet recruiting']
     """
     out = []
     base = without(params, "page", "cursor")
-    for key, label in FILTER_LABELS.items():
+    for key, spec in BY_PARAMETER.items():
+        label = spec.label
         chosen = values(params, key)
         for value in chosen:
             rest: dict[str, str | list[str]] = dict(base)
@@ -226,11 +258,28 @@ def active_filters(params: Mapping[str, str | list[str]], path: str = "/") -> li
                 rest[key] = kept
             else:
                 rest.pop(key, None)
-            shown = (
-                option_label(FACET_SPECS[4], value) if key == "has_results" else plain_words(value) or value
-            )
-            out.append(ActiveFilter(f"{label}: {shown}", url_with(rest, path)))
+            out.append(ActiveFilter(f"{label}: {_chosen_words(spec.name, value)}", url_with(rest, path)))
     return out
+
+
+def _chosen_words(name: str, value: str) -> str:
+    """A value a person chose, as the page says it ("not yet" -> "Not yet recruiting")."""
+    if name == "country":
+        return canonical_country(value)
+    if name in ("has_results", "healthy_volunteers"):
+        answer = truthy(value)
+        if name == "has_results":
+            return facet_label("has_results", value)
+        return "Accepted" if answer else "Not accepted" if answer is False else value
+    vocabulary = FILTER_VOCABULARIES.get(name)
+    if vocabulary is None:
+        return value
+    try:
+        codes = FILTERS[name].read([value])
+    except QueryError:
+        return value
+    codes = (codes,) if isinstance(codes, str) else codes or ()
+    return " / ".join(words_for(vocabulary, c) for c in codes) or value
 
 
 def pagination(

@@ -7,7 +7,7 @@ b'{"nct_id":"NCT04184258","phases":["PHASE1"]}'
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jinja2
@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from trialscope import __version__
+from trialscope.web.schemas import ErrorBody, ErrorDetail
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
@@ -28,13 +29,18 @@ def _default(obj: Any) -> Any:
     return msgspec.to_builtins(obj)
 
 
+_structs = msgspec.json.Encoder()
+
+
 def json_body(data: Any) -> bytes:
-    """Data (dataclasses, tuples, dicts) as compact JSON bytes."""
+    """Data (the API's typed answers, dataclasses, tuples, dicts) as compact JSON bytes."""
+    if isinstance(data, msgspec.Struct):
+        return _structs.encode(data)
     return orjson.dumps(data, default=_default, option=_OPTIONS)
 
 
 class JSONResponse(Response):
-    """A JSON response encoded with orjson (dataclasses and tuples included)."""
+    """A JSON response: a typed answer encoded by msgspec, other data by orjson."""
 
     media_type = "application/json"
 
@@ -42,11 +48,12 @@ class JSONResponse(Response):
         return json_body(content)
 
 
-def error_json(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """The API's error shape: ``{"error": {"status": 400, "message": "..."}}``."""
-    return JSONResponse(
-        {"error": {"status": status, "message": message}}, status_code=status, headers=dict(headers or {})
-    )
+def error_json(
+    status: int, message: str, headers: Mapping[str, str] | None = None, parameters: Sequence[str] = ()
+) -> JSONResponse:
+    """The API's error shape: ``{"error": {"status": 400, "message": "...", "parameters": [...]}}``."""
+    body = ErrorBody(ErrorDetail(status=status, message=message, parameters=list(parameters)))
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
 
 def render(

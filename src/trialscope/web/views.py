@@ -1,15 +1,14 @@
 """The HTML pages: search, trial, statistics, and the pages for errors and an empty store.
 
-Views read the query string, call ``search``, ``similar`` and ``render``, and hand the
-results to a template; they never write SQL. Handlers are plain functions, so Starlette
+Views read the query string, call ``search``, ``similar`` and ``render`` (through
+:mod:`trialscope.web.common`, which the JSON API shares), and hand the results to a
+template; they never write SQL. Handlers are plain functions, so Starlette
 runs them in its thread pool - except the two most visited pages, the trial page and the
 search page, which run on the event loop (see :func:`trial_page` and :func:`search_page`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,16 +16,14 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from trialscope.errors import QueryError, StoreError, TrialNotFoundError
-from trialscope.render.html import render_html_body
+from trialscope.errors import QueryError
+from trialscope.render.html import trial_html
 from trialscope.render.markdown import render_markdown
-from trialscope.render.page import RelatedTrial, build_page, plain_words
 from trialscope.render.text import render_text
-from trialscope.search import FACETS, query_from_params, search_trials
-from trialscope.similar import related_for_page
-from trialscope.store import SqliteStore
+from trialscope.render.words import words_for
+from trialscope.search import FACETS, FILTERS
 from trialscope.web import charts, places
-from trialscope.web.cache import SearchCache
+from trialscope.web.common import canonical_nct_id, query_message, run_search, store_of, trial_answer
 from trialscope.web.params import (
     FacetGroup,
     Params,
@@ -41,10 +38,9 @@ from trialscope.web.params import (
     values,
     without,
 )
-from trialscope.web.responses import etag_for, not_modified, render
-from trialscope.web.stores import StoreHolder, lock_of
+from trialscope.web.responses import render
+from trialscope.web.stats import registry_extras
 
-NCT_ID = re.compile(r"^NCT\d{8}$")
 SORTS = (
     ("relevance", "Best match"),
     ("last_update", "Recently updated"),
@@ -53,24 +49,8 @@ SORTS = (
 )
 LIMITS = (("10", "10"), ("20", "20"), ("50", "50"), ("100", "100"))
 SEX_CHOICES = (("", "Any"), ("FEMALE", "Female"), ("MALE", "Male"))
-RELATED_ON_PAGE = 10
 # The search page's filters; start years are charted on /stats instead.
 SEARCH_PAGE_FACETS = tuple(f for f in FACETS if f != "start_year")
-
-
-def plain_filter(value: object) -> str:
-    """Jinja filter: a registry code in plain words (``PHASE1/PHASE2`` -> ``Phase 1 / Phase 2``)."""
-    if isinstance(value, (list, tuple)):
-        return ", ".join(plain_words(str(v)) for v in value)
-    return plain_words(None if value is None else str(value))
-
-
-def store_of(request: Request) -> SqliteStore | None:
-    return request.app.state.stores.get()  # type: ignore[no-any-return]
-
-
-def _timeout(request: Request) -> float:
-    return float(request.app.state.settings.query_timeout)
 
 
 def _params(request: Request) -> Params:
@@ -103,56 +83,6 @@ def not_found_page(request: Request, message: str) -> Response:
 # --- search -----------------------------------------------------------------------------
 
 
-def run_search(
-    request: Request,
-    store: SqliteStore,
-    params: Params,
-    *,
-    facets: Sequence[str] | None,
-    limit: int | None = None,
-) -> Any:
-    """Run a search from query-string parameters, through the per-process cache.
-
-    ``facets`` None keeps the facets the parameters ask for. Facet counts depend on the
-    filters only - not on the page, the sort or the page size - and they cost most of a
-    search, so they are cached on their own: the next page of a search, or the same search
-    sorted another way, counts nothing again.
-    """
-    query = query_from_params(params)
-    if limit is not None:
-        query = dataclasses.replace(query, limit=limit)
-    if facets is not None:
-        query = dataclasses.replace(query, facets=tuple(facets))
-    cache: SearchCache = request.app.state.search_cache
-    stores: StoreHolder = request.app.state.stores
-    version = stores.content_version()
-    shared = stores.search_store() or store
-
-    def search(q: Any) -> Any:
-        with lock_of(shared):
-            return search_trials(shared, q, timeout_s=_timeout(request))
-
-    def run(q: Any) -> Any:
-        return cache.get_or_run((version, q), lambda: search(q))
-
-    if not query.facets:
-        return run(query)
-    whole = cache.peek((version, query))
-    if whole is not None:
-        return whole
-    counts_key = (
-        version,
-        "facets",
-        dataclasses.replace(query, page=1, cursor=None, sort="relevance", limit=1),
-    )
-    counts = cache.peek(counts_key)
-    if counts is not None:
-        return dataclasses.replace(run(dataclasses.replace(query, facets=())), facets=counts)
-    results = run(query)
-    cache.put(counts_key, results.facets)
-    return results
-
-
 def facet_fieldsets(groups: Sequence[FacetGroup]) -> Markup:
     """The search page's filter checkboxes: one fieldset per facet, one option per value.
 
@@ -177,6 +107,12 @@ def facet_fieldsets(groups: Sequence[FacetGroup]) -> Markup:
         for n, option in enumerate(group.options, 1):
             checked = " checked" if option.checked else ""
             count = "" if option.count is None else f' <span class="count">{option.count:,}</span>'
+            if not option.selectable:
+                # Counted, but not a value search accepts: listed without a box to tick.
+                out.append(
+                    f'        <div class="option unknown"><span class="label">{escape(option.label)}{count}</span></div>\n'
+                )
+                continue
             out.append(
                 '        <div class="option">\n'
                 f'          <input type="{kind}" id="f-{param}-{n}" name="{param}" value="{escape(option.value)}"{checked}>\n'
@@ -215,11 +151,14 @@ def _search_page(request: Request) -> Response:
         "facets_html": "",
         "has_filters": bool(filters_only(params)),
         "active": active_filters(params),
+        # The form names each filter as the filter table labels it, so an error naming a
+        # filter ("A distance (Within) needs a place (Near).") names the field to change.
+        "labels": {name: spec.label for name, spec in FILTERS.items()},
     }
     try:
         results = run_search(request, store, params, facets=SEARCH_PAGE_FACETS)
     except QueryError as exc:
-        context["error"] = str(exc)
+        context["error"] = query_message(exc)
         context["facets_html"] = facet_fieldsets(facet_groups(params, {}))
         return render(request, "search.html", context, status=400)
     filters = filters_only(params)
@@ -261,23 +200,15 @@ def _hit_view(hit: Any, near: str) -> dict[str, Any]:
         "hit": hit,
         "link": link,
         "snippet": safe_snippet(hit.snippet),
-        "phases": plain_filter(hit.phase_label),
-        "status": plain_filter(hit.status),
-        "study_type": plain_filter(hit.study_type),
+        "phases": words_for("phase", hit.phase_label),
+        "status": words_for("status", hit.status),
+        "study_type": words_for("study_type", hit.study_type),
         "distance": None if hit.distance_km is None else _km(hit.distance_km),
         "conditions": _some(hit.conditions, 6),
     }
 
 
 # --- trial ------------------------------------------------------------------------------
-
-
-def related_for(store: SqliteStore, nct_id: str, limit: int = RELATED_ON_PAGE) -> tuple[RelatedTrial, ...]:
-    """The page's related trials; empty while the similarity index is not built."""
-    try:
-        return tuple(related_for_page(store, nct_id, limit=limit))
-    except (TrialNotFoundError, StoreError):
-        return ()
 
 
 async def trial_page(request: Request) -> Response:
@@ -293,22 +224,17 @@ async def trial_page(request: Request) -> Response:
 
 def _trial_page(request: Request) -> Response:
     raw_id = request.path_params["nct_id"]
-    nct_id = raw_id.strip().upper()
     store = store_of(request)
     if store is None:
         return empty_page(request, status=404)
-    if not NCT_ID.match(nct_id):
-        raise TrialNotFoundError(raw_id[:100])
+    nct_id = canonical_nct_id(raw_id)
     if nct_id != raw_id:
         return RedirectResponse(url_with(dict(request.query_params), f"/trials/{nct_id}"), status_code=301)
-    etag = etag_for(request)
-    cached = not_modified(request, etag)
-    if cached is not None:
-        return cached
-    trial = store.get_trial(nct_id)
-    page = build_page(trial, related_for(store, nct_id))
+    answer = trial_answer(request, store, nct_id)
+    if isinstance(answer, Response):
+        return answer
+    trial, page, headers = answer.trial, answer.page, answer.headers
     fmt = request.query_params.get("format", "html")
-    headers = {"etag": etag, "cache-control": "no-cache"}
     if fmt == "text":
         return PlainTextResponse(render_text(page), headers=headers)
     if fmt == "markdown":
@@ -323,16 +249,14 @@ def _trial_page(request: Request) -> Response:
         try:
             origin = places.resolve_place(near)
         except QueryError as exc:
-            near_problem = str(exc)
+            near_problem = query_message(exc)
         else:
             page = places.with_distances(page, trial, origin)
     context = {
         "page": page,
         # Related trials keep the searched place, so their pages show distances too (urlencode
         # escapes any brace a user typed, so the link stays a valid format string).
-        "body": render_html_body(
-            page, trial_link=url_with({"near": near} if origin else {}, "/trials/{nct_id}")
-        ),
+        "parts": trial_html(page, trial_link=url_with({"near": near} if origin else {}, "/trials/{nct_id}")),
         "near": near,
         "origin": origin,
         "near_problem": near_problem,
@@ -362,11 +286,15 @@ def stats_page(request: Request) -> Response:
     try:
         results = run_search(request, store, params, facets=FACETS, limit=1)
     except QueryError as exc:
-        context["error"] = str(exc)
+        context["error"] = query_message(exc)
         return render(request, "stats.html", context, status=400)
+    extras = registry_extras(request, store, params, results.total)
+    split = {fv.value: fv.count for fv in results.facets.get("has_results", ())}
     context.update(
         results=results,
-        charts=charts.registry_charts(results.facets, params),
+        extras=extras,
+        results_split=(split.get("true", 0), split.get("false", 0)) if split else None,
+        charts=charts.registry_charts(results.facets, params, without_phase=extras.without_phase),
         search_url=url_with(params, "/"),
         api_url=url_with(params, "/api/v1/stats"),
     )

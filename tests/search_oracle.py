@@ -47,8 +47,11 @@ class Answer:
 
 
 class Oracle:
-    def __init__(self, trials: dict[int, Trial], synonyms: SynonymTable) -> None:
+    def __init__(
+        self, trials: dict[int, Trial], synonyms: SynonymTable, removed: frozenset[int] = frozenset()
+    ) -> None:
         self.synonyms = synonyms
+        self.removed = removed
         self.docs: list[_Doc] = []
         for trial_id in sorted(trials):
             t = trials[trial_id]
@@ -181,6 +184,8 @@ class Oracle:
             return n is not None and (n >= value if name == "enrollment_min" else n <= value)  # type: ignore[operator]
         if name == "nct":
             return t.nct_id in value  # type: ignore[operator]
+        if name == "include_removed":
+            return bool(value) or doc.trial_id not in self.removed
         what, end = name.rsplit("_", 1)
         date = {"start": t.start_date, "completion": t.completion_date or t.primary_completion_date,
                 "updated": None}[what]  # fmt: skip

@@ -12,6 +12,7 @@ running it again skips what is stored and completes the rest.
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing
 import os
@@ -123,7 +124,7 @@ class _Prepared:
     warnings: tuple[Rejected, ...] = ()
 
 
-def prepare_item(item: SourceRecord) -> _Prepared | Rejected:
+def prepare_item(item: SourceRecord, origin: str = "file") -> _Prepared | Rejected:
     """Parse one source record and flatten it into table rows; runs in worker processes.
 
     A value no registry vocabulary knows (a status "ON_FIRE") is stored as written and said
@@ -142,7 +143,7 @@ def prepare_item(item: SourceRecord) -> _Prepared | Rejected:
         )
         for name, value in strange
     )
-    return _Prepared(prepare_record(StoredRecord(trial, item.raw, item.source)), warnings)
+    return _Prepared(prepare_record(StoredRecord(trial, item.raw, item.source, origin)), warnings)
 
 
 def _init_worker() -> None:
@@ -172,9 +173,12 @@ def _writer_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _prepared(items: Iterable[SourceRecord], summary: IngestSummary, workers: int) -> Iterator[PreparedTrial]:
+def _prepared(
+    items: Iterable[SourceRecord], summary: IngestSummary, workers: int, origin: str = "file"
+) -> Iterator[PreparedTrial]:
+    prepare = functools.partial(prepare_item, origin=origin)
     if workers <= 1:
-        results: Iterable[_Prepared | Rejected] = map(prepare_item, items)
+        results: Iterable[_Prepared | Rejected] = map(prepare, items)
         pool = None
     else:
         # Parsing is CPU work: worker processes parse while this one writes to SQLite.
@@ -188,7 +192,7 @@ def _prepared(items: Iterable[SourceRecord], summary: IngestSummary, workers: in
                 gate.acquire()
                 yield item
 
-        results = pool.imap(prepare_item, gated(items), chunksize=CHUNK)
+        results = pool.imap(prepare, gated(items), chunksize=CHUNK)
     try:
         for result in results:
             if pool is not None:
@@ -224,17 +228,19 @@ def ingest_paths(
     batch_size: int = DEFAULT_BATCH,
     progress: bool = True,
     workers: int | None = None,
+    origin: str = "file",
 ) -> IngestSummary:
     """Read every record under ``paths`` into ``store``; returns what happened.
 
-    Raises TrialScopeError only when a path does not exist; everything wrong inside the
-    files is listed in the summary instead.
+    ``origin`` says how the records came (``file``; ``bulk`` for the registry's zip), for
+    each version kept. Raises TrialScopeError only when a path does not exist; everything
+    wrong inside the files is listed in the summary instead.
     """
     summary = IngestSummary()
     workers = default_workers() if workers is None else workers
     items = _source_items([Path(p) for p in paths], summary, progress)
     with _writer_gc(), store.bulk_writes():
-        for batch in _batches(_prepared(items, summary, workers), batch_size):
+        for batch in _batches(_prepared(items, summary, workers, origin), batch_size):
             summary.upserts.add(store.upsert_prepared(batch))
     return summary
 

@@ -43,6 +43,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("workers", default_workers, "number of web server worker processes (default: one per core)"),
         Setting("query_timeout", "5.0", "seconds a search may run before it is stopped"),
         Setting("search_cache", "256", "searches each web worker keeps answered in memory"),
+        Setting(
+            "api_url", "https://clinicaltrials.gov", "the ClinicalTrials.gov site root a sync reads from"
+        ),
     )
 }
 

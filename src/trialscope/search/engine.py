@@ -485,7 +485,7 @@ def explain_search(store: SqliteStore, query: SearchQuery) -> list[str]:
             where = f" in {', '.join(term.columns)}" if term.columns else ""
             lines.append(f"  phrase {' '.join(term.tokens)!r}{'*' if term.prefix else ''}{where}: "
                          f"{hits.docs.size:,} trials")  # fmt: skip
-    for name, value in query.active_filters():
+    for name, value in query.shown_filters():
         lines.append(f"filter {name} = {value!r} ({BY_FIELD[FILTERS[name].field].help})")
     lines.append(f"sort: {query.sort}; facets: {', '.join(query.facets) or 'none'} (of {', '.join(FACETS)})")
     return lines

@@ -71,6 +71,7 @@ class Columns:
     itypes: np.ndarray
     healthy: np.ndarray
     results: np.ndarray
+    removed: np.ndarray
     min_age: np.ndarray
     max_age: np.ndarray
     enrollment: np.ndarray
@@ -172,6 +173,7 @@ _FACTS = (
     ("itypes", "int"),
     ("healthy_volunteers", "int"),
     ("has_results", "int"),
+    ("removed", "int"),
     ("min_age_days", "real"),
     ("max_age_days", "real"),
     ("enrollment", "real"),
@@ -206,6 +208,7 @@ def load_columns(store: SqliteStore) -> Columns:
         itypes=np.asarray(got["itypes"]),
         healthy=np.asarray(got["healthy_volunteers"]).astype(np.int8),
         results=np.asarray(got["has_results"]).astype(np.int8),
+        removed=np.asarray(got["removed"]).astype(bool),
         min_age=np.asarray(got["min_age_days"]),
         max_age=np.asarray(got["max_age_days"]),
         enrollment=np.asarray(got["enrollment"]),

@@ -236,6 +236,10 @@ def _enrollment(minimum: bool) -> Test:
     return test
 
 
+def _removed(ctx: Context, include: bool) -> np.ndarray:
+    return np.ones(ctx.columns.size, dtype=bool) if include else ~ctx.columns.removed
+
+
 def _nct_ids(ctx: Context, ids: tuple[str, ...]) -> np.ndarray:
     found = ctx.store.ids_of(list(ids))
     return ctx.columns.mask_of(np.asarray(list(found.values()), dtype=np.int64))
@@ -292,6 +296,9 @@ _ALL = (
            _int("The maximum enrollment"), _enrollment(False), kind="integer", example="500"),
     Filter("nct", "nct_ids", "NCT ids", f"only these NCT ids ({LIST})", parse_nct_ids, _nct_ids, many=True,
            aliases=("nct_id",), example="NCT04184258"),
+    Filter("include_removed", "include_removed", "Include removed trials",
+           "also trials the registry no longer lists (left out unless asked)",
+           lambda v: bool(parse_bool(_last(v), "Include removed trials")), _removed, kind="boolean", example="yes"),
 )  # fmt: skip
 
 FILTERS: dict[str, Filter] = {f.name: f for f in _ALL}

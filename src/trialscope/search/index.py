@@ -87,7 +87,7 @@ class _Batch:
     ids: list[int]
 
 
-def facts_row(trial_id: int, t: Trial, lengths: list[int]) -> tuple[object, ...]:
+def facts_row(trial_id: int, t: Trial, lengths: list[int], removed: bool = False) -> tuple[object, ...]:
     """The search_facts row of a trial (its segment is filled in when the batch is written)."""
     e = t.eligibility
     lead = t.lead_sponsor
@@ -108,19 +108,25 @@ def facts_row(trial_id: int, t: Trial, lengths: list[int]) -> tuple[object, ...]
         t.start_date.date if t.start_date else None,
         completion.date if completion else None,
         t.last_update,
+        int(removed),
         -1,
         np.asarray(lengths, dtype=np.uint32).tobytes(),
     )
 
 
-def _index_batch(trials: dict[int, Trial]) -> _Batch:
+def _read_batch(store: SqliteStore, ids: list[int]) -> _Batch:
+    removed = {i for i, when in store.select_in("trials", ("id", "removed_at"), "id", ids) if when}
+    return _index_batch(store.trials_by_id(ids, results=False), removed)
+
+
+def _index_batch(trials: dict[int, Trial], removed: set[int]) -> _Batch:
     builder = SegmentBuilder()
     batch = _Batch([], [], [], [], [], [], [])
     for trial_id in sorted(trials):
         t = trials[trial_id]
         lengths = builder.add(trial_id, field_texts(t))
         batch.ids.append(trial_id)
-        batch.facts.append(facts_row(trial_id, t, lengths))
+        batch.facts.append(facts_row(trial_id, t, lengths, trial_id in removed))
         countries: set[str] = set()
         points: set[tuple[float, float]] = set()
         for site in t.locations:
@@ -148,7 +154,7 @@ def _worker_batch(args: tuple[str, list[int]]) -> _Batch:
     path, ids = args
     store = SqliteStore(path, readonly=True)
     try:
-        return _index_batch(store.trials_by_id(ids, results=False))
+        return _read_batch(store, ids)
     finally:
         store.close()
 
@@ -228,7 +234,7 @@ class SearchIndex:
     """Search's derived index (see the module's description)."""
 
     name = "search"
-    version = "4"
+    version = "5"
     owner = "search"
 
     def refresh(
@@ -263,7 +269,7 @@ def _batches(store: SqliteStore, ids: list[int]) -> Iterable[_Batch]:
     workers = min(os.cpu_count() or 1, len(pieces))
     if len(ids) < PARALLEL_FROM or workers < 2 or store.path == ":memory:" or sys.platform != "linux":
         for piece in pieces:
-            yield _index_batch(store.trials_by_id(piece, results=False))
+            yield _read_batch(store, piece)
         return
     # Reading, analysing and encoding is CPU work: workers build segments, this process writes.
     with multiprocessing.get_context("fork").Pool(workers) as pool:

@@ -79,6 +79,7 @@ class SearchQuery:
     enrollment_min: int | None = None
     enrollment_max: int | None = None
     nct_ids: tuple[str, ...] = ()
+    include_removed: bool = False
     sort: str = "relevance"
     limit: int = 20
     page: int = 1
@@ -97,6 +98,10 @@ class SearchQuery:
             if value is not None and value != ():
                 out.append((name, value))
         return out
+
+    def shown_filters(self) -> list[tuple[str, object]]:
+        """The filters a person set (those at their default, like leaving removed trials out, aside)."""
+        return [(n, v) for n, v in self.active_filters() if not (n == "include_removed" and not v)]
 
 
 def _as_texts(value: object) -> list[str]:

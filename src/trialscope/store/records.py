@@ -58,11 +58,14 @@ def read_trial(blob: bytes, results: bytes | None) -> Trial:
 
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
-    """A parsed trial with the raw record it came from."""
+    """A parsed trial with the raw record it came from: where (a file, a URL) and how (``file``,
+    ``bulk``, ``sync``, ``history``); ``registry_version`` numbers the registry's own versions."""
 
     trial: Trial
     raw: bytes
     source_file: str | None = None
+    origin: str = "file"
+    registry_version: int | None = None
 
 
 @dataclass(slots=True)
@@ -88,6 +91,20 @@ class RawRecord:
     source_format: str
     source_file: str | None
     content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One version of a record as seen: its raw bytes and where and when it was seen."""
+
+    nct_id: str
+    hash: str
+    last_update: str | None
+    seen_at: str
+    origin: str
+    source: str | None
+    registry_version: int | None
+    raw: bytes
 
 
 @dataclass(slots=True)
@@ -117,6 +134,7 @@ class PreparedTrial(NamedTuple):
     last_update: str | None
     summary_only: bool
     row: tuple[Any, ...]
+    version: tuple[Any, ...]  # its trial_versions row
     phases: list[tuple[Any, ...]]
     conditions: list[tuple[Any, ...]]
     mesh: list[tuple[Any, ...]]
@@ -142,6 +160,8 @@ def prepare_record(record: StoredRecord) -> PreparedTrial:
     d = t.design
     e = t.eligibility
     lead = t.lead_sponsor
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    content_hash = hashlib.sha256(record.raw).hexdigest()
     row = (
         t.nct_id,
         t.brief_title,
@@ -168,10 +188,21 @@ def prepare_record(record: StoredRecord) -> PreparedTrial:
         int(t.summary_only),
         t.source_format,
         record.source_file,
-        hashlib.sha256(record.raw).hexdigest(),
+        content_hash,
         *trial_blobs(t),
+        now,
+        now,
+        None,
+    )
+    version = (
+        t.nct_id,
+        content_hash,
+        t.last_update,
+        now,
+        record.origin,
+        record.source_file,
+        record.registry_version,
         compress(record.raw),
-        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     mesh = [
         (kind, m.term, m.id, ancestor)
@@ -188,6 +219,7 @@ def prepare_record(record: StoredRecord) -> PreparedTrial:
         last_update=t.last_update,
         summary_only=t.summary_only,
         row=row,
+        version=version,
         phases=[(p,) for p in dict.fromkeys(d.phases)],
         conditions=[(c,) for c in dict.fromkeys(t.conditions)],
         mesh=mesh,

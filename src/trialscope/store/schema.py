@@ -4,8 +4,10 @@ Three owners share a store, and each table says which:
 
 - ``store``: the trials themselves. ``trials`` keeps one row per trial with the parsed trial
   (msgspec JSON, zlib; its results section in a blob of its own, so that what search and the
-  derived indexes read stays small) and the raw source record (zlib) with its source file
-  and a content hash, so a parser fix re-parses without refetching; the child tables hold what people
+  derived indexes read stays small), its source file and content hash, and when the
+  registry removed it (a removed trial is kept, marked); ``trial_versions`` keeps every
+  distinct raw record seen of each trial (zlib), so a parser fix re-parses without refetching
+  and a record's history can be diffed; the child tables hold what people
   filter on (phases, conditions, MeSH terms, interventions, sponsors, sites). ``changes`` is
   the log of trials written or removed, which derived indexes read to catch up; ``derived``
   records how far each derived index has read it.
@@ -77,7 +79,7 @@ _TRIAL_COLUMNS = """
     primary_completion_date text, completion_date text, first_post_date text, last_update text,
     has_results int !, sex text, min_age_days real, max_age_days real, healthy_volunteers int,
     lead_sponsor text, sponsor_class text, summary_only int !, source_format text !, source_file text,
-    content_hash text !, trial blob !, results blob, raw blob, ingested_at text
+    content_hash text !, trial blob !, results blob, ingested_at text, checked_at text, removed_at text
 """
 
 _ALL = (
@@ -124,6 +126,20 @@ _ALL = (
         "lat real, lon real",
         indexes=(("city", "trial_id"), ("trial_id",)),
     ),
+    # Every distinct version of a record ever seen (by file, bulk zip, sync or the registry's own
+    # history): its raw bytes, when and where it was seen. The trial is the newest; the rest are
+    # its history. Never overwritten, never deleted.
+    _table(
+        "trial_versions",
+        "store",
+        "nct_id text !, hash text !, last_update text, seen_at text !, origin text !, source text, "
+        "registry_version int, raw blob !",
+        key=("nct_id", "hash"),
+        indexes=(("seen_at",),),
+        trial_column=None,
+    ),
+    # What a sync keeps between runs: the data timestamp, the date cursor, a page to resume from.
+    _table("sync_state", "store", "key text !, value text !", key=("key",), trial_column=None),
     # Every trial written or removed, in order: derived indexes catch up by reading it.
     _table(
         "changes",
@@ -146,7 +162,7 @@ _ALL = (
         "search",
         "id int !, status text, study_type text, phases int !, itypes int !, sponsor_class text, sex text, "
         "min_age_days real, max_age_days real, healthy_volunteers int, has_results int !, enrollment int, "
-        "start_date text, completion_date text, last_update text, text_seg int !, text_lens blob !",
+        "start_date text, completion_date text, last_update text, removed int !, text_seg int !, text_lens blob !",
         key=("id",),
         trial_column="id",
     ),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -281,7 +282,9 @@ class SqliteStore(SqliteTables):
         """
         stats = UpsertStats()
         batch: dict[str, PreparedTrial] = {}
+        versions: list[tuple[object, ...]] = []
         for record in records:
+            versions.append(record.version)
             previous = batch.get(record.nct_id)
             if previous is not None:
                 stats.skipped += 1  # one of the pair is dropped
@@ -291,10 +294,16 @@ class SqliteStore(SqliteTables):
         if not batch:
             return stats
         with self.transaction():
+            # Every distinct version is kept, the ones that do not become the trial too.
+            self.conn.executemany(
+                f"INSERT OR IGNORE INTO trial_versions VALUES ({_marks(versions[0])})", versions
+            )
             existing = self._existing(list(batch))
             next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM trials").fetchone()[0]
             writes: list[tuple[int, PreparedTrial]] = []
             replaced: list[int] = []
+            seen: list[int] = []
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             for nct_id, record in batch.items():
                 old = existing.get(nct_id)
                 if old is None:
@@ -307,6 +316,11 @@ class SqliteStore(SqliteTables):
                     stats.replaced += 1
                 else:
                     stats.skipped += 1
+                    seen.append(old[0])
+            if seen:  # the same (or an older) record again: the stored one is confirmed current
+                self.conn.executemany(
+                    "UPDATE trials SET checked_at = ? WHERE id = ?", [(now, trial_id) for trial_id in seen]
+                )
             if replaced:
                 self._delete(replaced)
             if writes:
@@ -320,8 +334,70 @@ class SqliteStore(SqliteTables):
             self._checkpointer.wake.set()
         return stats
 
+    def mark_removed(self, nct_ids: Sequence[str], when: str) -> int:
+        """Mark trials the registry no longer lists as removed at ``when`` (they are kept, and
+        logged as changed for the derived indexes); returns how many were newly marked."""
+        with self.transaction():
+            found = self._existing(list(nct_ids))
+            ids = [v[0] for v in found.values()]
+            marked = [
+                r[0]
+                for start in range(0, len(ids), _CHUNK)
+                for r in self.conn.execute(
+                    f"SELECT id FROM trials WHERE removed_at IS NULL AND id IN ({_marks(ids[start : start + _CHUNK])})",
+                    ids[start : start + _CHUNK],
+                )
+            ]
+            self.conn.executemany(
+                "UPDATE trials SET removed_at = ? WHERE id = ?", [(when, i) for i in marked]
+            )
+            self._log_changed(marked)
+        return len(marked)
+
+    def unmark_removed(self, nct_ids: Sequence[str]) -> int:
+        """Trials listed by the registry again: no longer removed; returns how many."""
+        with self.transaction():
+            found = self._existing(list(nct_ids))
+            ids = [v[0] for v in found.values()]
+            back = [
+                r[0]
+                for start in range(0, len(ids), _CHUNK)
+                for r in self.conn.execute(
+                    f"SELECT id FROM trials WHERE removed_at IS NOT NULL AND id IN ({_marks(ids[start : start + _CHUNK])})",
+                    ids[start : start + _CHUNK],
+                )
+            ]
+            self.conn.executemany("UPDATE trials SET removed_at = NULL WHERE id = ?", [(i,) for i in back])
+            self._log_changed(back)
+        return len(back)
+
+    def _log_changed(self, trial_ids: Sequence[int]) -> None:
+        self.conn.executemany(
+            "INSERT INTO changes(trial_id, nct_id, removed) SELECT id, nct_id, 0 FROM trials WHERE id = ?",
+            [(i,) for i in trial_ids],
+        )
+
+    def add_versions(self, records: Iterable[StoredRecord]) -> int:
+        """Keep versions of records without making any of them the trial (a registry's old
+        versions, say); returns how many were new."""
+        rows = [prepare_record(r).version for r in records]
+        if not rows:
+            return 0
+        with self.transaction():
+            before = self.conn.total_changes
+            self.conn.executemany(f"INSERT OR IGNORE INTO trial_versions VALUES ({_marks(rows[0])})", rows)
+            added = self.conn.total_changes - before
+            # A version already kept (the current one, say) learns its registry version number.
+            self.conn.executemany(
+                "UPDATE trial_versions SET registry_version = ? "
+                "WHERE nct_id = ? AND hash = ? AND registry_version IS NULL",
+                [(r[6], r[0], r[1]) for r in rows if r[6] is not None],
+            )
+            return added
+
     def remove_trials(self, nct_ids: Sequence[str]) -> int:
-        """Delete trials and their rows, logging each as removed; returns how many there were."""
+        """Delete trials and their rows, logging each as removed; returns how many there were.
+        (A sync never deletes: it marks trials removed. Versions are kept whatever happens.)"""
         with self.transaction():
             found = self._existing(list(nct_ids))
             ids = [v[0] for v in found.values()]

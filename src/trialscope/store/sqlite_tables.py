@@ -18,7 +18,7 @@ import numpy as np
 
 from trialscope.errors import StoreError, TrialNotFoundError
 from trialscope.model import Trial
-from trialscope.store.records import RawRecord, StoreStats, decompress, read_trial
+from trialscope.store.records import RawRecord, StoreStats, Version, decompress, read_trial
 from trialscope.store.schema import TABLES, tables_of
 
 _CHUNK = 500  # values per IN (...) list
@@ -77,14 +77,74 @@ class SqliteTables:
         return {trial_id: read_trial(blob, more) for trial_id, blob, more in rows}
 
     def get_raw(self, nct_id: str) -> RawRecord:
+        """The raw record the stored trial was parsed from (its newest version)."""
         rows = self._rows(
-            "SELECT nct_id, raw, source_format, source_file, content_hash FROM trials WHERE nct_id = ?",
+            "SELECT t.nct_id, v.raw, t.source_format, t.source_file, t.content_hash FROM trials t "
+            "LEFT JOIN trial_versions v ON v.nct_id = t.nct_id AND v.hash = t.content_hash WHERE t.nct_id = ?",
             (nct_id.strip().upper(),),
         )
         if not rows:
             raise TrialNotFoundError(nct_id)
         row = rows[0]
         return RawRecord(row[0], decompress(row[1]) if row[1] else b"", row[2], row[3], row[4])
+
+    def versions(self, nct_id: str) -> list[Version]:
+        """Every version seen of a record, oldest first (by the registry's own version number
+        where known, then by last-update date and when it was seen)."""
+        rows = self._rows(
+            "SELECT nct_id, hash, last_update, seen_at, origin, source, registry_version, raw FROM trial_versions "
+            "WHERE nct_id = ? ORDER BY coalesce(last_update, ''), coalesce(registry_version, -1), seen_at",
+            (nct_id.strip().upper(),),
+        )
+        return [
+            Version(nct, digest, last_update, seen_at, origin, source, number, decompress(raw))
+            for nct, digest, last_update, seen_at, origin, source, number, raw in rows
+        ]
+
+    def versions_seen_since(self, when: str) -> list[tuple[str, str, str | None, str]]:
+        """(nct id, hash, last update, seen at) of every version first seen at or after ``when``."""
+        return self._rows(
+            "SELECT nct_id, hash, last_update, seen_at FROM trial_versions WHERE seen_at >= ? ORDER BY seen_at",
+            (when,),
+        )
+
+    def removed_since(self, when: str) -> list[tuple[str, str]]:
+        """(nct id, removed at) of every trial marked removed at or after ``when``."""
+        return self._rows(
+            "SELECT nct_id, removed_at FROM trials WHERE removed_at >= ? ORDER BY removed_at", (when,)
+        )
+
+    def removed_at(self, nct_id: str) -> str | None:
+        """When the registry stopped listing a trial (None: it lists it)."""
+        rows = self._rows("SELECT removed_at FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),))
+        return rows[0][0] if rows else None
+
+    def stalest(self, n: int) -> list[str]:
+        """The ``n`` trials checked against the registry longest ago (summary-only ones aside)."""
+        return [
+            r[0]
+            for r in self._rows(
+                "SELECT nct_id FROM trials WHERE summary_only = 0 AND removed_at IS NULL "
+                "ORDER BY coalesce(checked_at, ''), id LIMIT ?",
+                (n,),
+            )
+        ]
+
+    def get_state(self, key: str) -> str | None:
+        """A value a sync keeps between runs."""
+        rows = self._rows("SELECT value FROM sync_state WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_state(self, values: dict[str, str | None]) -> None:
+        """Keep (or, for None, forget) sync values, in the current transaction if there is one."""
+        with self.transaction():
+            for key, value in values.items():
+                if value is None:
+                    self.conn.execute("DELETE FROM sync_state WHERE key = ?", (key,))
+                else:
+                    self.conn.execute(
+                        "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)", (key, value)
+                    )
 
     def has_trial(self, nct_id: str) -> bool:
         return bool(self._rows("SELECT 1 FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)))
@@ -237,6 +297,10 @@ class SqliteTables:
     def max_value(self, table: str, column: str) -> int:
         """The largest value of an integer column (0 for an empty table)."""
         return int(self._rows(f"SELECT coalesce(max({column}), 0) FROM {table}")[0][0])
+
+    def max_of(self, table: str, column: str) -> Any:
+        """The largest value of a column (None for an empty table)."""
+        return self._rows(f"SELECT max({column}) FROM {table}")[0][0]
 
     def count_by(self, table: str, column: str) -> list[tuple[Any, int]]:
         """(value, rows) for each value of a column."""

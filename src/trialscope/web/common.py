@@ -57,7 +57,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 def store_of(request: Request) -> SqliteStore | None:
     """The request thread's read-only store, or None while the store holds no trials."""
-    return request.app.state.stores.get()  # type: ignore[no-any-return]
+    return request.app.state.stores.get()
 
 
 def canonical_nct_id(raw: str) -> str:
@@ -99,7 +99,7 @@ def run_search(
             return search_trials(shared, q, timeout_s=timeout)
 
     def run(q: Any) -> SearchResults:
-        return cache.get_or_run((version, q), lambda: search(q))  # type: ignore[no-any-return]
+        return cache.get_or_run((version, q), lambda: search(q))
 
     if not query.facets:
         return run(query)

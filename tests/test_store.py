@@ -179,11 +179,11 @@ class _Recorder:
         self.calls: list[tuple[tuple[int, ...], tuple[int, ...], bool]] = []
         self.fail = False
 
-    def refresh(self, store, changed, removed, *, full, progress=None):  # type: ignore[no-untyped-def]
+    def refresh(self, store, changed, removed, how):  # type: ignore[no-untyped-def]
         if self.fail:
             self.fail = False
             raise RuntimeError("interrupted")
-        self.calls.append((tuple(changed), tuple(removed), full))
+        self.calls.append((tuple(changed), tuple(removed), how.full))
         return "ok"
 
 

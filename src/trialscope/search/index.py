@@ -27,7 +27,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +45,7 @@ from trialscope.search.synonyms import (
     is_abbreviation,
 )
 from trialscope.store import SqliteStore
-from trialscope.store.derived import Progress, chunks
+from trialscope.store.derived import How, Ids, chunks
 
 SEGMENT_TRIALS = 10_000  # trials per segment built at once (~100 MB of token arrays at most)
 PARALLEL_FROM = 4_000  # changed trials from which worker processes build the segments
@@ -237,15 +237,7 @@ class SearchIndex:
     version = "5"
     owner = "search"
 
-    def refresh(
-        self,
-        store: SqliteStore,
-        changed: Sequence[int],
-        removed: Sequence[int],
-        *,
-        full: bool,
-        progress: Progress | None = None,
-    ) -> str:
+    def refresh(self, store: SqliteStore, changed: Ids, removed: Ids, how: How) -> str:
         if removed:
             with store.transaction():
                 for table in _PER_TRIAL:
@@ -255,8 +247,8 @@ class SearchIndex:
         for batch in _batches(store, sorted(changed)):
             _write(store, batch, places)
             done += len(batch.ids)
-            if progress is not None:
-                progress(done, len(changed))
+            if how.progress is not None:
+                how.progress(done, len(changed))
         if changed or removed:
             _choose_synonyms(store)
             collect_segments(store)

@@ -2,10 +2,13 @@
 
 Every refresh adds segments; a trial's words count only in the segment its facts row names,
 so older postings of a re-indexed trial are dead weight until their segment is rewritten.
-After each refresh :func:`collect_segments` drops the segments no trial points at, and when
-there are more than :data:`MAX_SEGMENTS` merges the smallest into one, keeping only live
-postings. A search reads one row per segment for each of its words, so few segments keep
-words cheap to read; merging only small ones keeps the cost of a daily refresh small.
+After each refresh :func:`collect_segments` drops the segments no trial points at, and merges
+segments in tiers, as search libraries do: segments of about the same size (the same power
+of ten of trials) are merged :data:`MERGE_FACTOR` at a time into one of the next tier. A full
+build of 600,000 trials (sixty segments of 10,000) ends as six of 100,000, each trial merged
+once; a daily refresh of a thousand trials adds a small segment, and ten days of them become
+one. A search reads one row per segment for each of its words, so few segments keep words
+cheap to read, and merging only like sizes keeps each trial's rewrites few.
 
 Merging writes the new segment first, a slice of terms at a time (no trial points at it
 yet, so searches ignore it), then moves the trials to it and drops the old rows in one
@@ -26,9 +29,8 @@ from trialscope.search.postings import (
 )
 from trialscope.store import SqliteStore
 
-MAX_SEGMENTS = 12
-MERGE_TO = 6  # segments left after a merge (the largest ones stay as they are)
-_TERMS_PER_READ = 2_000
+MERGE_FACTOR = 10  # segments of one tier merged at a time
+_TERMS_PER_READ = 500  # terms read (from every segment merged) at a time: bounds memory
 
 
 def next_segment(store: SqliteStore) -> int:
@@ -41,8 +43,33 @@ def live_segments(store: SqliteStore) -> dict[int, int]:
     return {int(seg): int(n) for seg, n in store.count_by("search_facts", "text_seg")}
 
 
-def collect_segments(store: SqliteStore) -> None:
-    """Drop segments no trial points at; merge the smallest when there are too many."""
+def tier(trials: int) -> int:
+    """A segment's size class: the number of digits of its trial count.
+
+    >>> tier(1_000), tier(9_999), tier(10_000), tier(550_000)
+    (4, 4, 5, 6)
+    """
+    return len(str(max(trials, 1)))
+
+
+def merges_due(live: dict[int, int], factor: int | None = None) -> list[list[int]]:
+    """Groups of segments to merge: the ``factor`` smallest of the smallest tier holding that many.
+
+    >>> merges_due({1: 9_000, 2: 9_500, 3: 80_000}, factor=2)
+    [[1, 2]]
+    """
+    factor = factor or MERGE_FACTOR
+    by_tier: dict[int, list[int]] = {}
+    for seg, trials in live.items():
+        by_tier.setdefault(tier(trials), []).append(seg)
+    for _, segs in sorted(by_tier.items()):
+        if len(segs) >= factor:
+            return [sorted(segs, key=lambda s: (live[s], s))[:factor]]
+    return []
+
+
+def collect_segments(store: SqliteStore, *, factor: int | None = None) -> None:
+    """Drop segments no trial points at; merge segments of a tier while one holds ``factor``."""
     live = live_segments(store)
     known = {int(s) for (s,) in store.select("text_segments", ("seg",))}
     written = {int(s) for s, _ in store.count_by("text_terms", "seg")}
@@ -51,9 +78,10 @@ def collect_segments(store: SqliteStore) -> None:
         with store.transaction():
             store.delete_in("text_terms", "seg", dead)
             store.delete_in("text_segments", "seg", dead)
-    if len(live) > MAX_SEGMENTS:
-        by_size = sorted(live, key=lambda s: (live[s], s))
-        merge_segments(store, by_size[: len(live) - MERGE_TO + 1])
+    while groups := merges_due(live, factor):
+        merged = merge_segments(store, groups[0])
+        live = {s: n for s, n in live.items() if s not in groups[0]}
+        live[merged] = live_segments(store).get(merged, 0)
 
 
 def _live_entries(entries: Entries, positions: np.ndarray, mine: np.ndarray) -> tuple[Entries, np.ndarray]:

@@ -40,6 +40,8 @@ _ISO = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 _DISTANCE = re.compile(
     r"^\s*(-?\d+(?:\.\d+)?)\s*(km|kms|kilometers?|kilometres?|mi|mile|miles)?\s*$", re.IGNORECASE
 )
+_KM = {"": 1.0, "km": 1.0, "kms": 1.0, "kilometer": 1.0, "kilometers": 1.0, "kilometre": 1.0,
+       "kilometres": 1.0, "mi": KM_PER_MILE, "mile": KM_PER_MILE, "miles": KM_PER_MILE}  # fmt: skip
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _AGE_UNITS = {"": 1.0, "y": 1.0, "yr": 1.0, "yrs": 1.0, "year": 1.0, "years": 1.0,
               "m": 1 / 12, "mo": 1 / 12, "month": 1 / 12, "months": 1 / 12,
@@ -116,26 +118,32 @@ def parse_bool(word: object, what: str) -> bool | None:
     raise QueryError(f"{what} must be yes or no, not {word!r}.")
 
 
+def _quantity(
+    text: str | float | None, kind: tuple[re.Pattern[str], dict[str, float], str, str]
+) -> float | None:
+    """A number and its unit in the units' base (no unit: the first); None for nothing given."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, int | float):
+        return float(text)
+    pattern, units, what, like = kind
+    match = pattern.match(text)
+    factor = units.get((match.group(2) or "").lower()) if match else None
+    if match is None or factor is None:
+        raise QueryError(f"Cannot read the {what} {text!r}; write it like {like}.")
+    return float(match.group(1)) * factor
+
+
 def parse_distance_km(text: str | float | None) -> float | None:
     """``"500km"``, ``"300mi"``, ``"25"`` (kilometres) -> kilometres.
 
     >>> parse_distance_km("300 miles")
     482.8032
     """
-    if text is None or text == "":
-        return None
-    if isinstance(text, int | float):
-        km = float(text)
-    else:
-        match = _DISTANCE.match(text)
-        if not match:
-            raise QueryError(f"Cannot read the distance {text!r}; write it like 500km or 300mi.")
-        km = float(match.group(1))
-        if (match.group(2) or "km").lower().startswith("mi"):
-            km = round(km * KM_PER_MILE, 6)
-    if not 0 < km <= 20_050:
+    km = _quantity(text, (_DISTANCE, _KM, "distance", "500km or 300mi"))
+    if km is not None and not 0 < round(km, 6) <= 20_050:
         raise QueryError("The distance must be more than 0 and at most 20,050 km (half the Earth).")
-    return km
+    return None if km is None else round(km, 6)
 
 
 def parse_age_years(text: str | float | None) -> float | None:
@@ -144,17 +152,8 @@ def parse_age_years(text: str | float | None) -> float | None:
     >>> parse_age_years("18 months")
     1.5
     """
-    if text is None or text == "":
-        return None
-    if isinstance(text, int | float):
-        years = float(text)
-    else:
-        match = _AGE.match(text)
-        unit = _AGE_UNITS.get(match.group(2).lower()) if match else None
-        if match is None or unit is None:
-            raise QueryError(f"Cannot read the age {text!r}; write it like 45, 45y, 18 months or 3 weeks.")
-        years = float(match.group(1)) * unit
-    if not 0 <= years <= 150:
+    years = _quantity(text, (_AGE, _AGE_UNITS, "age", "45, 45y, 18 months or 3 weeks"))
+    if years is not None and not 0 <= years <= 150:
         raise QueryError("The age must be between 0 and 150 years.")
     return years
 

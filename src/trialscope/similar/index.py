@@ -53,6 +53,7 @@ from trialscope.similar.vectors import (
     weigh_columns,
 )
 from trialscope.store import SqliteStore
+from trialscope.store.derived import How, Ids
 
 FORMAT = "1"
 VERSION = "2"  # of what the index computes; a store built by another version is rebuilt
@@ -469,19 +470,11 @@ class SimilarIndex:
     owner = "similar"
     last: IndexStats | None = None  # what the latest refresh in this process did
 
-    def refresh(
-        self,
-        store: SqliteStore,
-        changed: Sequence[int],
-        removed: Sequence[int],
-        *,
-        full: bool,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> str:
+    def refresh(self, store: SqliteStore, changed: Ids, removed: Ids, how: How) -> str:
         """Build the index when it is new or much changed; else recompute the changed trials."""
-        bar = progress is not None
+        bar = how.progress is not None
         meta = read_meta(store)
-        built = not full and meta.get("format") == FORMAT
+        built = not how.full and meta.get("format") == FORMAT
         indexed = int(meta.get("trials", "0")) if built else 0
         if not built or len(changed) > FULL_REBUILD_SHARE * max(indexed, 1):
             weights = stored_weights(store) if built else None

@@ -14,7 +14,7 @@ must be idempotent: re-indexing a trial replaces what was indexed for it).
 >>> from trialscope.store import open_store
 >>> class Counting:
 ...     name, version, owner = "counting", "1", "none"
-...     def refresh(self, store, changed, removed, *, full, progress=None):
+...     def refresh(self, store, changed, removed, how):
 ...         return f"{len(changed)} trials"
 >>> [r.line for r in refresh_indexes(open_store(":memory:"), [Counting()])]
 ['counting: 0 trials']
@@ -31,6 +31,16 @@ if TYPE_CHECKING:
     from trialscope.store.sqlite import SqliteStore
 
 Progress = Callable[[int, int], None]
+Ids = Sequence[int]
+
+
+@dataclass(frozen=True, slots=True)
+class How:
+    """How a refresh runs: ``full`` when the index is built from nothing, and a callback
+    ``progress(done, total)`` for its work."""
+
+    full: bool = False
+    progress: Progress | None = None
 
 
 class DerivedIndex(Protocol):
@@ -40,17 +50,9 @@ class DerivedIndex(Protocol):
     version: str
     owner: str
 
-    def refresh(
-        self,
-        store: SqliteStore,
-        changed: Sequence[int],
-        removed: Sequence[int],
-        *,
-        full: bool,
-        progress: Progress | None = None,
-    ) -> str:
-        """Index ``changed`` trials again and forget ``removed`` ones; ``full`` when the index's
-        tables were just emptied and ``changed`` is every trial. Returns a one-line summary."""
+    def refresh(self, store: SqliteStore, changed: Ids, removed: Ids, how: How) -> str:
+        """Index ``changed`` trials again and forget ``removed`` ones (``how.full``: the index's
+        tables were just emptied and ``changed`` is every trial). Returns a one-line summary."""
         ...
 
 
@@ -103,9 +105,8 @@ def refresh_indexes(
             if not changes.changed and not changes.removed and state[1] == changes.last:
                 continue
             changed, removed, upto = changes.changed, changes.removed, changes.last
-        summary = index.refresh(
-            store, changed, removed, full=rebuild, progress=progress(index.name) if progress else None
-        )
+        how = How(rebuild, progress(index.name) if progress else None)
+        summary = index.refresh(store, changed, removed, how)
         store.set_derived_state(index.name, index.version, upto)
         done.append(
             Refreshed(index.name, len(changed), len(removed), rebuild, time.perf_counter() - started, summary)

@@ -73,6 +73,11 @@ def _table(name: str, owner: str, columns: str, **kwargs: object) -> Table:
     return Table(name, owner, tuple(_c(s.strip()) for s in columns.split(",") if s.strip()), **kwargs)  # type: ignore[arg-type]
 
 
+def _keyed(name: str, owner: str, columns: str, key: tuple[str, ...]) -> Table:
+    """A table of rows found by a key (clustered on it), not by trial."""
+    return _table(name, owner, columns, key=key, clustered=True, trial_column=None)
+
+
 _TRIAL_COLUMNS = """
     id int !, nct_id text !, brief_title text, official_title text, acronym text, overall_status text,
     study_type text, phase text, primary_purpose text, allocation text, enrollment int, start_date text,
@@ -81,6 +86,10 @@ _TRIAL_COLUMNS = """
     lead_sponsor text, sponsor_class text, summary_only int !, source_format text !, source_file text,
     content_hash text !, trial blob !, results blob, ingested_at text, checked_at text, removed_at text
 """
+
+_PLACES = "city text !, state text !, country text !, lat real, lon real"
+_SYNONYMS = "abbr text !, expansion text !, columns text !, trials int !, kind text !"
+_TERMS = "term text !, seg int !, docs int !, postings blob !, positions blob !"
 
 _ALL = (
     _table("meta", "store", "key text !, value text !", key=("key",), trial_column=None),
@@ -180,37 +189,16 @@ _ALL = (
         indexes=(("trial_id",),),
     ),
     # The gazetteer's answers per (city, state, country), misses included: a cache, kept.
-    _table(
-        "search_places",
-        "search",
-        "city text !, state text !, country text !, lat real, lon real",
-        key=("city", "state", "country"),
-        clustered=True,
-        trial_column=None,
-    ),
+    _keyed("search_places", "search", _PLACES, ("city", "state", "country")),
     _table(
         "search_acronyms",
         "search",
         "trial_id int !, abbr text !, expansion text !, columns text !, kind text !",
         indexes=(("trial_id",),),
     ),
-    _table(
-        "search_synonyms",
-        "search",
-        "abbr text !, expansion text !, columns text !, trials int !, kind text !",
-        key=("abbr", "expansion", "columns"),
-        clustered=True,
-        trial_column=None,
-    ),
+    _keyed("search_synonyms", "search", _SYNONYMS, ("abbr", "expansion", "columns")),
     # One row per (term, segment): the term's postings in that segment (see search.postings).
-    _table(
-        "text_terms",
-        "search",
-        "term text !, seg int !, docs int !, postings blob !, positions blob !",
-        key=("term", "seg"),
-        clustered=True,
-        trial_column=None,
-    ),
+    _keyed("text_terms", "search", _TERMS, ("term", "seg")),
     _table("text_segments", "search", "seg int !, docs int !, terms int !", key=("seg",), trial_column=None),
     # --- related trials ---------------------------------------------------------------------
     _table("similar_meta", "similar", "key text !, value text !", key=("key",), trial_column=None),

@@ -26,8 +26,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self, TypeVar
 
-import numpy as np
-
 from trialscope.errors import SchemaVersionError, StoreError
 from trialscope.store import migrations
 from trialscope.store.records import (
@@ -83,17 +81,6 @@ def table_sql(table: Table) -> str:
             kind = "UNIQUE INDEX" if unique else "INDEX"
             out.append(f"CREATE {kind} IF NOT EXISTS {name} ON {table.name}({', '.join(columns)});")
     return "\n".join(out)
-
-
-def _numbers(text: str | None, dtype: type) -> np.ndarray:
-    """Numbers from a comma-joined column (``group_concat``), parsed in C.
-
-    >>> _numbers("3,1,2", np.int64).tolist(), _numbers("1.5,nan", np.float64).tolist()[0]
-    ([3, 1, 2], 1.5)
-    """
-    if not text:
-        return np.empty(0, dtype=dtype)
-    return np.fromstring(text, dtype=dtype, sep=",")
 
 
 def create_sql(tables: Iterable[Table]) -> list[str]:
@@ -337,39 +324,29 @@ class SqliteStore(SqliteTables):
     def mark_removed(self, nct_ids: Sequence[str], when: str) -> int:
         """Mark trials the registry no longer lists as removed at ``when`` (they are kept, and
         logged as changed for the derived indexes); returns how many were newly marked."""
+        return self._set_removed(nct_ids, when)
+
+    def unmark_removed(self, nct_ids: Sequence[str]) -> int:
+        """Trials listed by the registry again: no longer removed; returns how many."""
+        return self._set_removed(nct_ids, None)
+
+    def _set_removed(self, nct_ids: Sequence[str], when: str | None) -> int:
         with self.transaction():
-            found = self._existing(list(nct_ids))
-            ids = [v[0] for v in found.values()]
-            marked = [
+            ids = [v[0] for v in self._existing(list(nct_ids)).values()]
+            test = "removed_at IS NULL" if when else "removed_at IS NOT NULL"
+            changing = [
                 r[0]
                 for start in range(0, len(ids), _CHUNK)
                 for r in self.conn.execute(
-                    f"SELECT id FROM trials WHERE removed_at IS NULL AND id IN ({_marks(ids[start : start + _CHUNK])})",
+                    f"SELECT id FROM trials WHERE {test} AND id IN ({_marks(ids[start : start + _CHUNK])})",
                     ids[start : start + _CHUNK],
                 )
             ]
             self.conn.executemany(
-                "UPDATE trials SET removed_at = ? WHERE id = ?", [(when, i) for i in marked]
+                "UPDATE trials SET removed_at = ? WHERE id = ?", [(when, i) for i in changing]
             )
-            self._log_changed(marked)
-        return len(marked)
-
-    def unmark_removed(self, nct_ids: Sequence[str]) -> int:
-        """Trials listed by the registry again: no longer removed; returns how many."""
-        with self.transaction():
-            found = self._existing(list(nct_ids))
-            ids = [v[0] for v in found.values()]
-            back = [
-                r[0]
-                for start in range(0, len(ids), _CHUNK)
-                for r in self.conn.execute(
-                    f"SELECT id FROM trials WHERE removed_at IS NOT NULL AND id IN ({_marks(ids[start : start + _CHUNK])})",
-                    ids[start : start + _CHUNK],
-                )
-            ]
-            self.conn.executemany("UPDATE trials SET removed_at = NULL WHERE id = ?", [(i,) for i in back])
-            self._log_changed(back)
-        return len(back)
+            self._log_changed(changing)
+        return len(changing)
 
     def _log_changed(self, trial_ids: Sequence[int]) -> None:
         self.conn.executemany(

@@ -104,6 +104,7 @@ ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
         "INTERVENTIONAL": ("clinical trial", "trial"),
         "OBSERVATIONAL": ("observational patient registry", "registry"),
         "EXPANDED_ACCESS": ("ea",),
+        "NA": ("n/a", "not applicable"),  # older records: a study type not given
     },
     "intervention_type": {
         "DRUG": ("drugs", "medicine", "medication"),

@@ -114,6 +114,8 @@ def write_results_text(results: SearchResults, out: TextIO) -> None:
         )
     else:
         out.write(f"{plural(results.total, 'trial')} found ({results.elapsed_ms:.0f} ms).\n")
+    if results.note:
+        out.write(results.note + "\n")
     if results.place is not None:
         p = results.place
         country = f", {p.country}" if p.country else ""

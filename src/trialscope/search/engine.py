@@ -27,7 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -37,6 +37,7 @@ from trialscope.model import Trial
 from trialscope.search.document import B, field_texts
 from trialscope.search.facts import Columns, load_columns, near_rows
 from trialscope.search.filters import BY_FIELD, FILTERS, Context
+from trialscope.search.freetext import MAX_CHARS, is_free_text, salient_words
 from trialscope.search.geo import Place, country_name, locate_place
 from trialscope.search.hits import FacetValue, PlaceUsed, ResultsPage, SearchHit, hit_data
 from trialscope.search.index import INTERVENTION_BITS, PHASE_BITS, SEARCH_INDEX
@@ -45,7 +46,7 @@ from trialscope.search.query import FACETS, SearchQuery, normalize_query
 from trialscope.search.rank import bm25_scores
 from trialscope.search.snippets import lead_of, match_phrases, snippet_of
 from trialscope.search.synonyms import Synonym, SynonymTable
-from trialscope.search.syntax import AllOf, Negated, Node, parse_text
+from trialscope.search.syntax import AllOf, AnyOf, Negated, Node, Term, parse_text, tokenize
 from trialscope.store import SqliteStore, is_current, refresh_indexes
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ class SearchReader:
         self.n_docs = self.columns.size
         rows = store.select("search_synonyms", ("abbr", "expansion", "columns", "trials", "kind"))
         self.synonyms = SynonymTable(Synonym(*row) for row in rows)
+
+    def doc_freq(self, words: Sequence[str]) -> dict[str, int]:
+        """How many trials hold each word (a word of several tokens, "x-ray", as a phrase)."""
+        return {w: int(self.matcher.phrase(Term(tokenize(w))).docs.size) if tokenize(w) else 0 for w in words}
 
 
 _READERS_LOCK = threading.Lock()
@@ -137,6 +142,7 @@ class SearchResults:
     next_cursor: str | None
     elapsed_ms: float
     place: PlaceUsed | None = None
+    note: str | None = None  # how the text was read, when worth saying
 
     def to_page(self) -> ResultsPage:
         return ResultsPage(
@@ -148,6 +154,7 @@ class SearchResults:
             hits=[hit_data(h) for h in self.hits],
             facets={k: list(v) for k, v in self.facets.items()},
             place=self.place,
+            note=self.note,
         )
 
 
@@ -219,6 +226,7 @@ class _Found:
     distances: dict[int, float]
     terms: list
     place: Place | None
+    note: str | None = None
 
     def page_scores(self, rows: np.ndarray, start: int) -> np.ndarray:
         """Scores of some of the hits: computed with the order, or now for another sort."""
@@ -232,14 +240,28 @@ class _Found:
         return bm25_scores(phrases, ids, n_docs=reader.n_docs)
 
 
-def _text_tree(query: SearchQuery) -> Node | None:
+def _text_tree(query: SearchQuery, reader: SearchReader) -> tuple[Node | None, str | None]:
+    """The text as a tree to evaluate, and how it was read when that is worth saying (a long
+    description is read for its salient words, searched with OR)."""
+    if is_free_text(query.text):
+        words = salient_words(query.text, reader.doc_freq, max(reader.n_docs, 1))
+        if not words:
+            raise QueryError("None of the words of this text is in any trial; try other words.")
+        terms = [Term(tokenize(w), written=w) for w in words]
+        node = terms[0] if len(terms) == 1 else AnyOf(tuple(dict.fromkeys(terms)))
+        shown = ", ".join(words[:12]) + (" …" if len(words) > 12 else "")
+        cut = f" (its first {MAX_CHARS:,} characters)" if len(query.text) > MAX_CHARS else ""
+        return (
+            node,
+            f"Read as a description{cut}: trials ranked by how many of its {len(words)} most telling words they hold ({shown}).",
+        )
     node = parse_text(query.text)
     if node is None and query.text.strip():
         raise QueryError(
             f"The search text {query.text[:60]!r} has no words to search for; use letters or digits, "
             'like: lupus "stem cells" -placebo.'
         )
-    return node
+    return node, None
 
 
 def _facet_counts(cols: Columns, rows: np.ndarray, name: str) -> list[tuple[str, int]]:
@@ -299,7 +321,7 @@ def _find(store: SqliteStore, query: SearchQuery, *, deadline: _Deadline, use_sy
           top: int | None) -> _Found:  # fmt: skip
     reader = search_reader(store)
     cols = reader.columns
-    node = _text_tree(query)
+    node, note = _text_tree(query, reader)
     synonyms = reader.synonyms if use_synonyms else None
     expand = synonyms.expand if synonyms is not None else None
     place = locate_place(query.near) if query.near else None
@@ -349,7 +371,7 @@ def _find(store: SqliteStore, query: SearchQuery, *, deadline: _Deadline, use_sy
         chosen = rows[order]
         distances = {int(r): float(best[r]) for r in chosen if np.isfinite(best[r])}
     return _Found(query, reader, rows[order], keys[order], scores[order] if scores is not None else None,
-                  total, facets, distances, terms, place)  # fmt: skip
+                  total, facets, distances, terms, place, note)  # fmt: skip
 
 
 def _positive(node: Node | None) -> Node | None:
@@ -443,6 +465,7 @@ def search_trials(
         next_cursor=next_cursor,
         elapsed_ms=(time.perf_counter() - started) * 1000,
         place=place,
+        note=found.note,
     )
 
 
@@ -474,12 +497,12 @@ def explain_search(store: SqliteStore, query: SearchQuery) -> list[str]:
     """How a search is read and run, a line each (``trialscope search --explain``)."""
     query = normalize_query(query)
     reader = search_reader(store)
-    node = _text_tree(query)
+    node, note = _text_tree(query, reader)
     lines = [f"store: {reader.n_docs:,} trials, content version {reader.version}"]
     if node is None:
         lines.append("text: none (every trial passes)")
     else:
-        lines.append(f"text: {node}")
+        lines.append(f"text: {note or node}")
         for term in scored_terms(_positive(node), reader.synonyms.expand):
             hits = reader.matcher.phrase(term)
             where = f" in {', '.join(term.columns)}" if term.columns else ""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields, replace
 
 from trialscope.errors import QueryError
 from trialscope.search.filters import BY_FIELD, BY_PARAMETER, FILTERS
+from trialscope.search.freetext import is_free_text
 from trialscope.search.values import DEFAULT_WITHIN_KM, MAX_LIMIT, MAX_TEXT_CHARS, parse_int, split_values
 
 FACETS = (
@@ -161,7 +162,7 @@ def normalize_query(query: SearchQuery) -> SearchQuery:
     'FEMALE'
     """
     text = query.text or ""
-    if len(text) > MAX_TEXT_CHARS:
+    if len(text) > MAX_TEXT_CHARS and not is_free_text(text):
         raise QueryError(
             f"The search text is {len(text):,} characters long; at most {MAX_TEXT_CHARS:,} are allowed."
         )

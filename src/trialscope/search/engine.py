@@ -248,7 +248,7 @@ def _text_tree(query: SearchQuery, reader: SearchReader) -> tuple[Node | None, s
         if not words:
             raise QueryError("None of the words of this text is in any trial; try other words.")
         terms = [Term(tokenize(w), written=w) for w in words]
-        node = terms[0] if len(terms) == 1 else AnyOf(tuple(dict.fromkeys(terms)))
+        node: Node | None = terms[0] if len(terms) == 1 else AnyOf(tuple(dict.fromkeys(terms)))
         shown = ", ".join(words[:12]) + (" …" if len(words) > 12 else "")
         cut = f" (its first {MAX_CHARS:,} characters)" if len(query.text) > MAX_CHARS else ""
         return (

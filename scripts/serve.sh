@@ -8,7 +8,12 @@ TRIALSCOPE_NO_APT=1 bash scripts/setup.sh
 DATA=${TRIALSCOPE_DATA:-../shared/data/ctgov}
 TS=.venv/bin/trialscope
 if [ -d "$DATA" ]; then
-    "$TS" ingest ../shared/seed/NCT04184258.json "$DATA" --quiet
+    REPORT=${TRIALSCOPE_REPORT:-rejected-records.jsonl}
+    rm -f "$REPORT"
+    "$TS" ingest ../shared/seed/NCT04184258.json "$DATA" --quiet --report "$REPORT"
+    if [ -s "$REPORT" ]; then
+        echo "The records that could not be read, and why: $REPORT"
+    fi
 else
     echo "No records at $DATA: load some with '$TS ingest PATH' (API v2 JSON, bulk zip, legacy XML...)."
 fi

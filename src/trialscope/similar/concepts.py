@@ -19,6 +19,7 @@ It is a table, not code: a concept is added by adding a row.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -86,16 +87,15 @@ def _phrases() -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
 
 
 @cache
-def _fragments() -> tuple[str, ...]:
+def _fragments() -> re.Pattern[str]:
     """Bits of text one of which every matching name holds: a cheap test that rules most names out."""
     firsts = {phrase.split()[0][:5] for concept in CONCEPTS for phrase in concept.phrases}
-    return tuple(sorted(firsts | {e for concept in CONCEPTS for e in concept.endings}))
+    return re.compile("|".join(sorted(firsts | {e for concept in CONCEPTS for e in concept.endings})))
 
 
 @lru_cache(maxsize=1 << 16)
 def _concepts_of_name(name: str) -> frozenset[str]:
-    low = name.lower()
-    if not any(fragment in low for fragment in _fragments()):
+    if not _fragments().search(name.lower()):
         return frozenset()
     found = set()
     words = terms(name)

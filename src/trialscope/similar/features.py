@@ -50,9 +50,9 @@ from trialscope.similar.concepts import concepts_of
 from trialscope.similar.words import (
     BACKGROUND_WORDS,
     INTERVENTION_STOPWORDS,
+    Surface,
     add_stems,
     content_stems,
-    surface_words,
 )
 
 BLOCKS = ("condition", "intervention", "text", "design", "sponsor")
@@ -79,13 +79,13 @@ PERIPHERAL = "~"
 # criteria adds little to what a trial is about, and a lot to the cost of reading it.
 MAX_FIELD_CHARS = 6_000
 # Words a trial's reasons may quote: those of its title, conditions, keywords, interventions
-# and summary (its first characters), at most this many.
+# and summary, at most this many.
 SURFACE_WORDS = 64
-SURFACE_CHARS = 2_000
 
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:mg|g|mcg|ug|µg|ml|iu|units?|%|mg/kg|mg/m2)\b")
 _PLACEBO = frozenset(("placebo", "placebos", "sham", "vehicle"))
+_BACKGROUND_STEMS = frozenset(content_stems(" ".join(BACKGROUND_WORDS), frozenset()))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -149,7 +149,7 @@ def is_background(name: str) -> bool:
     """
     if _PLACEBO.intersection(w.lower() for w in tokens(name)):
         return True
-    return not [w for w in _meaning_words(name.lower()) if w not in BACKGROUND_WORDS]
+    return not [w for run in intervention_segments(name) for w in run if w not in _BACKGROUND_STEMS]
 
 
 def normalize_title(title: str | None) -> str:
@@ -267,23 +267,18 @@ def text_features(trial: Trial) -> tuple[dict[str, float], list[str]]:
     """
     fields = _text_fields(trial)
     bag: dict[str, float] = {}
+    shown = Surface(SURFACE_WORDS)
     for name, weight in TOPICAL_FIELDS:
-        add_stems(bag, fields[name], weight, limit=MAX_FIELD_CHARS)
+        quoted = name != "description"
+        running = name in ("keywords", "summary")
+        add_stems(
+            bag, fields[name], weight, limit=MAX_FIELD_CHARS, shown=shown if quoted else None, running=running
+        )
     peripheral: dict[str, float] = {}
     for name, weight in PERIPHERAL_FIELDS:
         add_stems(peripheral, fields[name], weight, limit=MAX_FIELD_CHARS, prefix=PERIPHERAL, skip=bag)
     bag.update(peripheral)
-    quoted = (
-        ("title", False),
-        ("conditions", False),
-        ("keywords", True),
-        ("interventions", False),
-        ("summary", True),
-    )
-    shown = surface_words(
-        (((fields[name] or "")[:SURFACE_CHARS], running) for name, running in quoted), SURFACE_WORDS
-    )
-    return bag, list(shown.values())
+    return bag, shown.words()
 
 
 def age_groups(trial: Trial) -> tuple[str, ...]:

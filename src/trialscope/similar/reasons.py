@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -170,8 +171,11 @@ def _phase_reasons(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[s
     return [f"same phase: {words}"] if words and phases == theirs.get("p") else []
 
 
+_stem = lru_cache(maxsize=1 << 16)(stem)  # the same few thousand words come back lookup after lookup
+
+
 def _shown(facts: Mapping[str, Any]) -> dict[str, str]:
-    return {stem(word): word for word in facts.get("w", ())}
+    return {_stem(word): word for word in facts.get("w", ())}
 
 
 def _word_reasons(

@@ -5,13 +5,11 @@ PyStemmer's C), so "cells", "cellular" and "cell" meet, as they do in search. St
 dropped before stemming; they are function words and the words every trial uses about itself
 ("study", "patients", "week"), which say nothing about what one trial shares with another.
 
-A reason names a word as a trial writes it, never a stem: :func:`surface_words` keeps, for
-each stem, the spelling a reader should see ("SLE", "nephritis", "Crohn").
+A reason names a word as a trial writes it, never a stem: :class:`Surface` keeps, for each
+stem, the spelling a reader should see ("SLE", "nephritis", "Crohn").
 
 >>> content_stems("Mesenchymal Stem Cells in patients with lupus nephritis")
 ['mesenchym', 'stem', 'cell', 'lupu', 'nephriti']
->>> surface_words([("Stem Cells for SLE", False), ("stem cells in lupus", True)])
-{'stem': 'stem', 'cell': 'cells', 'sle': 'SLE', 'lupu': 'lupus'}
 """
 
 from __future__ import annotations
@@ -69,9 +67,11 @@ REASON_STOPWORDS = frozenset(
 )
 
 _MIN_CHARS = 2  # single letters are initials or list markers, not words
-# Folded word -> stem, "" for a word that is no content word (a stopword, a number, a letter).
-# It grows with the vocabulary, so each distinct word is stemmed once per process.
+# Folded word -> stem, "" for a word that is no content word (a stopword, a number, a letter);
+# and the same for words as written. They grow with the vocabulary, so each distinct word is
+# stemmed once per process.
 _STEMS: dict[str, str] = {}
+_WRITTEN: dict[str, str] = {}
 
 
 def _stems(folded: Iterable[str]) -> dict[str, str]:
@@ -108,6 +108,45 @@ def content_stems(text: str | None, stop: frozenset[str] = STOPWORDS) -> list[st
     return [s for _, s in content_tokens(text, stop)]
 
 
+class Surface:
+    """The spelling a reason shows for each stem, gathered while a trial's text is counted.
+
+    By preference: a lower case spelling from running text ("lupus"), then one as running text
+    writes it (abbreviations and names keep their capitals: "SLE", "Crohn"), then a word of a
+    title, a condition or an intervention name, lower-cased when that text is in Title Case
+    throughout ("Umbilical Cord Derived ..." gives "umbilical").
+
+    >>> shown = Surface(limit=8)
+    >>> add_stems({}, "Umbilical Cord MSC Transplantation for SLE", 1.0, limit=99, shown=shown, running=False)
+    >>> add_stems({}, "in lupus, with SLE", 1.0, limit=99, shown=shown)
+    >>> shown.words()
+    ['umbilical', 'cord', 'MSC', 'transplantation', 'SLE', 'lupus']
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.best: dict[str, tuple[int, str]] = {}
+
+    def see(self, forms: list[tuple[str, str]], running: bool) -> None:
+        """Take in the (as written, stem) pairs of one text, each spelling once, in order."""
+        long = [w for w, _ in forms if len(w) > 3]
+        titled = not running and len(long) > 1 and sum(w[0].isupper() for w in long) > 0.6 * len(long)
+        best = self.best
+        for word, stem in forms:
+            if running:
+                rank = 2 if word.islower() else 1
+            elif titled and word[0].isupper() and word[1:].islower():
+                word, rank = word.lower(), 0
+            else:
+                rank = 0 if word.islower() else 1
+            seen = best.get(stem)
+            if (seen is None and len(best) < self.limit) or (seen is not None and rank > seen[0]):
+                best[stem] = (rank, word)
+
+    def words(self) -> list[str]:
+        return [word for _, word in self.best.values()]
+
+
 def add_stems(
     bag: dict[str, float],
     text: str | None,
@@ -116,12 +155,15 @@ def add_stems(
     limit: int,
     prefix: str = "",
     skip: Container[str] = (),
+    shown: Surface | None = None,
+    running: bool = True,
 ) -> None:
     """Add ``weight`` to ``bag`` for each content word in the first ``limit`` characters of ``text``,
-    keyed by ``prefix`` and its stem; stems in ``skip`` are left out.
+    keyed by ``prefix`` and its stem; stems in ``skip`` are left out. ``shown`` gathers how the
+    words are written (``running``: the text is prose, not a title or a name).
 
-    The fast path of feature extraction: words are counted before they are folded and stemmed,
-    so each costs one dictionary look-up however often it occurs.
+    The fast path of feature extraction: words are counted as written before they are folded
+    and stemmed, so each spelling costs one dictionary look-up however often it occurs.
 
     >>> bag = {}
     >>> add_stems(bag, "Cells and more cells", 0.5, limit=1000)
@@ -130,59 +172,25 @@ def add_stems(
     """
     if not text:
         return
-    low = text[:limit].lower()
-    if not low.isascii():
-        low = unicodedata.normalize("NFC", low)
-    counts = Counter(TOKEN.findall(low))
-    cache = _STEMS
-    missing = [word for word in counts if word not in cache]
-    if missing:
-        folded = [fold(word) for word in missing]
-        stems = _stems(folded)
-        cache.update((word, stems[key]) for word, key in zip(missing, folded, strict=True))
+    part = text[:limit]
+    if not part.isascii():
+        part = unicodedata.normalize("NFC", part)
+    counts = Counter(TOKEN.findall(part))
+    cache = _WRITTEN
+    missing = []
     for word, n in counts.items():
-        stem = cache[word]
-        if stem and stem not in skip:
+        stem = cache.get(word)
+        if stem is None:
+            missing.append(word)
+        elif stem and stem not in skip:
             key = prefix + stem
             bag[key] = bag.get(key, 0.0) + weight * n
-
-
-def _title_case(text: str) -> bool:
-    """Whether most longer words of ``text`` are capitalized, as in "Stem Cells for Lupus Nephritis"."""
-    long = [w for w in tokens(text) if len(w) > 3]
-    return len(long) > 1 and sum(w[0].isupper() for w in long) > 0.6 * len(long)
-
-
-def surface_words(texts: Iterable[tuple[str | None, bool]], limit: int = 64) -> dict[str, str]:
-    """Stem -> the spelling a reason shows, for the first ``limit`` stems of ``texts``.
-
-    ``texts`` are (text, is running text) pairs. The spelling shown is, by preference, a lower
-    case one from running text ("lupus"), then one as running text writes it (abbreviations
-    and names keep their capitals: "SLE", "Crohn"), then a capitalized word of a title, a
-    condition or an intervention name, lower-cased when that text is in Title Case throughout.
-
-    >>> surface_words([("Umbilical Cord MSC Transplantation for SLE", False), ("in lupus, with SLE", True)])
-    {'umbil': 'umbilical', 'cord': 'cord', 'msc': 'MSC', 'transplant': 'transplantation', 'sle': 'SLE', 'lupu': 'lupus'}
-    """
-    shown: dict[str, tuple[int, str]] = {}
-    for text, running in texts:
-        if not text:
-            continue
-        titled = not running and _title_case(text)
-        written = list(dict.fromkeys(tokens(text)))  # each spelling once, in order
-        folded = [_folded(w) for w in written]
+    if missing:
+        folded = [_folded(word) for word in missing]
         stems = _stems(folded)
-        for word, key in zip(written, folded, strict=True):
-            stem = stems[key]
-            if not stem:
-                continue
-            if running:
-                rank = 2 if word.islower() else 1
-            elif titled and word[0].isupper() and word[1:].islower():
-                word, rank = word.lower(), 0
-            else:
-                rank = 1 if not word.islower() else 0
-            seen = shown.get(stem)
-            if (seen is None and len(shown) < limit) or (seen is not None and rank > seen[0]):
-                shown[stem] = (rank, word)
-    return {stem: word for stem, (_, word) in shown.items()}
+        for word, key in zip(missing, folded, strict=True):
+            cache[word] = stem = stems[key]
+            if stem and stem not in skip:
+                bag[prefix + stem] = bag.get(prefix + stem, 0.0) + weight * counts[word]
+    if shown is not None:
+        shown.see([(word, stem) for word in counts if (stem := cache[word])], running)

@@ -155,6 +155,13 @@ def _written(trial) -> set[str]:  # type: ignore[no-untyped-def]
     return {w for text in texts if text for w in re.findall(r"[^\W_]+", text)}
 
 
+def _condition_keys(trial, ancestors: bool = False) -> set[str]:  # type: ignore[no-untyped-def]
+    """A trial's condition names (as written and MeSH), or its MeSH ancestors, as keys."""
+    if ancestors:
+        return {normalize_concept(m.term) for m in trial.condition_ancestors}
+    return {normalize_concept(n) for n in (*trial.conditions, *(m.term for m in trial.condition_mesh))}
+
+
 def _check_reason(store: SqliteStore, mine_id: str, theirs_id: str, reason: str) -> None:
     mine, theirs = store.get_trial(mine_id), store.get_trial(theirs_id)
     assert not re.fullmatch(r"[\W\d.]*", reason), reason
@@ -205,18 +212,10 @@ def _check_reason(store: SqliteStore, mine_id: str, theirs_id: str, reason: str)
             assert word.lower() not in REASON_STOPWORDS, reason
     elif kind == "related condition":
         narrower, _, broader = value.partition(" is a kind of ")
-
-        def names(trial, ancestors: bool = False) -> set[str]:  # type: ignore[no-untyped-def]
-            terms = trial.condition_ancestors if ancestors else (*trial.condition_mesh,)
-            return {
-                normalize_concept(n)
-                for n in (*(m.term for m in terms), *([] if ancestors else trial.conditions))
-            }
-
         assert any(
-            normalize_concept(broader) in names(a)
-            and normalize_concept(broader) in names(b, ancestors=True)
-            and normalize_concept(narrower) in names(b)
+            normalize_concept(broader) in _condition_keys(a)
+            and normalize_concept(broader) in _condition_keys(b, ancestors=True)
+            and normalize_concept(narrower) in _condition_keys(b)
             for a, b in ((mine, theirs), (theirs, mine))
         ), reason
     else:
@@ -430,3 +429,31 @@ def test_conditions_without_mesh_are_found_from_other_records(store: SqliteStore
     )
     assert "c:" + normalize_concept("Autoimmune Diseases") in bag
     assert SEED in [r.nct_id for r in related_trials(store, "NCT06694298", limit=10)]
+
+
+def test_consent_and_eligibility_boilerplate_does_not_relate_trials(store: SqliteStore) -> None:
+    """Words of criteria count as far as the registry uses them to say what trials are about:
+    "pregnant" (criteria of thousands of trials, titles of few) hardly at all, "nephritis" nearly
+    fully. The seed and the acupuncture trial both ask that a patient "read and understand": those
+    words add almost nothing to their score (before topicality they added 5 times as much)."""
+    from trialscope.analyze import stem
+    from trialscope.similar.index import load_vocabulary, stored_weights
+    from trialscope.similar.reasons import Column, shared_features
+    from trialscope.similar.vectors import unpack_row
+
+    vocab = load_vocabulary(store)
+    _, factor = vocab.topicality()
+    topicality = {w: float(factor[vocab.ids["~" + stem(w)]]) for w in ("pregnant", "lactation", "nephritis")}
+    assert topicality["pregnant"] < 0.1 and topicality["lactation"] < 0.1 and topicality["nephritis"] > 0.5
+
+    ids = store.ids_of([SEED, ACUPUNCTURE])
+    rows = store.select_in("similar_trials", ("trial_id", "vector"), "trial_id", list(ids.values()))
+    vectors = {trial_id: unpack_row(blob) for trial_id, blob in rows}
+    columns = {i: Column(vocab.blocks[i], vocab.keys[i], float(vocab.idf[i])) for i in range(len(vocab))}
+    weights = stored_weights(store).normalized().as_tuple()
+    pair = shared_features(vectors[ids[SEED]], vectors[ids[ACUPUNCTURE]], columns, weights)
+    shared = {c.key: share for share, c in pair}
+    total = sum(shared.values())
+    assert not [key for key in shared if key.startswith("~")]  # criteria words live in their word's column
+    assert shared.get(stem("read"), 0.0) + shared.get(stem("understand"), 0.0) < 1e-4 * total
+    assert shared[stem("lupus")] > 0.05 * total

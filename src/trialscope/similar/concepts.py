@@ -88,9 +88,10 @@ def _phrases() -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
 
 @cache
 def _fragments() -> re.Pattern[str]:
-    """Bits of text one of which every matching name holds: a cheap test that rules most names out."""
-    firsts = {phrase.split()[0][:5] for concept in CONCEPTS for phrase in concept.phrases}
-    return re.compile("|".join(sorted(firsts | {e for concept in CONCEPTS for e in concept.endings})))
+    """A cheap test that rules most names out: the start of a phrase's first word, or an ending."""
+    firsts = {p.split()[0] for c in CONCEPTS for p in c.phrases}
+    starts = [rf"\b{w}\b" if len(w) <= 3 else rf"\b{w[:6]}" for w in sorted(firsts)]
+    return re.compile("|".join(starts + [rf"{e}\b" for c in CONCEPTS for e in c.endings]))
 
 
 @lru_cache(maxsize=1 << 16)

@@ -109,8 +109,11 @@ def _meaning_words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _intervention_words(name: str) -> tuple[str, ...]:
-    return tuple(_meaning_words(_PAREN.sub(" ", name.lower())))
+def _name_runs(name: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The meaning words of a name outside brackets, and those of each bracketed part."""
+    lower = name.lower()
+    inner = (tuple(_meaning_words(m[1:-1])) for m in _PAREN.findall(lower))
+    return tuple(_meaning_words(_PAREN.sub(" ", lower))), tuple(run for run in inner if run)
 
 
 def normalize_intervention(name: str) -> list[str]:
@@ -119,10 +122,9 @@ def normalize_intervention(name: str) -> list[str]:
     >>> normalize_intervention("Pooled mesenchymal stem cell 1 mg/kg IV")
     ['pool', 'mesenchym', 'stem', 'cell']
     """
-    return list(_intervention_words(name))
+    return list(_name_runs(name)[0])
 
 
-@lru_cache(maxsize=1 << 16)
 def intervention_segments(name: str) -> tuple[tuple[str, ...], ...]:
     """The name outside brackets and each bracketed part, as separate runs of stems.
 
@@ -132,10 +134,8 @@ def intervention_segments(name: str) -> tuple[tuple[str, ...], ...]:
     >>> intervention_segments("CS20AT04 (allogenic mesenchymal stem cell)")
     (('cs20at04',), ('allogen', 'mesenchym', 'stem', 'cell'))
     """
-    lower = name.lower()
-    inner = [m[1:-1] for m in _PAREN.findall(lower)]
-    runs = (tuple(_meaning_words(t)) for t in (_PAREN.sub(" ", lower), *inner))
-    return tuple(words for words in runs if words)
+    outside, inner = _name_runs(name)
+    return (outside, *inner) if outside else inner
 
 
 @lru_cache(maxsize=1 << 16)

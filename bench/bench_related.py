@@ -171,6 +171,7 @@ def project(builds: list[dict], scaling: dict[str, float], key: str) -> dict[str
 
 
 PARALLEL_PHASES = {"features", "neighbours"}  # these run on every core; the others on one
+PARALLEL_MIN_ROWS = 20_000  # trialscope.similar's threshold for a second process
 
 
 def phase_seconds(build: dict, key: str) -> dict[str, float]:  # type: ignore[type-arg]
@@ -182,7 +183,8 @@ def phase_seconds(build: dict, key: str) -> dict[str, float]:  # type: ignore[ty
     """
     if key == "wall":
         return dict(build["timings"])
-    cores = 2
+    # Below PARALLEL_MIN_ROWS trials extraction and search run in the build process alone.
+    cores = 2 if build["trials"] >= PARALLEL_MIN_ROWS else 1
     return {name: cpu / (cores if name in PARALLEL_PHASES else 1) for name, cpu in build["cpu"].items()}
 
 
@@ -205,11 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         "--before", help="a --save file of the previous code on the same store, reported beside"
     )
     parser.add_argument("--label", default="", help="what code was measured (saved; a column head)")
+    parser.add_argument("--note", default="", help="a sentence to end the report with")
     args = parser.parse_args(argv)
 
     before = json.loads(Path(args.before).read_text()) if args.before else None
     if args.from_json:
         saved = json.loads(Path(args.from_json).read_text())
+        saved["note"] = args.note or saved.get("note", "")
         write_section(args.section, report(saved, before))
         return 0
 
@@ -238,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "db": args.db,
         "label": args.label,
         "corpus": args.corpus,
+        "note": args.note,
         "builds": builds,
         "lookups": lookups,
         "scaling": scaling,
@@ -275,7 +280,7 @@ def _figures(saved: dict) -> dict[str, str]:  # type: ignore[type-arg]
             f"{statistics.median(b['seconds'] for b in builds):.1f} s"
         ),
         "... by phase, wall clock": ", ".join(f"{n} {wall[n]:.1f} s" for n in names),
-        "... by phase, CPU seconds over the cores the phase uses": (
+        "... by phase, CPU seconds over the cores the phase uses (one below 20,000 trials)": (
             ", ".join(f"{n} {quiet[n]:.1f} s" for n in names) + f" (total {sum(quiet.values()):.1f} s)"
         ),
         "1-minute load average at the end of each build (2 cores)": ", ".join(b["load"][0] for b in builds),
@@ -319,6 +324,8 @@ def report(saved: dict, before: dict | None = None) -> str:  # type: ignore[type
         lines += ["| figure | value |", "|---|---|"]
         lines += [f"| {name} | {value} |" for name, value in now.items()]
     projected = projections(saved)
+    if saved.get("note"):
+        lines += ["", saved["note"]]
     if projected:
         scaling = saved["scaling"]
         n = builds[0]["trials"]

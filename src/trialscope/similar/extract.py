@@ -24,12 +24,12 @@ import orjson
 from scipy import sparse
 
 from trialscope.similar.features import extract_features
+from trialscope.similar.neighbours import PARALLEL_MIN_ROWS
 from trialscope.similar.thesaurus import Thesaurus, learn_abbreviations
 from trialscope.similar.vectors import Vocabulary
 from trialscope.store import SqliteStore
 
 EXTRACT_CHUNK = 2_000
-PARALLEL_MIN_ROWS = 20_000  # below this a second process costs more than it saves
 
 
 @dataclass(slots=True)

@@ -50,20 +50,21 @@ print(json.dumps({"seconds": stats.seconds, "timings": dict(stats.timings), "cpu
 _SCALING = r"""
 import json, sys, time
 import numpy as np
-from trialscope.similar.index import load_vocabulary, stored_weights, tie_breaker_columns
+from trialscope.similar.index import load_vocabulary, pair_scorer, stored_weights, tie_breaker_columns
 from trialscope.similar.neighbours import top_neighbours
 from trialscope.similar.vectors import stack_rows, weigh_columns
 from trialscope.store import open_store
 store = open_store(sys.argv[1], readonly=True)
-rows = store.conn.execute("SELECT vector, dup FROM similar_trials ORDER BY trial_id").fetchall()
+rows = store.select("similar_trials", ("vector", "dup"), order_by=("trial_id",))
 vocab = load_vocabulary(store)
-xw = weigh_columns(stack_rows([r[0] for r in rows], len(vocab)), vocab, stored_weights(store))
+weights = stored_weights(store)
+xw = weigh_columns(stack_rows([r[0] for r in rows], len(vocab)), vocab, weights)
 dup = np.asarray([r[1] for r in rows], dtype=np.int64)
 out = {}
 for share in (0.25, 0.5, 1.0):
     n = int(len(rows) * share)
     t = time.perf_counter()
-    top_neighbours(xw[:n], dup[:n], skip=tie_breaker_columns(vocab))
+    top_neighbours(xw[:n], dup[:n], skip=tie_breaker_columns(vocab), score_pairs=pair_scorer(vocab, weights))
     out[n] = time.perf_counter() - t
 print(json.dumps(out))
 """
@@ -72,28 +73,39 @@ print(json.dumps(out))
 _RECALL = r"""
 import json, sys
 import numpy as np
-from trialscope.similar.index import load_vocabulary, stored_weights, tie_breaker_columns, unpack_list
-from trialscope.similar.vectors import stack_rows, weigh_columns
+from trialscope.similar.index import load_vocabulary, stored_weights, unpack_list
+from trialscope.similar.vectors import BLOCKS, combine, stack_rows
 from trialscope.store import open_store
 store = open_store(sys.argv[1], readonly=True)
-rows = store.conn.execute("SELECT trial_id, vector, dup, neighbours FROM similar_trials ORDER BY trial_id").fetchall()
+rows = store.select("similar_trials", ("trial_id", "vector", "dup", "neighbours"), order_by=("trial_id",))
 vocab = load_vocabulary(store)
-xw = weigh_columns(stack_rows([r[1] for r in rows], len(vocab)), vocab, stored_weights(store))
+weights = stored_weights(store)
+x = stack_rows([r[1] for r in rows], len(vocab))
+blocks = vocab.block_array()
+per_block = []
+for b in range(len(BLOCKS)):
+    xb = x.copy()
+    xb.data = xb.data * (blocks[xb.indices] == b)
+    xb.eliminate_zeros()
+    per_block.append(xb)
 ids = np.asarray([r[0] for r in rows])
 dup = np.asarray([r[2] for r in rows], dtype=np.int64)
 sample = np.sort(np.random.default_rng(11).choice(len(rows), min(500, len(rows)), replace=False))
-exact = (xw[sample] @ xw.T).toarray()
-exact[np.arange(len(sample)), sample] = -1
-exact[(dup[None, :] == dup[sample][:, None]) & (dup[sample][:, None] != -1)] = -1
 hits = {10: [], 100: []}
-for i, row in enumerate(sample):
-    stored = set(unpack_list(rows[row][3])[0].tolist())
-    order = np.argsort(-exact[i])[:100]
-    order = order[exact[i][order] > 0]
-    for k in hits:
-        best = set(ids[order[:k]].tolist())
-        if best:
-            hits[k].append(len(best & stored) / len(best))
+for start in range(0, len(sample), 50):
+    chunk = sample[start : start + 50]
+    cosines = np.stack([(xb[chunk] @ xb.T).toarray() for xb in per_block], axis=2)
+    exact = combine(cosines.reshape(-1, len(BLOCKS)), weights).reshape(len(chunk), len(rows))
+    exact[np.arange(len(chunk)), chunk] = -1
+    exact[(dup[None, :] == dup[chunk][:, None]) & (dup[chunk][:, None] != -1)] = -1
+    for i, row in enumerate(chunk):
+        stored = set(unpack_list(rows[row][3])[0].tolist())
+        order = np.argsort(-exact[i])[:100]
+        order = order[exact[i][order] > 0]
+        for k in hits:
+            best = set(ids[order[:k]].tolist())
+            if best:
+                hits[k].append(len(best & stored) / len(best))
 print(json.dumps({str(k): float(np.mean(v)) for k, v in hits.items()} | {"sample": len(sample)}))
 """
 
@@ -159,6 +171,7 @@ def project(builds: list[dict], scaling: dict[str, float], key: str) -> dict[str
 
 
 PARALLEL_PHASES = {"features", "neighbours"}  # these run on every core; the others on one
+PARALLEL_MIN_ROWS = 20_000  # trialscope.similar's threshold for a second process
 
 
 def phase_seconds(build: dict, key: str) -> dict[str, float]:  # type: ignore[type-arg]
@@ -170,7 +183,8 @@ def phase_seconds(build: dict, key: str) -> dict[str, float]:  # type: ignore[ty
     """
     if key == "wall":
         return dict(build["timings"])
-    cores = 2
+    # Below PARALLEL_MIN_ROWS trials extraction and search run in the build process alone.
+    cores = 2 if build["trials"] >= PARALLEL_MIN_ROWS else 1
     return {name: cpu / (cores if name in PARALLEL_PHASES else 1) for name, cpu in build["cpu"].items()}
 
 
@@ -184,26 +198,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--section", default="related", help="the block of docs/PERFORMANCE.md to write")
     parser.add_argument("--from-json", help="report saved results (a --save file) instead of measuring")
     parser.add_argument("--save", help="also write the raw results to this JSON file")
+    parser.add_argument(
+        "--corpus",
+        default="the synthetic corpus of `bench/synth.py`",
+        help="what the store holds, for the report",
+    )
+    parser.add_argument(
+        "--before", help="a --save file of the previous code on the same store, reported beside"
+    )
+    parser.add_argument("--label", default="", help="what code was measured (saved; a column head)")
+    parser.add_argument("--note", default="", help="a sentence to end the report with")
     args = parser.parse_args(argv)
 
+    before = json.loads(Path(args.before).read_text()) if args.before else None
     if args.from_json:
         saved = json.loads(Path(args.from_json).read_text())
-        projected = (
-            {key: project(saved["builds"], saved["scaling"], key) for key in ("wall", "quiet")}
-            if saved["scaling"]
-            else {}
-        )
-        write_section(
-            args.section,
-            report(
-                saved["db"],
-                saved["builds"],
-                saved["lookups"],
-                saved["scaling"],
-                projected,
-                saved.get("recall"),
-            ),
-        )
+        saved["note"] = args.note or saved.get("note", "")
+        write_section(args.section, report(saved, before))
         return 0
 
     builds = []
@@ -227,107 +238,114 @@ def main(argv: list[str] | None = None) -> int:
     scaling = {} if args.no_scaling else run_child(_SCALING, args.db)
     if scaling:
         print("neighbour search by size:", {k: round(v, 1) for k, v in scaling.items()})
-    projected = {key: project(builds, scaling, key) for key in ("wall", "quiet")} if scaling else {}
-    for key, figures in projected.items():
+    saved = {
+        "db": args.db,
+        "label": args.label,
+        "corpus": args.corpus,
+        "note": args.note,
+        "builds": builds,
+        "lookups": lookups,
+        "scaling": scaling,
+        "recall": recall,
+    }
+    for key, figures in projections(saved).items():
         print(
             f"projected to {TARGET:,} ({key}): {figures['total'] / 60:.1f} min (search exponent "
             f"{figures['exponent']:.2f})"
         )
     if args.save:
-        Path(args.save).write_text(
-            json.dumps(
-                {"db": args.db, "builds": builds, "lookups": lookups, "scaling": scaling, "recall": recall},
-                indent=1,
-            )
-        )
+        Path(args.save).write_text(json.dumps(saved, indent=1))
     if not args.no_write:
-        write_section(args.section, report(args.db, builds, lookups, scaling, projected, recall))
+        write_section(args.section, report(saved, before))
     return 0
 
 
-def report(
-    db: str,
-    builds: list[dict],
-    lookups: dict,
-    scaling: dict,
-    projected: dict,
-    recall: dict | None = None,  # type: ignore[type-arg]
-) -> str:
-    seconds = statistics.median(b["seconds"] for b in builds)
-    rss = statistics.median(b["rss_kb"] for b in builds) / 1024
-    worker = statistics.median(b["worker_rss_kb"] for b in builds) / 1024
+def projections(saved: dict) -> dict:  # type: ignore[type-arg]
+    """The projection to TARGET trials from wall and from CPU seconds, when scaling runs were made."""
+    if not saved.get("scaling"):
+        return {}
+    return {key: project(saved["builds"], saved["scaling"], key) for key in ("wall", "quiet")}
+
+
+def _figures(saved: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    """The table's figures of one measurement, by row name."""
+    builds, lookups, recall = saved["builds"], saved["lookups"], saved.get("recall")
     names = list(builds[0]["timings"])
     wall = {n: statistics.median(phase_seconds(b, "wall")[n] for b in builds) for n in names}
     quiet = {n: statistics.median(phase_seconds(b, "quiet")[n] for b in builds) for n in names}
-    loads = ", ".join(b["load"][0] for b in builds)
+    rss = statistics.median(b["rss_kb"] for b in builds) / 1024
+    worker = statistics.median(b["worker_rss_kb"] for b in builds) / 1024
+    rows = {
+        f"index build, wall clock, median of {len(builds)} runs": (
+            f"{statistics.median(b['seconds'] for b in builds):.1f} s"
+        ),
+        "... by phase, wall clock": ", ".join(f"{n} {wall[n]:.1f} s" for n in names),
+        "... by phase, CPU seconds over the cores the phase uses (one below 20,000 trials)": (
+            ", ".join(f"{n} {quiet[n]:.1f} s" for n in names) + f" (total {sum(quiet.values()):.1f} s)"
+        ),
+        "1-minute load average at the end of each build (2 cores)": ", ".join(b["load"][0] for b in builds),
+        "peak memory (RSS), build process / largest worker": f"{rss:,.0f} MiB / {worker:,.0f} MiB",
+        "feature columns": f"{builds[0]['features']:,}",
+        f"lookup `related_trials(limit=10)`, median of {lookups['lookups']:,} random trials": (
+            f"{lookups['median_ms']:.2f} ms (p95 {lookups['p95_ms']:.2f} ms)"
+        ),
+        f"lookup with `statuses=RECRUITING`, median of {lookups['filtered_lookups']:,}": (
+            f"{lookups['filtered_median_ms']:.2f} ms"
+        ),
+    }
+    if recall:
+        rows[
+            f"stored lists vs exact top k ({recall['sample']} random trials): recall of top 10 / top 100"
+        ] = f"{recall['10']:.3f} / {recall['100']:.3f}"
+    return rows
+
+
+def report(saved: dict, before: dict | None = None) -> str:  # type: ignore[type-arg]
+    builds = saved["builds"]
     heading = (
         "## Related trials" if builds[0]["trials"] < 500_000 else "## Related trials: direct build at 600,000"
     )
+    now = _figures(saved)
     lines = [
         heading,
         "",
+        f"Machine: {machine()}; shared with other sessions' work while measured (load averages below).",
         (
-            f"Machine: {machine()}; shared with other sessions' work while measured (1-minute load average at the "
-            f"end of each build: {loads} on 2 cores)."
-        ),
-        (
-            f"Store: `{Path(db).name}`, {builds[0]['trials']:,} trials (the synthetic corpus of `bench/synth.py`), "
-            f"{builds[0]['features']:,} feature columns; k = 100 neighbours stored per trial."
+            f"Store: `{Path(saved['db']).name}`, {builds[0]['trials']:,} trials ({saved.get('corpus', '')}); "
+            "k = 100 neighbours stored per trial."
         ),
         "",
-        "| figure | value |",
-        "|---|---|",
-        f"| index build, wall clock, median of {len(builds)} runs | {seconds:.1f} s |",
-        "| ... by phase, wall clock | " + ", ".join(f"{n} {wall[n]:.1f} s" for n in names) + " |",
-        "| ... by phase, CPU seconds over the cores the phase uses | "
-        + ", ".join(f"{n} {quiet[n]:.1f} s" for n in names)
-        + f" (total {sum(quiet.values()):.1f} s) |",
-        f"| peak memory (RSS), build process / largest worker | {rss:,.0f} MiB / {worker:,.0f} MiB |",
-        *(
-            [
-                (
-                    f"| stored lists vs exact top k ({recall['sample']} random trials): recall of top 10 / top 100 | "
-                    f"{recall['10']:.3f} / {recall['100']:.3f} |"
-                )
-            ]
-            if recall
-            else []
-        ),
-        (
-            f"| lookup `related_trials(limit=10)`, median of {lookups['lookups']:,} random trials | "
-            f"{lookups['median_ms']:.2f} ms (p95 {lookups['p95_ms']:.2f} ms) |"
-        ),
-        (
-            f"| lookup with `statuses=RECRUITING`, median of {lookups['filtered_lookups']:,} | "
-            f"{lookups['filtered_median_ms']:.2f} ms |"
-        ),
     ]
+    if before:
+        was = _figures(before)
+        lines += [f"| figure | before ({before.get('label') or 'previous code'}) | now |", "|---|---|---|"]
+        lines += [f"| {name} | {was.get(name, '—')} | {value} |" for name, value in now.items()]
+    else:
+        lines += ["| figure | value |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in now.items()]
+    projected = projections(saved)
+    if saved.get("note"):
+        lines += ["", saved["note"]]
     if projected:
+        scaling = saved["scaling"]
+        n = builds[0]["trials"]
+        rss = statistics.median(b["rss_kb"] for b in builds) / 1024
         sizes = ", ".join(
             f"{int(k):,}: {v:.1f} s" for k, v in sorted(scaling.items(), key=lambda kv: int(kv[0]))
         )
         wall_p, quiet_p = projected["wall"], projected["quiet"]
         lines += [
-            (
-                f"| projected build for {TARGET:,} trials, from CPU seconds (machine to itself) | "
-                f"{quiet_p['total'] / 60:.1f} min |"
-            ),
-            (
-                f"| projected build for {TARGET:,} trials, from wall clock as measured (shared) | "
-                f"{wall_p['total'] / 60:.1f} min |"
-            ),
             "",
             (
-                f"Projection: features, vectors and writing scale linearly ({TARGET:,} / {builds[0]['trials']:,} "
-                f"times the measured seconds). The neighbour search was timed on the first 25%, 50% and 100% "
-                f"of the stored vectors ({sizes}); a power law through the ends gives exponent "
-                f"{wall_p['fitted']:.2f}, taken as at least 1 (each trial's search cost is bounded by the champion "
-                f"lists, so the search should grow linearly), and the search seconds are scaled by "
-                f"({TARGET:,} / {builds[0]['trials']:,})^{wall_p['exponent']:.2f}. Each build phase is given both "
-                "as wall clock (which on this shared machine includes other sessions' work) and as its own CPU "
-                "seconds divided by the cores it uses (2 for features and search, 1 for vectors and writing). "
-                "Peak memory grows about linearly (the matrices are O(trials); a chunk's product is bounded): "
-                f"about {rss * TARGET / builds[0]['trials'] / 1024:.0f} GiB for the build process at {TARGET:,}."
+                f"Projected build for {TARGET:,} trials: {quiet_p['total'] / 60:.1f} min from CPU seconds (the machine "
+                f"to itself), {wall_p['total'] / 60:.1f} min from wall clock as measured (shared). Features, vectors "
+                f"and writing scale linearly ({TARGET:,} / {n:,} times the measured seconds). The neighbour search "
+                f"was timed on the first 25%, 50% and 100% of the stored vectors ({sizes}); a power law through the "
+                f"ends gives exponent {wall_p['fitted']:.2f}, taken as at least 1 (each trial's search cost is "
+                "bounded by the champion lists), and the search seconds are scaled by "
+                f"({TARGET:,} / {n:,})^{wall_p['exponent']:.2f}. CPU seconds are divided by the cores a phase "
+                "uses (2 for features and search, 1 for vectors and writing). Peak memory grows about linearly: "
+                f"about {rss * TARGET / n / 1024:.0f} GiB for the build process at {TARGET:,}."
             ),
         ]
     return "\n".join(lines)

@@ -3,384 +3,153 @@
 A trial becomes five bags of weighted features, one per *block*:
 
 ``condition``
-    MeSH condition terms and their browse ancestors (``c:systemic lupus erythematosus``,
-    ``c:autoimmune disease``), plus the condition strings as written, normalized the same
-    way, so a record without MeSH still meets one with it.
+    MeSH condition terms and their browse ancestors (``c:system lupu erythematosu``, the stems
+    of "systemic lupus erythematosus"), plus the condition strings as written, normalized the
+    same way, so a record without MeSH still meets one with it.
 ``intervention``
-    whole intervention names (``i:pooled mesenchymal stem cell``), the phrases in them
-    (``iw:mesenchymal stem cell``), MeSH intervention terms (``im:...``) and the type
-    (``it:BIOLOGICAL``).
+    whole intervention names (``i:pool mesenchym stem cell``), the phrases in them
+    (``iw:mesenchym stem cell``), the kind of treatment they are (``ic:mesenchymal stem cells``,
+    :mod:`.concepts`), MeSH intervention terms (``im:...``) and the type (``it:BIOLOGICAL``).
+    Placebo, sham and standard care count little: every arm of a field gets them.
 ``text``
-    word stems of the title, conditions, keywords, summaries, outcomes and eligibility.
+    word stems of what the trial says it is about (title, conditions, keywords, interventions,
+    summaries), and, marked ``~``, of its outcomes and eligibility criteria. Those two are
+    mostly the same text in every trial ("able to read and understand", "pregnancy"), so a
+    ``~`` word counts only as far as the registry also uses it to say what trials are about
+    (:func:`trialscope.similar.vectors.fold_peripheral`).
 ``design``
-    phase, study type, purpose, allocation, model, sex and age groups.
+    phase, study type, purpose, allocation, model, intervention types (``it:BIOLOGICAL``),
+    sex and age groups.
 ``sponsor``
     the lead sponsor and collaborators.
 
 The bags hold raw weights (term counts times a field weight); :mod:`trialscope.similar.vectors`
-turns them into IDF-weighted unit vectors. The *facts* keep the display spelling of what
-may become a reason ("Lupus Erythematosus, Systemic"), keyed like the features.
+turns them into IDF-weighted unit vectors. The *facts* keep what a reason may quote, as the
+trial writes it: condition and intervention names, sponsors, phases, and its words.
 
 >>> from trialscope.model import Trial, MeshTerm
 >>> f = extract_features(Trial(nct_id="NCT1", brief_title="Stem cells for lupus",
 ...     condition_mesh=(MeshTerm("Lupus Erythematosus, Systemic"),)))
 >>> f.bags["condition"]
-{'c:systemic lupus erythematosus': 1.0}
->>> sorted(f.bags["text"])
-['cell', 'lupus', 'stem']
+{'c:system lupu erythematosu': 1.0}
+>>> sorted(f.bags["text"]), f.facts["w"]
+(['cell', 'lupu', 'stem'], ['Stem', 'cells', 'lupus'])
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
+from trialscope.analyze import terms, tokens
 from trialscope.model import Trial
+from trialscope.similar.concepts import concepts_of
+from trialscope.similar.words import (
+    BACKGROUND_WORDS,
+    INTERVENTION_STOPWORDS,
+    Surface,
+    add_stems,
+    content_stems,
+)
 
 BLOCKS = ("condition", "intervention", "text", "design", "sponsor")
 
 # Raw weight of a browse ancestor beside a term the record names itself: an ancestor says
 # "somewhere under Autoimmune Diseases", which is weaker evidence than the condition.
 ANCESTOR_WEIGHT = 0.5
-# Weights of text fields: the title and the named conditions say what a trial is about
-# more densely than its eligibility boilerplate does.
-TEXT_FIELDS = (
+# A kind of treatment named only in the title ("Umbilical Cord Mesenchymal Stem Cells for Lupus
+# Nephritis", with arms called "SLE group" and "LN group"): good evidence, if less than a name.
+TITLE_CONCEPT_WEIGHT = 0.5
+# Text fields and weights: the title and the named conditions say what a trial is about more
+# densely than a description does. Outcomes and eligibility are read as peripheral (``~``).
+TOPICAL_FIELDS = (
     ("title", 3.0),
     ("conditions", 2.0),
     ("keywords", 2.0),
     ("interventions", 1.0),
     ("summary", 1.0),
     ("description", 0.5),
-    ("outcomes", 0.5),
-    ("eligibility", 0.25),
 )
-
-_WORD = re.compile(r"[a-z][a-z0-9]+(?:-[a-z0-9]+)*|[0-9]+[a-z][a-z0-9-]*")
-_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-_CASED_WORD = re.compile(r"[A-Za-z0-9]+")
-_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:mg|g|mcg|ug|µg|ml|iu|units?|%|mg/kg|mg/m2)\b")
-
-STOPWORDS = frozenset(
-    (
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "either",
-        "et",
-        "etc",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "however",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "may",
-        "me",
-        "might",
-        "more",
-        "most",
-        "must",
-        "my",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "per",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "thus",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "upon",
-        "us",
-        "very",
-        "via",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "whether",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "within",
-        "without",
-        "would",
-        "yet",
-        "you",
-        "your",
-        "study",
-        "studies",
-        "trial",
-        "trials",
-        "patient",
-        "patients",
-        "subject",
-        "subjects",
-        "participant",
-        "participants",
-        "investigator",
-        "investigators",
-        "group",
-        "groups",
-        "arm",
-        "arms",
-        "day",
-        "days",
-        "week",
-        "weeks",
-        "month",
-        "months",
-        "year",
-        "years",
-        "mg",
-        "kg",
-        "ml",
-        "dose",
-        "doses",
-        "include",
-        "included",
-        "including",
-        "inclusion",
-        "exclusion",
-        "criteria",
-        "eligible",
-        "use",
-        "used",
-        "using",
-        "receive",
-        "received",
-        "receiving",
-    )
-)
-
-# Words of intervention names that say nothing about what is given.
-INTERVENTION_STOPWORDS = STOPWORDS | frozenset(
-    (
-        "drug",
-        "drugs",
-        "treatment",
-        "therapy",
-        "therapies",
-        "dose",
-        "doses",
-        "oral",
-        "tablet",
-        "tablets",
-        "injection",
-        "capsule",
-        "capsules",
-        "arm",
-        "group",
-        "standard",
-        "care",
-        "usual",
-        "high",
-        "low",
-        "daily",
-        "administration",
-        "administered",
-        "iv",
-        "intravenous",
-    )
-)
-
-
-@lru_cache(maxsize=1 << 18)
-def stem_word(word: str) -> str:
-    """A light plural stemmer (Harman's S-stemmer, kept readable for reasons).
-
-    >>> [stem_word(w) for w in ("cells", "therapies", "diseases", "nephritis", "lupus")]
-    ['cell', 'therapy', 'disease', 'nephritis', 'lupus']
-    """
-    if len(word) <= 3:
-        return word
-    if word.endswith("ies") and not word.endswith(("eies", "aies")):
-        return word[:-3] + "y"
-    if word.endswith("es") and not word.endswith(("aes", "ees", "oes", "ses", "xes")):
-        return word[:-1]
-    if word.endswith("s") and not word.endswith(("us", "ss", "is", "ous")):
-        return word[:-1]
-    return word
-
-
-def tokenize(text: str | None) -> list[str]:
-    """Stems of the content words of ``text``, in order.
-
-    >>> tokenize("Mesenchymal Stem Cells in patients with lupus nephritis")
-    ['mesenchymal', 'stem', 'cell', 'lupus', 'nephritis']
-    """
-    if not text:
-        return []
-    return [stem_word(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
-
-
-_STEMS: dict[str, str] = {}  # surface word -> stem, "" for a stopword; grows with the vocabulary
+PERIPHERAL_FIELDS = (("outcomes", 0.5), ("eligibility", 0.25))
+PERIPHERAL = "~"
 # Long free text is cut: past the first few thousand characters a description or a list of
 # criteria adds little to what a trial is about, and a lot to the cost of reading it.
 MAX_FIELD_CHARS = 6_000
+# Words a trial's reasons may quote: those of its title, conditions, keywords, interventions
+# and summary, at most this many.
+SURFACE_WORDS = 64
 
-
-def add_stems(bag: dict[str, float], text: str | None, weight: float) -> None:
-    """Add ``weight`` per occurrence of each stem of ``text`` to ``bag``; each distinct word is stemmed once."""
-    if not text:
-        return
-    stems = _STEMS
-    for word, n in Counter(_WORD.findall(text[:MAX_FIELD_CHARS].lower())).items():
-        stem = stems.get(word)
-        if stem is None:
-            stem = stems[word] = "" if word in STOPWORDS else stem_word(word)
-        if stem:
-            bag[stem] = bag.get(stem, 0.0) + weight * n
-
-
-def count_stems(text: str | None) -> Counter[str]:
-    """Stem counts of ``text``.
-
-    >>> count_stems("Cells and more cells")
-    Counter({'cell': 2})
-    """
-    bag: dict[str, float] = {}
-    add_stems(bag, text, 1.0)
-    return Counter({k: int(v) for k, v in bag.items()})
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_DOSE = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:mg|g|mcg|ug|µg|ml|iu|units?|%|mg/kg|mg/m2)\b")
+_PLACEBO = frozenset(("placebo", "placebos", "sham", "vehicle"))
+_BACKGROUND_STEMS = frozenset(content_stems(" ".join(BACKGROUND_WORDS), frozenset()))
 
 
 @lru_cache(maxsize=1 << 16)
 def normalize_concept(name: str) -> str:
-    """A condition or MeSH term as a key: lowercased, inverted MeSH order undone, plurals cut.
+    """A condition or MeSH term as a key: its stems, inverted MeSH order undone, brackets left out.
 
     >>> normalize_concept("Lupus Erythematosus, Systemic")
-    'systemic lupus erythematosus'
+    'system lupu erythematosu'
     >>> normalize_concept("Systemic Lupus Erythematosus (SLE)")
-    'systemic lupus erythematosus'
+    'system lupu erythematosu'
     """
     text = _PAREN.sub(" ", name.lower())
     parts = [p.strip() for p in text.split(",")]
     if len(parts) == 2 and parts[1] and len(parts[1].split()) <= 3:
         text = f"{parts[1]} {parts[0]}"
-    words = [stem_word(w) for w in _NON_WORD.sub(" ", text).split()]
-    return " ".join(words)
-
-
-def normalize_intervention(name: str) -> list[str]:
-    """The words of an intervention name that carry meaning, stemmed; brackets and doses left out.
-
-    >>> normalize_intervention("Pooled mesenchymal stem cell 1 mg/kg IV")
-    ['pooled', 'mesenchymal', 'stem', 'cell']
-    """
-    return _meaning_words(_PAREN.sub(" ", name.lower()))
+    return " ".join(terms(text))
 
 
 def _meaning_words(text: str) -> list[str]:
-    words = _NON_WORD.sub(" ", _DOSE.sub(" ", text)).split()
-    return [stem_word(w) for w in words if w not in INTERVENTION_STOPWORDS and not w.isdigit()]
+    return content_stems(_DOSE.sub(" ", text), INTERVENTION_STOPWORDS)
 
 
-def intervention_segments(name: str) -> list[list[str]]:
-    """The name outside brackets and each bracketed part, as separate runs of words.
+@lru_cache(maxsize=1 << 16)
+def _name_runs(name: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The meaning words of a name outside brackets, and those of each bracketed part."""
+    lower = name.lower()
+    inner = (tuple(_meaning_words(m[1:-1])) for m in _PAREN.findall(lower))
+    return tuple(_meaning_words(_PAREN.sub(" ", lower))), tuple(run for run in inner if run)
+
+
+def normalize_intervention(name: str) -> list[str]:
+    """The stems of an intervention name's meaning words; brackets, doses and routes left out.
+
+    >>> normalize_intervention("Pooled mesenchymal stem cell 1 mg/kg IV")
+    ['pool', 'mesenchym', 'stem', 'cell']
+    """
+    return list(_name_runs(name)[0])
+
+
+def intervention_segments(name: str) -> tuple[tuple[str, ...], ...]:
+    """The name outside brackets and each bracketed part, as separate runs of stems.
 
     Brackets often hold what a code name is ("CS20AT04 (allogenic bone marrow derived
     mesenchymal stem cell)"), so their phrases count, but a phrase never spans a bracket.
 
     >>> intervention_segments("CS20AT04 (allogenic mesenchymal stem cell)")
-    [['cs20at04'], ['allogenic', 'mesenchymal', 'stem', 'cell']]
+    (('cs20at04',), ('allogen', 'mesenchym', 'stem', 'cell'))
     """
-    lower = name.lower()
-    inner = [m[1:-1] for m in _PAREN.findall(lower)]
-    return [words for words in (_meaning_words(t) for t in (_PAREN.sub(" ", lower), *inner)) if words]
+    outside, inner = _name_runs(name)
+    return (outside, *inner) if outside else inner
+
+
+@lru_cache(maxsize=1 << 16)
+def is_background(name: str) -> bool:
+    """Whether an intervention is placebo, sham or standard care rather than what a trial tests.
+
+    >>> is_background("Standard treatment according to the Clinical protocols")
+    True
+    >>> is_background("Conventional plus MSC treatment")
+    False
+    """
+    if _PLACEBO.intersection(w.lower() for w in tokens(name)):
+        return True
+    return not [w for run in intervention_segments(name) for w in run if w not in _BACKGROUND_STEMS]
 
 
 def normalize_title(title: str | None) -> str:
@@ -389,11 +158,11 @@ def normalize_title(title: str | None) -> str:
     >>> normalize_title("Treatment of SLE: a Phase-2 Study.")
     'treatment of sle a phase 2 study'
     """
-    return " ".join(_NON_WORD.sub(" ", (title or "").lower()).split())
+    return " ".join(tokens((title or "").lower()))
 
 
 def normalize_sponsor(name: str | None) -> str:
-    return " ".join(_NON_WORD.sub(" ", (name or "").lower()).split())
+    return " ".join(tokens((name or "").lower()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,16 +186,11 @@ def condition_features(trial: Trial) -> tuple[dict[str, float], dict[str, str], 
     bag: dict[str, float] = {}
     named: dict[str, str] = {}
     ancestors: dict[str, str] = {}
-    for term in trial.condition_mesh:
-        key = "c:" + normalize_concept(term.term)
+    for name in (*(t.term for t in trial.condition_mesh), *trial.conditions):
+        key = "c:" + normalize_concept(name)
         if key != "c:":
             _add(bag, key, 1.0)
-            named.setdefault(key, term.term)
-    for condition in trial.conditions:
-        key = "c:" + normalize_concept(condition)
-        if key != "c:":
-            _add(bag, key, 1.0)
-            named.setdefault(key, condition)
+            named.setdefault(key, name)
     for term in trial.condition_ancestors:
         key = "c:" + normalize_concept(term.term)
         if key != "c:":
@@ -439,14 +203,17 @@ def condition_features(trial: Trial) -> tuple[dict[str, float], dict[str, str], 
 def intervention_features(
     trial: Trial, expand: Callable[[str], list[str] | None] | None = None
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """The intervention bag and the display names of what the trial gives (key -> name).
+    """The intervention bag and the display names of what the trial tests (key -> name).
 
     ``expand`` spells out abbreviations ("MSC" -> mesenchymal stem cell): their phrases
-    count as if the name had said them.
+    count as if the name had said them. Background interventions (:func:`is_background`)
+    are left out.
     """
     bag: dict[str, float] = {}
     names: dict[str, str] = {}
     for item in trial.interventions:
+        if is_background(item.name):
+            continue
         for name in (item.name, *item.other_names):
             words = normalize_intervention(name)
             if not words:
@@ -456,17 +223,21 @@ def intervention_features(
             names.setdefault(key, name.strip())
             # Phrases of one to three words let "pooled mesenchymal stem cell" meet
             # "mesenchymal stem cells" without a thesaurus.
-            segments = intervention_segments(name)
+            segments = list(intervention_segments(name))
             if expand is not None:
-                segments += [long for word in _CASED_WORD.findall(name) if (long := expand(word))]
+                segments += [tuple(long) for word in tokens(name) if (long := expand(word))]
             for segment in segments:
                 for size in (1, 2, 3):
                     for start in range(len(segment) - size + 1):
                         _add(bag, "iw:" + " ".join(segment[start : start + size]), 0.3 * size)
-        if item.type:
-            _add(bag, "it:" + item.type, 0.3)
-    for terms, weight in ((trial.intervention_mesh, 1.0), (trial.intervention_ancestors, ANCESTOR_WEIGHT)):
-        for term in terms:
+        for concept in concepts_of((item.name, *item.other_names)):
+            _add(bag, "ic:" + concept, 1.0)
+            names.setdefault("ic:" + concept, concept)
+    for concept in concepts_of(filter(None, (trial.brief_title, trial.official_title))):
+        _add(bag, "ic:" + concept, TITLE_CONCEPT_WEIGHT)
+        names.setdefault("ic:" + concept, concept)
+    for terms_, weight in ((trial.intervention_mesh, 1.0), (trial.intervention_ancestors, ANCESTOR_WEIGHT)):
+        for term in terms_:
             key = "im:" + normalize_concept(term.term)
             _add(bag, key, weight)
             if weight == 1.0:
@@ -474,9 +245,8 @@ def intervention_features(
     return bag, names
 
 
-def text_features(trial: Trial) -> dict[str, float]:
-    """Stem weights of the trial's text, each field counted with its weight."""
-    fields = {
+def _text_fields(trial: Trial) -> dict[str, str | None]:
+    return {
         "title": " ".join(filter(None, (trial.brief_title, trial.official_title, trial.acronym))),
         "conditions": " ".join(trial.conditions),
         "keywords": " ".join(trial.keywords),
@@ -486,10 +256,29 @@ def text_features(trial: Trial) -> dict[str, float]:
         "outcomes": " ".join(o.measure for o in trial.outcomes),
         "eligibility": trial.eligibility.criteria,
     }
+
+
+def text_features(trial: Trial) -> tuple[dict[str, float], list[str]]:
+    """Stem weights of the trial's text, each field counted with its weight, and the words as written.
+
+    A word of the outcomes or criteria that the trial also uses in its topical fields is
+    already counted there; only the others become ``~`` words, so a ``~`` word's document
+    frequency counts the trials that use it *only* that way.
+    """
+    fields = _text_fields(trial)
     bag: dict[str, float] = {}
-    for name, weight in TEXT_FIELDS:
-        add_stems(bag, fields[name], weight)
-    return bag
+    shown = Surface(SURFACE_WORDS)
+    for name, weight in TOPICAL_FIELDS:
+        quoted = name != "description"
+        running = name in ("keywords", "summary")
+        add_stems(
+            bag, fields[name], weight, limit=MAX_FIELD_CHARS, shown=shown if quoted else None, running=running
+        )
+    peripheral: dict[str, float] = {}
+    for name, weight in PERIPHERAL_FIELDS:
+        add_stems(peripheral, fields[name], weight, limit=MAX_FIELD_CHARS, prefix=PERIPHERAL, skip=bag)
+    bag.update(peripheral)
+    return bag, shown.words()
 
 
 def age_groups(trial: Trial) -> tuple[str, ...]:
@@ -533,6 +322,9 @@ def design_features(trial: Trial) -> dict[str, float]:
             bag[prefix + value] = weight
     for group in age_groups(trial):
         bag["age:" + group] = 0.5
+    for item in trial.interventions:
+        if item.type:
+            bag["it:" + item.type] = 0.5
     if trial.eligibility.healthy_volunteers:
         bag["hv:yes"] = 0.5
     return bag
@@ -587,15 +379,22 @@ def extract_features(trial: Trial, learned: Learned | None = None) -> TrialFeatu
             named.setdefault(key, name)
     interventions, intervention_names = intervention_features(trial, learned.expand if learned else None)
     sponsors, sponsor_names = sponsor_features(trial)
-    facts: dict[str, object] = {"c": named, "a": ancestors, "i": intervention_names, "s": sponsor_names}
-    if trial.phase_label:
-        facts["p"] = trial.phase_label
+    text, words = text_features(trial)
+    facts: dict[str, object] = {
+        "c": named,
+        "a": ancestors,
+        "i": intervention_names,
+        "s": sponsor_names,
+        "w": words,
+    }
+    if trial.design.phases:
+        facts["p"] = list(trial.design.phases)
     return TrialFeatures(
         nct_id=trial.nct_id,
         bags={
             "condition": conditions,
             "intervention": interventions,
-            "text": text_features(trial),
+            "text": text,
             "design": design_features(trial),
             "sponsor": sponsors,
         },

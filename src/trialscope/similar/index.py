@@ -26,24 +26,23 @@ above that list's floor.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 import resource
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import orjson
 from scipy import sparse
 
-from trialscope.similar.features import BLOCKS, extract_features
+from trialscope.similar.extract import Extracted, extract_all, learn_thesaurus
+from trialscope.similar.features import BLOCKS
 from trialscope.similar.neighbours import DEFAULT_K, NeighbourLists, search_rows, top_neighbours
-from trialscope.similar.thesaurus import Thesaurus, learn_abbreviations
+from trialscope.similar.thesaurus import Thesaurus
 from trialscope.similar.vectors import (
     BLOCK_ID,
+    PairScorer,
     Vocabulary,
     Weights,
     pack_row,
@@ -56,9 +55,8 @@ from trialscope.store import SqliteStore
 from trialscope.store.derived import How, Ids
 
 FORMAT = "1"
-VERSION = "2"  # of what the index computes; a store built by another version is rebuilt
+VERSION = "3"  # of what the index computes; a store built by another version is rebuilt
 SIMILAR_NAME = "similar"
-EXTRACT_CHUNK = 2_000
 # Past this share of changed trials a full build is cheaper than an update.
 FULL_REBUILD_SHARE = 0.3
 
@@ -89,22 +87,6 @@ class IndexStats:
             f"Related-trials index updated: {self.recomputed:,} trials recomputed, {self.refreshed:,} other lists "
             f"refreshed, {self.removed:,} removed, in {self.seconds:.1f} s ({self.trials:,} trials indexed)."
         )
-
-
-@dataclass(slots=True)
-class _Extracted:
-    """Features of a run of trials, with a vocabulary local to the run."""
-
-    trial_ids: np.ndarray
-    nct_ids: list[str]
-    hashes: list[str]
-    dup_keys: list[str | None]
-    facts: list[bytes]
-    keys: list[str]
-    blocks: list[int]
-    indptr: np.ndarray
-    indices: np.ndarray
-    data: np.ndarray
 
 
 def duplicate_code(key: str | None) -> int:
@@ -138,140 +120,9 @@ def tie_breaker_columns(vocab: Vocabulary) -> np.ndarray:
     return vocab.block_array() == BLOCK_ID["design"]
 
 
-# --- feature extraction --------------------------------------------------------------
-
-
-_THESAURUS: Thesaurus | None = None  # set before extraction; forked workers inherit it
-
-
-def learn_thesaurus(store: SqliteStore) -> Thesaurus:
-    """Known condition terms and their ancestors, and abbreviations, from every stored record."""
-    book = Thesaurus()
-    terms: list[str] = []
-    ancestors: list[str] = []
-    current = None
-    for trial_id, term, is_ancestor in store.select(
-        "trial_mesh", ("trial_id", "term", "ancestor"), where={"kind": "condition"}, order_by=("trial_id",)
-    ):
-        if trial_id != current:
-            book.learn_terms(terms, ancestors)
-            terms, ancestors, current = [], [], trial_id
-        (ancestors if is_ancestor else terms).append(term)
-    book.learn_terms(terms, ancestors)
-    texts = (
-        text
-        for table, column in (
-            ("trials", "brief_title"),
-            ("trials", "official_title"),
-            ("trial_interventions", "name"),
-        )
-        for (text,) in store.select(table, (column,))
-    )
-    book.abbreviations = learn_abbreviations(texts)
-    return book
-
-
-def _extract(store: SqliteStore, rows: Sequence[tuple[int, str, str]]) -> _Extracted:
-    trials = store.trials_by_id([trial_id for trial_id, _, _ in rows])
-    learned = _THESAURUS
-    local = Vocabulary()
-    bags = []
-    kept: list[tuple[int, str, str]] = []
-    dup_keys: list[str | None] = []
-    facts: list[bytes] = []
-    for trial_id, nct_id, content_hash in rows:
-        trial = trials.get(trial_id)
-        if (
-            trial is None or trial.nct_id != nct_id
-        ):  # replaced or removed while we read; the next update sees it
-            continue
-        features = extract_features(trial, learned)
-        bags.append(features.bags)
-        kept.append((trial_id, nct_id, content_hash))
-        dup_keys.append(features.dup_key)
-        facts.append(orjson.dumps(features.facts))
-    raw = local.add_bags(bags)
-    return _Extracted(
-        trial_ids=np.asarray([r[0] for r in kept], dtype=np.int64),
-        nct_ids=[r[1] for r in kept],
-        hashes=[r[2] for r in kept],
-        dup_keys=dup_keys,
-        facts=facts,
-        keys=local.keys,
-        blocks=local.blocks,
-        indptr=raw.indptr.astype(np.int64),
-        indices=raw.indices,
-        data=raw.data,
-    )
-
-
-_WORKER_STORE: SqliteStore | None = None
-
-
-def _worker_extract(args: tuple[str, Sequence[tuple[int, str, str]]]) -> _Extracted:
-    global _WORKER_STORE
-    path, rows = args
-    if _WORKER_STORE is None or _WORKER_STORE.path != path:
-        _WORKER_STORE = SqliteStore(path, readonly=True)
-    return _extract(_WORKER_STORE, rows)
-
-
-def extract_all(
-    store: SqliteStore,
-    rows: Sequence[tuple[int, str, str]],
-    vocab: Vocabulary,
-    *,
-    on_progress: Callable[[int], None] | None = None,
-) -> tuple[_Extracted, sparse.csr_matrix]:
-    """Features of ``rows`` (trial id, NCT id, hash), merged into ``vocab``; the raw matrix beside."""
-    chunks = [rows[i : i + EXTRACT_CHUNK] for i in range(0, len(rows), EXTRACT_CHUNK)]
-    parallel = len(rows) >= 20_000 and store.path != ":memory:" and (os.cpu_count() or 1) > 1
-    parts: list[_Extracted] = []
-    if parallel:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(min(2, os.cpu_count() or 1), mp_context=context) as pool:
-            for part in pool.map(_worker_extract, [(store.path, c) for c in chunks]):
-                parts.append(_merge_part(part, vocab))
-                if on_progress:
-                    on_progress(len(part.nct_ids))
-    else:
-        for chunk in chunks:
-            parts.append(_merge_part(_extract(store, chunk), vocab))
-            if on_progress:
-                on_progress(len(chunk))
-    merged = _concat(parts)
-    raw = vocab.raw_matrix(merged.indptr, merged.indices, merged.data)
-    return merged, raw
-
-
-def _merge_part(part: _Extracted, vocab: Vocabulary) -> _Extracted:
-    """Rewrite a part's local columns as the global vocabulary's."""
-    mapping = vocab.merge_keys(part.keys, part.blocks)
-    part.indices = mapping[part.indices] if len(part.indices) else part.indices.astype(np.int32)
-    part.keys, part.blocks = [], []
-    return part
-
-
-def _concat(parts: list[_Extracted]) -> _Extracted:
-    indptrs = [np.zeros(1, dtype=np.int64)]
-    offset = 0
-    for part in parts:
-        indptrs.append(part.indptr[1:] + offset)
-        offset += int(part.indptr[-1])
-    return _Extracted(
-        trial_ids=np.concatenate([p.trial_ids for p in parts]) if parts else np.zeros(0, np.int64),
-        nct_ids=[n for p in parts for n in p.nct_ids],
-        hashes=[h for p in parts for h in p.hashes],
-        dup_keys=[d for p in parts for d in p.dup_keys],
-        facts=[f for p in parts for f in p.facts],
-        keys=[],
-        blocks=[],
-        indptr=np.concatenate(indptrs),
-        indices=np.concatenate([p.indices for p in parts]).astype(np.int32)
-        if parts
-        else np.zeros(0, np.int32),
-        data=np.concatenate([p.data for p in parts]).astype(np.float32) if parts else np.zeros(0, np.float32),
-    )
+def pair_scorer(vocab: Vocabulary, weights: Weights) -> PairScorer:
+    """Exact scores of pairs of weighted vectors over this vocabulary, agreement term included."""
+    return PairScorer(vocab.block_array(), weights)
 
 
 def vectorize(raw: sparse.csr_matrix, vocab: Vocabulary, rows_per_chunk: int = 50_000) -> sparse.csr_matrix:
@@ -372,18 +223,14 @@ def build_index(
         timings.append((name, time.perf_counter() - started - sum(t for _, t in timings)))
         cpu_timings.append((name, _cpu_seconds() - cpu_started - sum(t for _, t in cpu_timings)))
 
-    global _THESAURUS
     weights = weights or Weights()
     upto = store.last_change()  # a build covers every trial logged so far
     rows = store.select("trials", ("id", "nct_id", "content_hash"), order_by=("id",))
     vocab = Vocabulary()
-    _THESAURUS = thesaurus = learn_thesaurus(store)
-    try:
-        extracted, raw = extract_all(
-            store, rows, vocab, on_progress=_progress_bar(progress, len(rows), "features")
-        )
-    finally:
-        _THESAURUS = None
+    thesaurus = learn_thesaurus(store)
+    extracted, raw = extract_all(
+        store, rows, vocab, thesaurus, on_progress=_progress_bar(progress, len(rows), "features")
+    )
     lap("features")
     vocab.count_documents(raw)
     x = vectorize(raw, vocab)
@@ -395,6 +242,7 @@ def build_index(
         dup,
         k=k,
         skip=tie_breaker_columns(vocab),
+        score_pairs=pair_scorer(vocab, weights),
         on_progress=_progress_bar(progress, len(rows), "neighbours"),
     )
     lap("neighbours")
@@ -433,7 +281,7 @@ def build_index(
 
 
 def _trial_rows(
-    extracted: _Extracted,
+    extracted: Extracted,
     x: sparse.csr_matrix,
     dup: np.ndarray,
     lists: NeighbourLists,
@@ -521,12 +369,8 @@ def _update(
     kept = [r for r in stored if r[0] not in gone]
     old_lists = {r[0]: (r[3], r[4]) for r in kept}
 
-    global _THESAURUS
-    _THESAURUS = Thesaurus.loads(meta["thesaurus"]) if "thesaurus" in meta else None
-    try:
-        extracted, raw = extract_all(store, changed, vocab)
-    finally:
-        _THESAURUS = None
+    thesaurus = Thesaurus.loads(meta["thesaurus"]) if "thesaurus" in meta else None
+    extracted, raw = extract_all(store, changed, vocab, thesaurus)
     vocab.extend_documents(raw)
     x_new = unit_vectors(raw, vocab)
     x_kept = stack_rows([r[2] for r in kept], len(vocab))
@@ -539,7 +383,13 @@ def _update(
     )
     query_rows = np.arange(len(kept), len(kept) + len(extracted.nct_ids))
     lists, entering = search_rows(
-        weigh_columns(x, vocab, weights), dup, query_rows, floors, k=k, skip=tie_breaker_columns(vocab)
+        weigh_columns(x, vocab, weights),
+        dup,
+        query_rows,
+        floors,
+        k=k,
+        skip=tie_breaker_columns(vocab),
+        score_pairs=pair_scorer(vocab, weights),
     )
 
     # Lists that held a changed or removed trial, or that a changed trial now enters.
@@ -589,7 +439,7 @@ def _update(
     )
 
 
-def _lists_holding(kept: list[tuple], gone: set[int]) -> set[int]:  # type: ignore[type-arg]
+def _lists_holding(kept: list[tuple], gone: set[int]) -> set[int]:
     """Trial ids whose stored list names one of ``gone``, checked in one vectorized pass."""
     if not gone or not kept:
         return set()

@@ -21,9 +21,10 @@ import orjson
 
 from trialscope.errors import QueryError, StoreError, TrialNotFoundError
 from trialscope.search.geo import canonical_country
+from trialscope.similar.features import BLOCKS
 from trialscope.similar.index import has_index, stored_weights, unpack_list
 from trialscope.similar.reasons import Column, explain
-from trialscope.similar.vectors import unpack_row
+from trialscope.similar.vectors import combine, unpack_row
 from trialscope.store import SqliteStore
 from trialscope.vocab import phase_enum, to_enum
 
@@ -207,7 +208,8 @@ def _distinct(candidates: list[_Candidate], own_dup: int, limit: int) -> list[_C
 def _fallback(
     store: SqliteStore, trial_id: int, own: tuple[np.ndarray, np.ndarray], filters: _Filters, seen: set[int]
 ) -> list[_Candidate]:
-    """Trials sharing a condition with this one that pass the filters, scored from stored vectors."""
+    """Trials sharing a condition with this one that pass the filters, scored from stored vectors
+    as the index scores them (:func:`~trialscope.similar.vectors.combine`)."""
     names = [r[0] for r in store.select("trial_conditions", ("name",), where={"trial_id": trial_id})]
     terms = [
         r[0]
@@ -228,23 +230,21 @@ def _fallback(
     candidates = filters.apply(store, _candidates(store, ids, [0.0] * len(ids)))
     if not candidates:
         return []
-    weights = stored_weights(store).normalized().as_tuple()
-    blocks = _blocks_of(store, own[0].tolist())
-    col_weight = {
-        c: weights[b] * float(v) for c, v, b in zip(own[0].tolist(), own[1].tolist(), blocks, strict=True)
-    }
+    own_value = dict(zip(own[0].tolist(), own[1].tolist(), strict=True))
+    block_of = dict(zip(own_value, _blocks_of(store, list(own_value)), strict=True))
     vectors = _vectors(store, [c.trial_id for c in candidates])
-    scored = []
-    for c in candidates:
+    cosines = np.zeros((len(candidates), len(BLOCKS)))
+    for row, c in enumerate(candidates):
         cols, vals = vectors[c.trial_id]
-        score = sum(
-            col_weight.get(col, 0.0) * float(v) for col, v in zip(cols.tolist(), vals.tolist(), strict=True)
-        )
-        if score > 0:
-            scored.append(
-                _Candidate(c.trial_id, c.nct_id, c.title, c.status, c.phase, c.has_results, c.dup, score)
-            )
-    return scored
+        for col, v in zip(cols.tolist(), vals.tolist(), strict=True):
+            if col in own_value:
+                cosines[row, block_of[col]] += own_value[col] * v
+    scores = combine(cosines, stored_weights(store))
+    return [
+        _Candidate(c.trial_id, c.nct_id, c.title, c.status, c.phase, c.has_results, c.dup, float(score))
+        for c, score in zip(candidates, scores.tolist(), strict=True)
+        if score > 0
+    ]
 
 
 def _blocks_of(store: SqliteStore, cols: list[int]) -> list[int]:
@@ -259,7 +259,7 @@ def _vectors(store: SqliteStore, ids: Sequence[int]) -> dict[int, tuple[np.ndarr
 
 def _describe(
     store: SqliteStore, chosen: list[_Candidate], own: tuple[np.ndarray, np.ndarray], own_facts: dict
-) -> list[Related]:  # type: ignore[type-arg]
+) -> list[Related]:
     """Related entries with reasons from the stored vectors and facts."""
     if not chosen:
         return []
@@ -297,7 +297,7 @@ def _columns(store: SqliteStore, cols: list[int]) -> dict[int, Column]:
     return {col: Column(block, key, idf) for col, block, key, idf in rows}
 
 
-def related_for_page(store: SqliteStore, nct_id: str, limit: int = 10) -> list:  # type: ignore[type-arg]
+def related_for_page(store: SqliteStore, nct_id: str, limit: int = 10) -> list:
     """The page's "More Related Trials": empty when the store has no index (or not for this trial) yet."""
     from trialscope.render.page import RelatedTrial
 

@@ -10,7 +10,9 @@ a search has two steps:
    left out. A row's cost is then bounded by ``nnz(row) * champions`` whatever the corpus
    size, so a build grows about linearly with the number of trials;
 2. *rescoring*: the best ``2k`` candidates of each row get their exact score from the full
-   vectors, and the best ``k`` of those are kept.
+   vectors (by default their dot product; the index passes
+   :class:`~trialscope.similar.vectors.PairScorer`, which adds the agreement term), and the
+   best ``k`` of those are kept.
 
 A trial that is not among another's candidates shares nothing it is strongly about, so
 missing it costs little; ``bench/bench_related.py`` measures the recall against exact top-k.
@@ -40,6 +42,14 @@ QUERY_FEATURES = 32  # a row's strongest features that look for candidates
 CANDIDATES_PER_K = 2  # rescored candidates per neighbour kept
 CHUNK_ROWS = 256
 PARALLEL_MIN_ROWS = 20_000  # below this a second process costs more than it saves
+
+# The exact score of row i of one matrix with row i of another, for every i.
+ScorePairs = Callable[[sparse.csr_matrix, sparse.csr_matrix], np.ndarray]
+
+
+def dot_pairs(a: sparse.csr_matrix, b: sparse.csr_matrix) -> np.ndarray:
+    """Row-by-row dot products: the plain score of weighted vectors."""
+    return np.asarray(a.multiply(b).sum(axis=1), dtype=np.float32).ravel()
 
 
 @dataclass(slots=True)
@@ -119,9 +129,11 @@ class _Searcher:
         k: int,
         champions: int,
         skip: np.ndarray | None,
+        score_pairs: ScorePairs | None = None,
         query_features: int = QUERY_FEATURES,
     ) -> None:
         self.xw = xw.tocsr()
+        self.score_pairs = score_pairs or dot_pairs
         self.query_features = query_features
         self.index_t = champion_index(self.xw, champions, skip)
         self.dup = dup
@@ -153,9 +165,7 @@ class _Searcher:
         cols_of = np.concatenate(pair_col) if pair_col else np.zeros(0, np.int64)
         exact = np.zeros(len(rows_of), dtype=np.float32)
         if len(rows_of):
-            exact = np.asarray(
-                query[rows_of].multiply(self.xw[cols_of]).sum(axis=1), dtype=np.float32
-            ).ravel()
+            exact = self.score_pairs(query[rows_of], self.xw[cols_of])
         return _best_per_row(rows_of, cols_of, exact, n, self.k), Pairs(rows_of, cols_of, exact)
 
 
@@ -198,6 +208,7 @@ def top_neighbours(
     k: int = DEFAULT_K,
     champions: int = CHAMPIONS,
     skip: np.ndarray | None = None,
+    score_pairs: ScorePairs | None = None,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> NeighbourLists:
@@ -205,11 +216,11 @@ def top_neighbours(
 
     ``dup`` holds a duplicate-group number per row (-1: none); rows of one group never list
     each other. ``skip`` marks columns that find no candidates (tie breakers); they still
-    count in every score.
+    count in every score. ``score_pairs`` gives the exact scores (default: dot products).
     """
     global _SEARCHER
     n = xw.shape[0]
-    searcher = _Searcher(xw, np.asarray(dup, dtype=np.int64), k, champions, skip)
+    searcher = _Searcher(xw, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs)
     out = NeighbourLists(np.full((n, k), -1, dtype=np.int64), np.zeros((n, k), dtype=np.float32))
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     chunks = list(_chunks(n, CHUNK_ROWS))
@@ -248,6 +259,7 @@ def search_rows(
     k: int = DEFAULT_K,
     champions: int = CHAMPIONS,
     skip: np.ndarray | None = None,
+    score_pairs: ScorePairs | None = None,
 ) -> tuple[NeighbourLists, list[tuple[int, int, float]]]:
     """Top k for some rows only (an incremental update), and the other lists those rows enter.
 
@@ -255,7 +267,7 @@ def search_rows(
     symmetric, so the lists a query row enters are looked for among its own rescored
     candidates: ``(row, query_row, score)`` for each whose floor the score passes.
     """
-    searcher = _Searcher(xw, np.asarray(dup, dtype=np.int64), k, champions, skip)
+    searcher = _Searcher(xw, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs)
     lists = NeighbourLists(
         np.full((len(query_rows), k), -1, np.int64), np.zeros((len(query_rows), k), np.float32)
     )

@@ -18,9 +18,9 @@ shares the phrase "mesenchymal stem cell".
 ...     condition_ancestors=(MeshTerm("Autoimmune Diseases"),)))
 >>> bag, named = book.infer(Trial(nct_id="NCT2", conditions=("Refractory Systemic Lupus Erythematosus",)))
 >>> sorted(bag.items())
-[('c:autoimmune disease', 0.4), ('c:systemic lupus erythematosus', 0.8)]
+[('c:autoimmun diseas', 0.4), ('c:system lupu erythematosu', 0.8)]
 >>> named
-{'c:systemic lupus erythematosus': 'Lupus Erythematosus, Systemic'}
+{'c:system lupu erythematosu': 'Lupus Erythematosus, Systemic'}
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from trialscope.analyze import terms
 from trialscope.model import Trial
-from trialscope.similar.features import ANCESTOR_WEIGHT, normalize_concept, normalize_intervention, stem_word
+from trialscope.similar.features import ANCESTOR_WEIGHT, normalize_concept, normalize_intervention
 
 # A condition found inside a longer name or a title is good evidence, not a registry's word.
 INFERRED_WEIGHT = 0.8
@@ -73,17 +74,27 @@ def spelled_out(text: str) -> Iterable[tuple[str, str]]:
 
 
 def learn_abbreviations(texts: Iterable[str | None]) -> dict[str, str]:
-    """Abbreviations the texts spell out often and consistently: key -> long form."""
+    """Abbreviations the texts spell out often and consistently: key -> long form, as written.
+
+    Spellings are compared by their terms ("Mesenchymal Stem Cells" and "mesenchymal stem cell"
+    agree); the long form kept is the first one written of the most common.
+
+    >>> learn_abbreviations(["Mesenchymal Stem Cells (MSCs)", "mesenchymal stem cell (MSC)"])
+    {'msc': 'mesenchymal stem cells'}
+    """
     counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    written: dict[str, str] = {}
     for text in texts:
         if text and "(" in text:
             for key, long_form in spelled_out(text):
-                counts[key][" ".join(stem_word(w) for w in long_form.split())] += 1
+                form = " ".join(terms(long_form))
+                counts[key][form] += 1
+                written.setdefault(form, long_form)
     out = {}
     for key, forms in counts.items():
         form, n = forms.most_common(1)[0]
         if n >= MIN_SPELLED_OUT and n >= MIN_AGREEMENT * sum(forms.values()):
-            out[key] = form
+            out[key] = written[form]
     return out
 
 
@@ -170,9 +181,9 @@ class Thesaurus:
         Only a word written in capitals is taken for an abbreviation, so "list" stays a word
         even where "LIST" is spelled out somewhere.
 
-        >>> book = Thesaurus(abbreviations={"msc": "mesenchymal stem cell"})
+        >>> book = Thesaurus(abbreviations={"msc": "mesenchymal stem cells"})
         >>> book.expand("MSCs"), book.expand("msc")
-        (['mesenchymal', 'stem', 'cell'], None)
+        (['mesenchym', 'stem', 'cell'], None)
         """
         if sum(c.isupper() for c in word) < 2:
             return None

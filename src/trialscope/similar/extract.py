@@ -1,0 +1,199 @@
+"""Trials -> raw feature matrix: the corpus's thesaurus, then every trial's bags, on two processes.
+
+Extraction is the costly part of a build (every trial is read and parsed), so a large store
+is read in chunks by worker processes, each with its own read-only store and a vocabulary of
+its own; the parts' columns are then merged into the index's vocabulary
+(:meth:`~trialscope.similar.vectors.Vocabulary.merge_keys`).
+
+>>> from trialscope.store import open_store
+>>> extracted, raw = extract_all(open_store(":memory:"), [], Vocabulary())
+>>> raw.shape
+(0, 0)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+from scipy import sparse
+
+from trialscope.similar.features import extract_features
+from trialscope.similar.neighbours import PARALLEL_MIN_ROWS
+from trialscope.similar.thesaurus import Thesaurus, learn_abbreviations
+from trialscope.similar.vectors import Vocabulary
+from trialscope.store import SqliteStore
+
+EXTRACT_CHUNK = 2_000
+
+
+@dataclass(slots=True)
+class Extracted:
+    """Features of a run of trials, with a vocabulary local to the run."""
+
+    trial_ids: np.ndarray
+    nct_ids: list[str]
+    hashes: list[str]
+    dup_keys: list[str | None]
+    facts: list[bytes]
+    keys: list[str]
+    blocks: list[int]
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+
+_THESAURUS: Thesaurus | None = None  # set during extraction; forked workers inherit it
+
+
+def learn_thesaurus(store: SqliteStore) -> Thesaurus:
+    """Known condition terms and their ancestors, and abbreviations, from every stored record."""
+    book = Thesaurus()
+    terms: list[str] = []
+    ancestors: list[str] = []
+    current = None
+    for trial_id, term, is_ancestor in store.select(
+        "trial_mesh", ("trial_id", "term", "ancestor"), where={"kind": "condition"}, order_by=("trial_id",)
+    ):
+        if trial_id != current:
+            book.learn_terms(terms, ancestors)
+            terms, ancestors, current = [], [], trial_id
+        (ancestors if is_ancestor else terms).append(term)
+    book.learn_terms(terms, ancestors)
+    texts = (
+        text
+        for table, column in (
+            ("trials", "brief_title"),
+            ("trials", "official_title"),
+            ("trial_interventions", "name"),
+        )
+        for (text,) in store.select(table, (column,))
+    )
+    book.abbreviations = learn_abbreviations(texts)
+    return book
+
+
+def _extract(store: SqliteStore, rows: Sequence[tuple[int, str, str]]) -> Extracted:
+    trials = store.trials_by_id([trial_id for trial_id, _, _ in rows])
+    learned = _THESAURUS
+    local = Vocabulary()
+    bags = []
+    kept: list[tuple[int, str, str]] = []
+    dup_keys: list[str | None] = []
+    facts: list[bytes] = []
+    for trial_id, nct_id, content_hash in rows:
+        trial = trials.get(trial_id)
+        if (
+            trial is None or trial.nct_id != nct_id
+        ):  # replaced or removed while we read; the next update sees it
+            continue
+        features = extract_features(trial, learned)
+        bags.append(features.bags)
+        kept.append((trial_id, nct_id, content_hash))
+        dup_keys.append(features.dup_key)
+        facts.append(orjson.dumps(features.facts))
+    raw = local.add_bags(bags)
+    return Extracted(
+        trial_ids=np.asarray([r[0] for r in kept], dtype=np.int64),
+        nct_ids=[r[1] for r in kept],
+        hashes=[r[2] for r in kept],
+        dup_keys=dup_keys,
+        facts=facts,
+        keys=local.keys,
+        blocks=local.blocks,
+        indptr=raw.indptr.astype(np.int64),
+        indices=raw.indices,
+        data=raw.data,
+    )
+
+
+_WORKER_STORE: SqliteStore | None = None
+
+
+def _worker_extract(args: tuple[str, Sequence[tuple[int, str, str]]]) -> Extracted:
+    global _WORKER_STORE
+    path, rows = args
+    if _WORKER_STORE is None or _WORKER_STORE.path != path:
+        _WORKER_STORE = SqliteStore(path, readonly=True)
+    return _extract(_WORKER_STORE, rows)
+
+
+def extract_all(
+    store: SqliteStore,
+    rows: Sequence[tuple[int, str, str]],
+    vocab: Vocabulary,
+    learned: Thesaurus | None = None,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[Extracted, sparse.csr_matrix]:
+    """Features of ``rows`` (trial id, NCT id, hash), merged into ``vocab``; the raw matrix beside.
+
+    ``learned`` is the corpus's thesaurus (:func:`learn_thesaurus`, or the one an index stored).
+    """
+    global _THESAURUS
+    _THESAURUS = learned
+    try:
+        return _extract_all(store, rows, vocab, on_progress)
+    finally:
+        _THESAURUS = None
+
+
+def _extract_all(
+    store: SqliteStore,
+    rows: Sequence[tuple[int, str, str]],
+    vocab: Vocabulary,
+    on_progress: Callable[[int], None] | None,
+) -> tuple[Extracted, sparse.csr_matrix]:
+    chunks = [rows[i : i + EXTRACT_CHUNK] for i in range(0, len(rows), EXTRACT_CHUNK)]
+    parallel = len(rows) >= PARALLEL_MIN_ROWS and store.path != ":memory:" and (os.cpu_count() or 1) > 1
+    parts: list[Extracted] = []
+    if parallel:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(min(2, os.cpu_count() or 1), mp_context=context) as pool:
+            for part in pool.map(_worker_extract, [(store.path, c) for c in chunks]):
+                parts.append(_merge_part(part, vocab))
+                if on_progress:
+                    on_progress(len(part.nct_ids))
+    else:
+        for chunk in chunks:
+            parts.append(_merge_part(_extract(store, chunk), vocab))
+            if on_progress:
+                on_progress(len(chunk))
+    merged = _concat(parts)
+    raw = vocab.raw_matrix(merged.indptr, merged.indices, merged.data)
+    return merged, raw
+
+
+def _merge_part(part: Extracted, vocab: Vocabulary) -> Extracted:
+    """Rewrite a part's local columns as the global vocabulary's."""
+    mapping = vocab.merge_keys(part.keys, part.blocks)
+    part.indices = mapping[part.indices] if len(part.indices) else part.indices.astype(np.int32)
+    part.keys, part.blocks = [], []
+    return part
+
+
+def _concat(parts: list[Extracted]) -> Extracted:
+    indptrs = [np.zeros(1, dtype=np.int64)]
+    offset = 0
+    for part in parts:
+        indptrs.append(part.indptr[1:] + offset)
+        offset += int(part.indptr[-1])
+    return Extracted(
+        trial_ids=np.concatenate([p.trial_ids for p in parts]) if parts else np.zeros(0, np.int64),
+        nct_ids=[n for p in parts for n in p.nct_ids],
+        hashes=[h for p in parts for h in p.hashes],
+        dup_keys=[d for p in parts for d in p.dup_keys],
+        facts=[f for p in parts for f in p.facts],
+        keys=[],
+        blocks=[],
+        indptr=np.concatenate(indptrs),
+        indices=np.concatenate([p.indices for p in parts]).astype(np.int32)
+        if parts
+        else np.zeros(0, np.int32),
+        data=np.concatenate([p.data for p in parts]).astype(np.float32) if parts else np.zeros(0, np.float32),
+    )

@@ -323,6 +323,23 @@ class Results:
     adverse_events: AdverseEvents | None = None
 
 
+# --- related trials ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedTrial:
+    """A trial related to another, as a list shows it: what it is and why it is related."""
+
+    nct_id: str
+    title: str
+    status: str | None
+    phase: str | None
+    score: float
+    reasons: Strs
+    has_results: bool = False
+    countries: Strs = ()
+
+
 # --- the trial -----------------------------------------------------------------------
 
 

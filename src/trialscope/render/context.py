@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import msgspec
 
+from trialscope.model import RelatedTrial
+
 
 class _Block(msgspec.Struct, frozen=True, tag_field="kind", tag=str.lower):
     """A block of a section; in JSON its ``kind`` is its class's name in lower case."""
@@ -65,15 +67,6 @@ class Subheading(_Block, frozen=True):
 
 
 Block = Text | Field | Bullets | Table | Entry | Subheading
-
-
-class RelatedTrial(msgspec.Struct, frozen=True):
-    nct_id: str
-    title: str
-    status: str | None
-    phase: str | None
-    score: float
-    reasons: tuple[str, ...]
 
 
 class Section(msgspec.Struct, frozen=True):

@@ -20,6 +20,7 @@ import numpy as np
 import orjson
 
 from trialscope.errors import QueryError, StoreError, TrialNotFoundError
+from trialscope.model import RelatedTrial
 from trialscope.search.geo import canonical_country
 from trialscope.similar.features import BLOCKS
 from trialscope.similar.index import has_index, stored_weights, unpack_list
@@ -31,18 +32,8 @@ from trialscope.vocab import phase_enum, to_enum
 FALLBACK_CANDIDATES = 500
 
 
-@dataclass(frozen=True)
-class Related:
-    """One related trial, as a list shows it."""
-
-    nct_id: str
-    title: str
-    status: str | None
-    phase: str | None
-    score: float
-    reasons: tuple[str, ...]
-    has_results: bool
-    countries: tuple[str, ...]
+# One related trial, as a list shows it (the model's type, shared with the trial page).
+Related = RelatedTrial
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +269,7 @@ def _describe(
     for c in chosen:
         vector, facts = stored[c.trial_id]
         out.append(
-            Related(
+            RelatedTrial(
                 nct_id=c.nct_id,
                 title=c.title,
                 status=c.status,
@@ -297,14 +288,12 @@ def _columns(store: SqliteStore, cols: list[int]) -> dict[int, Column]:
     return {col: Column(block, key, idf) for col, block, key, idf in rows}
 
 
-def related_for_page(store: SqliteStore, nct_id: str, limit: int = 10) -> list:
+def related_for_page(store: SqliteStore, nct_id: str, limit: int = 10) -> list[RelatedTrial]:
     """The page's "More Related Trials": empty when the store has no index (or not for this trial) yet."""
-    from trialscope.render.page import RelatedTrial
-
     if not has_index(store):
         return []
     try:
         related = related_trials(store, nct_id, limit=limit)
     except StoreError:
         return []
-    return [RelatedTrial(r.nct_id, r.title, r.status, r.phase, r.score, r.reasons) for r in related]
+    return related

@@ -73,6 +73,11 @@ def _table(name: str, owner: str, columns: str, **kwargs: object) -> Table:
     return Table(name, owner, tuple(_c(s.strip()) for s in columns.split(",") if s.strip()), **kwargs)  # type: ignore[arg-type]
 
 
+def _by_trial(name: str, owner: str, columns: str) -> Table:
+    """A table of rows found by trial (indexed on its trial_id)."""
+    return _table(name, owner, columns, indexes=(("trial_id",),))
+
+
 def _keyed(name: str, owner: str, columns: str, key: tuple[str, ...]) -> Table:
     """A table of rows found by a key (clustered on it), not by trial."""
     return _table(name, owner, columns, key=key, clustered=True, trial_column=None)
@@ -87,6 +92,7 @@ _TRIAL_COLUMNS = """
     content_hash text !, trial blob !, results blob, ingested_at text, checked_at text, removed_at text
 """
 
+_ACRONYMS = "trial_id int !, abbr text !, expansion text !, columns text !, kind text !"
 _PLACES = "city text !, state text !, country text !, lat real, lon real"
 _SYNONYMS = "abbr text !, expansion text !, columns text !, trials int !, kind text !"
 _TERMS = "term text !, seg int !, docs int !, postings blob !, positions blob !"
@@ -182,20 +188,10 @@ _ALL = (
         key=("trial_id", "country"),
         clustered=True,
     ),
-    _table(
-        "search_points",
-        "search",
-        "trial_id int !, lat real !, lon real !, located text !",
-        indexes=(("trial_id",),),
-    ),
+    _by_trial("search_points", "search", "trial_id int !, lat real !, lon real !, located text !"),
     # The gazetteer's answers per (city, state, country), misses included: a cache, kept.
     _keyed("search_places", "search", _PLACES, ("city", "state", "country")),
-    _table(
-        "search_acronyms",
-        "search",
-        "trial_id int !, abbr text !, expansion text !, columns text !, kind text !",
-        indexes=(("trial_id",),),
-    ),
+    _by_trial("search_acronyms", "search", _ACRONYMS),
     _keyed("search_synonyms", "search", _SYNONYMS, ("abbr", "expansion", "columns")),
     # One row per (term, segment): the term's postings in that segment (see search.postings).
     _keyed("text_terms", "search", _TERMS, ("term", "seg")),

@@ -54,6 +54,7 @@ VOCABULARIES: dict[str, dict[str, str]] = {
         "INTERVENTIONAL": "Interventional",
         "OBSERVATIONAL": "Observational",
         "EXPANDED_ACCESS": "Expanded access",
+        "NA": "Not given",
     },
     "intervention_type": {
         "DRUG": "Drug",

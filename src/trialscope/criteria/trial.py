@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from cachetools import LRUCache
+
 from trialscope.criteria.catalogue import tokens
 from trialscope.criteria.label import criterion_label
 from trialscope.criteria.parse import MAX_CHARS, parse_facts
@@ -45,8 +47,8 @@ def parse_criterion(
 # Criterion lines repeat across trials (boilerplate, and every copy of a record in a synthetic
 # corpus), so a line's facts are kept by its text. A trial's own terms can only change a line's
 # facts when one of the line's words starts one of those terms; then the line is read afresh.
-_CACHE: dict[str, tuple[frozenset[str], tuple[Fact, ...], dict[str, str]]] = {}
 CACHE_SIZE = 200_000
+_CACHE: LRUCache[str, tuple[frozenset[str], tuple[Fact, ...], dict[str, str]]] = LRUCache(maxsize=CACHE_SIZE)
 
 
 def _cached(text: str, terms: TermIndex | None) -> tuple[tuple[Fact, ...], dict[str, str]]:
@@ -64,8 +66,6 @@ def _cached(text: str, terms: TermIndex | None) -> tuple[tuple[Fact, ...], dict[
         tuple(parse_facts(text, None)),
         {},
     )
-    if len(_CACHE) >= CACHE_SIZE:
-        _CACHE.clear()
     _CACHE[text] = entry
     return entry[1], entry[2]
 

@@ -16,9 +16,10 @@ registry's statistics - from a full scan into a dictionary lookup.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
+
+from cachetools import LRUCache
 
 T = TypeVar("T")
 
@@ -28,7 +29,7 @@ class SearchCache:
 
     def __init__(self, size: int) -> None:
         self.size = max(0, size)
-        self._items: OrderedDict[Hashable, object] = OrderedDict()
+        self._items: LRUCache[Hashable, object] = LRUCache(maxsize=max(1, self.size))
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -38,14 +39,12 @@ class SearchCache:
 
         Errors are not cached: a query that fails (or times out) runs again when asked again.
         """
-        if self.size == 0:
-            return run()
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]  # type: ignore[return-value]
-            self.misses += 1
+        found = self.peek(key)
+        if found is not None:
+            return found  # type: ignore[return-value]
+        if self.size:
+            with self._lock:
+                self.misses += 1
         value = run()
         self.put(key, value)
         return value
@@ -55,20 +54,16 @@ class SearchCache:
         if self.size == 0:
             return None
         with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-            return self._items[key]
+            found = self._items.get(key)
+            if found is not None:
+                self.hits += 1
+            return found
 
     def put(self, key: Hashable, value: object) -> None:
         if self.size == 0:
             return
         with self._lock:
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

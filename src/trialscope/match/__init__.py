@@ -8,18 +8,20 @@
     >>> verdict.verdict, [(c.verdict, c.evidence[0].text) for c in verdict.criteria]
     ('ineligible', [('met', 'ECOG 1'), ('met', 'hemodialysis')])
 
-See :mod:`.screen` for the verdict rules and the JSON shape (msgspec Structs), :mod:`.facts` for
+See :mod:`.screening` for the verdict rules and the JSON shape (msgspec Structs), :mod:`.facts` for
 how one fact is held against the patient.
 """
 
-from trialscope.match.screen import (
+from trialscope.match.screening import (
     Candidate,
     CriterionVerdict,
     MatchResult,
     TrialVerdict,
+    candidate_from_trial,
     match_patient,
     rank_score,
     screen,
+    studied_criterion,
 )
 
 __all__ = [
@@ -27,7 +29,9 @@ __all__ = [
     "CriterionVerdict",
     "MatchResult",
     "TrialVerdict",
+    "candidate_from_trial",
     "match_patient",
     "rank_score",
     "screen",
+    "studied_criterion",
 ]

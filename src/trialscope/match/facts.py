@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TypeVar
 from datetime import date
+from typing import TypeVar
 
 from trialscope.criteria.catalogue import LLN, ULN, catalogue
 from trialscope.criteria.label import duration, number
@@ -44,7 +44,14 @@ _CHILDBEARING_AGES = (10.0, 55.0)
 """Outside these ages a woman is taken as not able to become pregnant (pregnancy not applicable)."""
 
 # ECOG grade <-> Karnofsky range (the published correspondence; a grade spans two Karnofsky steps)
-_ECOG_TO_KARNOFSKY = {0: (90.0, 100.0), 1: (70.0, 80.0), 2: (50.0, 60.0), 3: (30.0, 40.0), 4: (10.0, 20.0), 5: (0.0, 0.0)}
+_ECOG_TO_KARNOFSKY = {
+    0: (90.0, 100.0),
+    1: (70.0, 80.0),
+    2: (50.0, 60.0),
+    3: (30.0, 40.0),
+    4: (10.0, 20.0),
+    5: (0.0, 0.0),
+}
 
 
 def _key(text: str | None) -> str | None:
@@ -99,7 +106,9 @@ def lookup(concept: Concept, index: dict[str, list[_T]]) -> list[_T]:
     for key in keys:
         if len(key) >= 5 and not key[1:].isdigit():
             for known, items in index.items():
-                if known.endswith(key) and (len(known) == len(key) or known[-len(key) - 1] == " " or len(key) >= 7):
+                if known.endswith(key) and (
+                    len(known) == len(key) or known[-len(key) - 1] == " " or len(key) >= 7
+                ):
                     return items
     return []
 
@@ -172,7 +181,9 @@ def _healthy(fact: Fact, pf: PatientFacts) -> Outcome:
     # "healthy volunteers" on a line: the statement is that the person is healthy
     if sick is not None:
         return _negate(Outcome(False, ev, f"has {sick.term or sick.name}"), fact.negated)
-    return Outcome(None, reason="no condition is given", question="Is the person healthy (no medical condition)?")
+    return Outcome(
+        None, reason="no condition is given", question="Is the person healthy (no medical condition)?"
+    )
 
 
 # --- measurements -----------------------------------------------------------------------------
@@ -197,9 +208,19 @@ def _measure(fact: Fact, pf: PatientFacts) -> Outcome:
     ev = (m.evidence,) if m.evidence is not None else ()
     if fact.unit in (ULN, LLN):
         limit = "upper" if fact.unit == ULN else "lower"
-        return Outcome(None, ev, f"the bound is relative to the {limit} limit of normal", question=f"Is the patient's {label} within {number(fact.value or 0)} × the {limit} limit of normal?")
+        return Outcome(
+            None,
+            ev,
+            f"the bound is relative to the {limit} limit of normal",
+            question=f"Is the patient's {label} within {number(fact.value or 0)} × the {limit} limit of normal?",
+        )
     if fact.category == "normal":
-        return Outcome(None, ev, "the bound is the laboratory's normal range", question=f"Is the patient's {label} within normal limits?")
+        return Outcome(
+            None,
+            ev,
+            "the bound is the laboratory's normal range",
+            question=f"Is the patient's {label} within normal limits?",
+        )
     if fact.value is None or fact.comparator is None:
         return Outcome(None, ev, f"the line names {label} without a bound")
     state = _interval_state(interval, fact)
@@ -290,7 +311,9 @@ def _pregnancy(fact: Fact, pf: PatientFacts) -> Outcome:
             return Outcome(NA, ev, f"not of childbearing age ({number(round(p.age))})")
     value = {"pregnancy": p.pregnant, "lactation": p.lactating}.get(variable)
     if value is None:
-        return Outcome(None, reason=f"the profile does not say ({variable.replace('_', ' ')})", question=question)
+        return Outcome(
+            None, reason=f"the profile does not say ({variable.replace('_', ' ')})", question=question
+        )
     field_name = "pregnant" if variable == "pregnancy" else "lactating"
     ev = (p.evidence[field_name],) if field_name in p.evidence else ()
     word = "pregnant" if variable == "pregnancy" else "breastfeeding"
@@ -310,19 +333,32 @@ def _condition(fact: Fact, pf: PatientFacts, text: str) -> Outcome:
     if found:
         first = found[0]
         if fact.window_days is not None and not family:
-            return Outcome(None, _evidence(found), f"has {first.term or first.name}, date not given", question=f"When did the patient have {names}?")
+            return Outcome(
+                None,
+                _evidence(found),
+                f"has {first.term or first.name}, date not given",
+                question=f"When did the patient have {names}?",
+            )
         return _negate(Outcome(True, _evidence(found), f"has {first.term or first.name}"), fact.negated)
     ruled_by = [lookup(concept, pf.ruled_out) for concept in fact.concepts]
     ruled = [c for found_by in ruled_by for c in found_by]
     if ruled and not family and all(ruled_by):
-        return _negate(Outcome(False, _evidence(ruled), f"{ruled[0].term or ruled[0].name} is ruled out"), fact.negated)
+        return _negate(
+            Outcome(False, _evidence(ruled), f"{ruled[0].term or ruled[0].name} is ruled out"), fact.negated
+        )
     relative = "a relative of the patient" if family else "the patient"
-    return Outcome(None, reason=f"the profile does not mention {names}", question=f"Does {relative} have {names}?")
+    return Outcome(
+        None, reason=f"the profile does not mention {names}", question=f"Does {relative} have {names}?"
+    )
 
 
 def _treatment(fact: Fact, pf: PatientFacts) -> Outcome:
     if fact.variable == "prior_lines":
-        return Outcome(None, reason="the number of prior lines of therapy is not given", question="How many prior lines of therapy has the patient had?")
+        return Outcome(
+            None,
+            reason="the number of prior lines of therapy is not given",
+            question="How many prior lines of therapy has the patient had?",
+        )
     if not fact.concepts:
         return Outcome(None, reason="the line names no treatment the vocabulary knows")
     found = [t for concept in fact.concepts for t in lookup(concept, pf.treatments)]
@@ -346,12 +382,16 @@ def _treatment(fact: Fact, pf: PatientFacts) -> Outcome:
         recent = latest <= fact.window_days
         if fact.window == "before":
             # "at least 28 days since X": the statement is that the last one was long enough ago
-            return _negate(Outcome(not recent, ev, f"last {verb} {number(round(latest))} days ago"), fact.negated)
+            return _negate(
+                Outcome(not recent, ev, f"last {verb} {number(round(latest))} days ago"), fact.negated
+            )
         return _negate(Outcome(recent, ev, f"last {verb} {number(round(latest))} days ago"), fact.negated)
     ruled_by = [lookup(concept, pf.not_taken) for concept in fact.concepts]
     ruled = [t for found_by in ruled_by for t in found_by]
     if ruled and all(ruled_by):
-        return _negate(Outcome(False, _evidence(ruled), f"never {verb} {ruled[0].term or ruled[0].name}"), fact.negated)
+        return _negate(
+            Outcome(False, _evidence(ruled), f"never {verb} {ruled[0].term or ruled[0].name}"), fact.negated
+        )
     return Outcome(None, reason=f"the profile does not mention {names}", question=question)
 
 

@@ -30,9 +30,13 @@ from typing import Literal
 
 import msgspec
 
-from trialscope.criteria.types import TypedCriterion
+from trialscope.criteria import typed_criteria
+from trialscope.criteria.scan import scan
+from trialscope.criteria.types import Concept, Fact, TypedCriterion
 from trialscope.match.facts import NA, Outcome, PatientFacts, State, holds
+from trialscope.model import Trial
 from trialscope.patient.profile import Evidence, Patient
+from trialscope.patient.vocabulary import concept_for
 
 CriterionVerdictName = Literal["met", "not_met", "unknown", "not_applicable"]
 TrialVerdictName = Literal["eligible", "maybe", "ineligible"]
@@ -81,13 +85,15 @@ class MatchResult(msgspec.Struct, frozen=True):
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A trial to screen: its typed criteria (``criteria.typed_criteria(trial)``) and how relevant
-    retrieval found it (a search score, any scale; 0 when it was named by id)."""
+    """A trial to screen: its typed criteria (``criteria.typed_criteria(trial)``), how relevant
+    retrieval found it (a search score, any scale; 0 when it was named by id) and the conditions
+    it studies as a criterion (:func:`studied_criterion`), shown first and used in ranking."""
 
     nct_id: str
     title: str
     criteria: tuple[TypedCriterion, ...]
     relevance: float = 0.0
+    studied: TypedCriterion | None = None
 
 
 # --- one criterion ------------------------------------------------------------------------------
@@ -124,7 +130,9 @@ def judge(criterion: TypedCriterion, pf: PatientFacts) -> CriterionVerdict:
     """The verdict of one criterion for the indexed patient."""
     facts = [f for f in criterion.facts if f.type not in _UNDECIDABLE]
     if not facts:
-        reason = "not decidable from a patient record" if criterion.type == "administrative" else "not understood"
+        reason = (
+            "not decidable from a patient record" if criterion.type == "administrative" else "not understood"
+        )
         return _verdict(criterion, Outcome(None, reason=reason))
     outcomes = [holds(f, pf, criterion.text) for f in facts]
     if criterion.kind == "exclusion":
@@ -177,7 +185,18 @@ def screen(
     return _trial(verdicts, nct_id, title, relevance)
 
 
-def _trial(verdicts: tuple[CriterionVerdict, ...], nct_id: str, title: str, score: float) -> TrialVerdict:
+def _trial(
+    verdicts: tuple[CriterionVerdict, ...],
+    nct_id: str,
+    title: str,
+    score: float,
+    studied: CriterionVerdict | None = None,
+) -> TrialVerdict:
+    """The trial's verdict from its criteria's; ``studied`` (the conditions it studies) is shown
+    first and can make it ineligible or leave it maybe, but never alone makes it eligible."""
+    record = verdicts
+    if studied is not None:
+        verdicts = (studied, *verdicts)
     failed = any(
         (v.kind == "inclusion" and v.verdict == "not_met") or (v.kind == "exclusion" and v.verdict == "met")
         for v in verdicts
@@ -187,7 +206,9 @@ def _trial(verdicts: tuple[CriterionVerdict, ...], nct_id: str, title: str, scor
     verdict: TrialVerdictName
     if failed:
         verdict = "ineligible"
-    elif open_inclusion or not any(v.verdict == "met" for v in decidable):
+    elif open_inclusion or not any(
+        v.verdict == "met" and v.type not in _UNDECIDABLE and v.kind != "unspecified" for v in record
+    ):
         verdict = "maybe"
     else:
         verdict = "eligible"
@@ -206,7 +227,8 @@ def _trial(verdicts: tuple[CriterionVerdict, ...], nct_id: str, title: str, scor
         questions=tuple(questions[:MAX_QUESTIONS]),
         met=sum(v.verdict == "met" for v in verdicts if v.kind == "inclusion"),
         not_met=sum(
-            (v.kind == "inclusion" and v.verdict == "not_met") or (v.kind == "exclusion" and v.verdict == "met")
+            (v.kind == "inclusion" and v.verdict == "not_met")
+            or (v.kind == "exclusion" and v.verdict == "met")
             for v in verdicts
         ),
         unknown=sum(v.verdict == "unknown" for v in decidable),
@@ -216,16 +238,29 @@ def _trial(verdicts: tuple[CriterionVerdict, ...], nct_id: str, title: str, scor
 # --- many trials --------------------------------------------------------------------------------
 
 
+RELEVANT = 0.6
+"""A candidate whose retrieval score is below this share of the best candidate's is ranked after
+the others: eligibility orders trials that are about the patient, it does not make a trial about
+a side condition ("hypertension" in a cancer patient's note) outrank the trials about the disease."""
+
+
 def match_patient(
-    candidates: Sequence[Candidate], patient: Patient, *, limit: int | None = None
+    candidates: Sequence[Candidate],
+    patient: Patient,
+    *,
+    limit: int | None = None,
+    min_relevance: float = RELEVANT,
 ) -> MatchResult:
     """Screen every candidate and rank them: eligible, then maybe, then ineligible; within each,
-    by :func:`rank_score` (retrieval relevance, then how much of the trial the patient is known
-    to meet). A criterion line shared by many trials (boilerplate) is judged once."""
+    by :func:`rank_score` (retrieval relevance, the conditions studied, the criteria met).
+
+    Candidates below ``min_relevance`` times the best relevance come after the rest, ranked the
+    same way among themselves (0 ranks every candidate by verdict first). A criterion line
+    shared by many trials (boilerplate) is judged once."""
     pf = PatientFacts.of(patient)
     memo: dict[tuple[str, str, int], CriterionVerdict] = {}
     top = max((c.relevance for c in candidates), default=0.0) or 1.0
-    screened: list[TrialVerdict] = []
+    ranked: list[tuple[tuple[bool, int, float, str], TrialVerdict]] = []
     for candidate in candidates:
         verdicts = []
         for criterion in candidate.criteria:
@@ -234,19 +269,93 @@ def match_patient(
             if verdict is None:
                 verdict = memo[key] = judge(criterion, pf)
             verdicts.append(verdict)
-        trial = _trial(tuple(verdicts), candidate.nct_id, candidate.title, 0.0)
-        screened.append(msgspec.structs.replace(trial, score=round(rank_score(trial, candidate.relevance / top), 6)))
-    screened.sort(key=lambda t: (_ORDER[t.verdict], -t.score, t.nct_id))
-    return MatchResult(trials=tuple(screened[:limit] if limit is not None else screened), patient=patient)
+        studied = judge(candidate.studied, pf) if candidate.studied is not None else None
+        trial = _trial(tuple(verdicts), candidate.nct_id, candidate.title, 0.0, studied)
+        relevance = candidate.relevance / top
+        score = round(rank_score(trial, relevance, studied), 6)
+        trial = msgspec.structs.replace(trial, score=score)
+        ranked.append(((relevance < min_relevance, _ORDER[trial.verdict], -score, trial.nct_id), trial))
+    ranked.sort(key=lambda item: item[0])
+    trials = [trial for _, trial in ranked]
+    return MatchResult(trials=tuple(trials[:limit] if limit is not None else trials), patient=patient)
 
 
-def rank_score(trial: TrialVerdict, relevance: float) -> float:
-    """Relevance within a verdict: retrieval's score (scaled to 0–1 over the candidates), plus a
-    little for each inclusion criterion the patient is known to meet beyond age and sex (a trial
-    whose condition the patient has is more likely the right one)."""
+STUDIED_WEIGHT = 0.3
+"""What a trial gains in ranking when it studies a condition the patient has (retrieval's score
+is scaled to 0–1 over the candidates)."""
+
+
+def rank_score(trial: TrialVerdict, relevance: float, studied: CriterionVerdict | None = None) -> float:
+    """Relevance within a verdict: retrieval's score (scaled to 0–1 over the candidates), more
+    when the trial studies a condition the patient has, and a little for each further inclusion
+    criterion the patient is known to meet beyond age and sex."""
     specific = sum(
         1
         for v in trial.criteria
-        if v.kind == "inclusion" and v.verdict == "met" and v.type not in ("age", "sex", "healthy_volunteers")
+        if v is not studied
+        and v.kind == "inclusion"
+        and v.verdict == "met"
+        and v.type not in ("age", "sex", "healthy_volunteers")
     )
-    return relevance + 0.05 * min(specific, 4)
+    bonus = STUDIED_WEIGHT if studied is not None and studied.verdict == "met" else 0.0
+    return relevance + bonus + 0.05 * min(specific, 4)
+
+
+# --- a trial as a candidate ---------------------------------------------------------------------
+
+
+def studied_criterion(trial: Trial) -> TypedCriterion | None:
+    """The conditions a trial studies as one inclusion criterion, as the structured age and sex
+    fields are: a patient trial is for patients with one of them. A record that names no
+    condition (a summary-only document) is read for the conditions its title names. None for a
+    trial that accepts healthy volunteers or names no condition at all."""
+    if trial.eligibility.healthy_volunteers:
+        return None
+    if not (trial.conditions or trial.condition_mesh):
+        return _title_conditions(trial)
+    concepts: dict[str, Concept] = {}
+    for mesh in trial.condition_mesh:
+        concepts.setdefault(mesh.term.lower(), Concept(mesh.term, "condition", mesh.id))
+    for name in trial.conditions:
+        concept = concept_for(name, "condition") or Concept(name, "condition")
+        concepts.setdefault(
+            concept.name.lower(), Concept(concept.name, "condition", concept.mesh_id, name.lower())
+        )
+    names = list(dict.fromkeys(trial.conditions or [m.term for m in trial.condition_mesh]))
+    text = "Condition studied: " + "; ".join(names[:6]) + (" …" if len(names) > 6 else "")
+    fact = Fact(type="condition", concepts=tuple(concepts.values()))
+    label = names[0] if len(names) == 1 else f"{names[0]} or another condition studied"
+    return TypedCriterion(
+        kind="inclusion", text=text, type="condition", label=label, facts=(fact,), source="field"
+    )
+
+
+def candidate_from_trial(
+    trial: Trial, relevance: float = 0.0, criteria: tuple[TypedCriterion, ...] | None = None
+) -> Candidate:
+    """A candidate with the trial's typed criteria (computed here unless given, e.g. from the
+    store's derived index) and the conditions it studies as a criterion."""
+    typed = criteria if criteria is not None else typed_criteria(trial)
+    return Candidate(trial.nct_id, trial.title, typed, relevance, studied_criterion(trial))
+
+
+def _title_conditions(trial: Trial) -> TypedCriterion | None:
+    title = trial.brief_title or trial.official_title or ""
+    found = [
+        m.concept
+        for m in scan(title.lower())[0]
+        if m.concept is not None and m.concept.category == "condition"
+    ]
+    concepts = list({c.name.lower(): c for c in found}.values())
+    if not concepts:
+        return None
+    fact = Fact(type="condition", concepts=tuple(concepts))
+    names = ", ".join(c.mention or c.name for c in concepts[:3])
+    return TypedCriterion(
+        kind="inclusion",
+        text=f"Condition studied (from the title): {names}",
+        type="condition",
+        label=names,
+        facts=(fact,),
+        source="field",
+    )

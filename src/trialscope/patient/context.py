@@ -12,6 +12,7 @@ reads their context ("denies chest pain", "mother had breast cancer", "h/o MI").
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -34,7 +35,9 @@ def _pipeline() -> Any:
     from loguru import logger
 
     logger.disable("PyRuSH")  # PyRuSH logs every sentence boundary at DEBUG level
-    import medspacy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # spaCy's CLI module imports an old click name
+        import medspacy
 
     return medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_context"])
 
@@ -43,12 +46,12 @@ def mention_context(text: str, spans: list[tuple[int, int]]) -> list[MentionCont
     """The context of each ``(start, end)`` character span of ``text``, in the order given.
 
     Spans must not overlap; one that falls outside the text gets an empty context."""
+    if not spans:
+        return []
+    nlp = _pipeline()  # first: it imports spaCy with its import-time warning silenced
     from spacy.tokens import Span
     from spacy.util import filter_spans
 
-    if not spans:
-        return []
-    nlp = _pipeline()
     doc = nlp.make_doc(text[:MAX_NOTE_CHARS])
     doc = nlp.get_pipe("medspacy_pyrush")(doc)
     by_span: dict[tuple[int, int], Span] = {}

@@ -175,6 +175,8 @@ class _Reader:
         )
 
     def _observation(self, r: Any, where: str) -> None:
+        from fhir.resources.R4B.quantity import Quantity
+
         if r.status in ("entered-in-error", "cancelled"):
             return
         when = _as_date(r.effectiveDateTime) or _as_date(getattr(r.effectivePeriod, "start", None))
@@ -190,6 +192,9 @@ class _Reader:
             return
         if r.valueQuantity is not None:
             self._quantity(r.code, loinc, r.valueQuantity, when, f"{where}.valueQuantity")
+        elif getattr(r, "valueInteger", None) is not None:  # scores: ECOG 89247-1, Karnofsky 89243-0
+            score = Quantity.model_validate({"value": r.valueInteger})
+            self._quantity(r.code, loinc, score, when, f"{where}.valueInteger")
         if set(loinc) & _BP_PANELS or r.valueQuantity is None:
             for i, component in enumerate(r.component or ()):
                 if component.valueQuantity is not None:

@@ -176,7 +176,7 @@ _GENERIC = frozenset(
 )
 _PREGNANT = re.compile(
     r"\b(?:pregnan(?:t|cy)|gravid|(?:\d{1,2}|twenty|thirty)[\s-]weeks?(?:'|’)?\s(?:of\s)?(?:gestation|pregnant)|"
-    r"weeks? (?:of )?gestation)\b"
+    r"weeks? (?:of )?gestation(?:al age)?)\b"
 )
 _LACTATING = re.compile(r"\b(?:breast[\s-]?feeding|lactating|nursing (?:her|an?) (?:infant|baby))\b")
 
@@ -203,8 +203,9 @@ def _mentions(text: str, folded: str) -> tuple[list[_Found], list[Mention]]:
         found.append(_Found(category, m.start(), m.end(), m.group(1), concept))
     for state, regex in (("pregnancy", _PREGNANT), ("lactation", _LACTATING)):
         for m in regex.finditer(folded):
-            if not any(m.start() < f.end and f.start < m.end() for f in found):
-                found.append(_Found(state, m.start(), m.end(), text[m.start() : m.end()]))
+            # "32 weeks of gestational age" is the patient's pregnancy, not the MeSH term it holds
+            found = [f for f in found if not (m.start() < f.end and f.start < m.end())]
+            found.append(_Found(state, m.start(), m.end(), text[m.start() : m.end()]))
     found.sort(key=lambda f: f.start)
     return _without_overlaps(found), variables
 
@@ -232,6 +233,9 @@ _BLOOD_PRESSURE = re.compile(
 
 
 def _measurements(text: str, folded: str, variables: list[Mention]) -> list[Measurement]:
+    # "Creatinine: 3.6 mg/dL": a colon ties a name to its value in a note, where a criterion's
+    # colon ends a clause; a space keeps every position
+    folded = folded.replace(":", " ")
     values = find_values(folded)
     out: list[Measurement] = []
     seen: set[str] = set()
@@ -342,7 +346,8 @@ def patient_from_note(text: str) -> Patient:
                 evidence=ev,
             )
             (medications if item.kind == "drug" else procedures).append(treatment)
-    if sex is not None and sex[0] == "male":
+    if (sex is not None and sex[0] == "male") or (age is not None and age[0] < 10):
+        # a boy's or a newborn's note speaks of the mother's pregnancy ("born at 38 weeks of gestation")
         pregnant = lactating = None
         evidence.pop("pregnant", None)
         evidence.pop("lactating", None)

@@ -34,36 +34,15 @@ from trialscope.criteria.bounds import variable_facts
 from trialscope.criteria.catalogue import catalogue
 from trialscope.criteria.scan import Mention, scan
 from trialscope.criteria.types import Concept
-from trialscope.criteria.values import find_values
+from trialscope.criteria.values import find_values, fold_characters
 from trialscope.patient.context import MAX_NOTE_CHARS, MentionContext, mention_context
 from trialscope.patient.profile import Condition, Evidence, Measurement, Patient, Treatment
 from trialscope.patient.vocabulary import abbreviations
 
-# characters folded one for one, so positions in the folded text are positions in the note
-_FOLD = str.maketrans(
-    {
-        "µ": "u",
-        "μ": "u",
-        "–": "-",
-        "—": "-",
-        "−": "-",
-        "‐": "-",
-        "‑": "-",
-        "×": "x",
-        "\u00a0": " ",
-        "\u2009": " ",
-        "\u202f": " ",
-        "’": "'",
-        "≧": "≥",
-        "≦": "≤",
-        "\t": " ",
-    }
-)
-
 
 def fold(text: str) -> str:
     """Lower case, with the criteria's character folding, keeping every position."""
-    out = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text.translate(_FOLD))
+    out = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in fold_characters(text))
     return out if len(out) == len(text) else text.lower()[: len(text)].ljust(len(text))
 
 

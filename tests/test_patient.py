@@ -299,6 +299,8 @@ def test_fhir_bundle() -> None:
     [
         (b"not json", "not valid JSON"),
         (b"[]", "not a Bundle"),
+        (bundle({"resourceType": ""}), "unknown resourceType"),
+        (bundle({"resourceType": "NoSuchThing"}), "not valid"),
         ({"resourceType": "Patient"}, "not a Bundle"),
         (bundle({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
                  "valueQuantity": {"value": "abc"}}), "valueQuantity"),

@@ -64,6 +64,9 @@ def patient_from_fhir(data: str | bytes | dict[str, Any], *, as_of: date | None 
         bundle = Bundle.model_validate(obj)
     except (ValidationError, ValueError, TypeError) as exc:
         raise PatientError(f"The FHIR bundle is not valid: {_first_error(exc)}.") from exc
+    except (KeyError, ImportError, AttributeError) as exc:
+        # fhir.resources looks a resource's class up by its resourceType and fails on an unknown one
+        raise PatientError("The FHIR bundle is not valid: an entry has an unknown resourceType.") from exc
     reader = _Reader(as_of or date.today())
     for entry in bundle.entry or ():
         resource = entry.resource

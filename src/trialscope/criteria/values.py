@@ -52,12 +52,18 @@ _SYMBOLS = re.compile(
 _SYMBOL_MAP = {"&gt;": ">", "&lt;": "<"}
 
 
+def fold_characters(text: str) -> str:
+    """One character for another (µ -> u, – -> -, ≧ -> ≥, superscript digits -> digits), so every
+    position is kept: what a patient note is read with, its evidence spans staying true."""
+    return text.translate(_CHARS).translate(_SUPERSCRIPT)
+
+
 def normalise(text: str) -> str:
     """The line as the value and cue finders read it (same length is NOT kept)."""
     out = _ESCAPE.sub(r"\1", text)
     if "10" in out:
         out = _EXPONENT.sub(lambda m: "10^" + m.group(1).translate(_SUPERSCRIPT), out)
-    out = out.translate(_CHARS).translate(_SUPERSCRIPT).lower()
+    out = fold_characters(out).lower()
     return _SYMBOLS.sub(_symbol, out)
 
 

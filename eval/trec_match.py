@@ -1,0 +1,305 @@
+"""Matching quality on TREC Clinical Trials 2021: each topic as a patient note, screened and ranked.
+
+    python eval/trec_match.py                       # build the corpus store once, match, report
+    python eval/trec_match.py --write docs/PERFORMANCE.md
+
+What a user would do, for each of the 75 topics: paste the description as a note; TrialScope
+reads it into a patient profile (:func:`trialscope.patient.patient_from_note`), finds candidates
+by the public search API (the salient words of the note joined by OR, as
+``eval/trec_search.py`` does, the top ``--candidates``), screens each candidate's typed criteria
+against the profile and ranks them eligible, maybe, ineligible (:func:`trialscope.match.match_patient`).
+No query is built by hand from the topic.
+
+Corpus (the issue's): every full record in ``../shared/data/ctgov`` (API v2, v1, legacy XML)
+plus the TREC 2021 partial documents (title, summary, description; no criteria), a full record
+replacing the partial document of the same trial. Typed criteria are computed once for every
+trial (``criteria.typed_criteria``), as the store's derived index will.
+
+Reported: NDCG@10 (gains 0/1/2), P@10 on eligible (grade 2), P@10 on any relevant (grade >= 1),
+and how often an eligible trial is ranked above an excluded one (grade 1) among the pairs of a
+topic's judged trials that were retrieved; for the search ranking alone and after screening.
+Also the speed of screening: one patient against 10,000 candidates' typed criteria, one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from trec_search import (
+    CTGOV,
+    TREC,
+    TermPicker,
+    load_partial_docs,
+    load_qrels,
+    ndcg_at,
+    precision_at,
+)
+
+from trialscope.ctgov.sources import Rejected, iter_source_records, parse_source_record
+from trialscope.errors import ParseError
+from trialscope.match import Candidate, candidate_from_trial, match_patient
+from trialscope.match.retrieval import condition_phrases
+from trialscope.patient import Patient, patient_from_json, patient_from_note
+from trialscope.search import SEARCH_INDEX, SearchQuery, search_trials
+from trialscope.store import StoredRecord, open_store, refresh_indexes
+
+
+def build_corpus(db: Path) -> dict[str, int]:
+    """Every full record of the shared data plus the TREC partial documents, in a fresh store."""
+    partial = load_partial_docs(TREC / "partial_docs.jsonl")
+    if db.exists():
+        db.unlink()
+    store = open_store(db)
+    store.upsert_trials(
+        StoredRecord(t, orjson.dumps({"nct_id": t.nct_id}), "partial_docs.jsonl") for t in partial.values()
+    )
+    full: dict[str, StoredRecord] = {}
+    for item in iter_source_records(CTGOV):
+        if isinstance(item, Rejected):
+            continue
+        try:
+            trial = parse_source_record(item)
+        except ParseError:
+            continue
+        if trial.summary_only:
+            continue
+        known = full.get(trial.nct_id)
+        if known is None or (trial.last_update or "") > (known.trial.last_update or ""):
+            full[trial.nct_id] = StoredRecord(trial, item.raw, item.source)
+    store.upsert_trials(full.values())
+    refresh_indexes(store, [SEARCH_INDEX], full=True)
+    counts = {"trials": store.count(), "partial": len(partial), "full": len(full)}
+    store.close()
+    return counts
+
+
+def type_corpus(store: object) -> tuple[dict[str, Candidate], float]:
+    """Every trial as a candidate: its typed criteria and the conditions it studies
+    (:func:`trialscope.match.candidate_from_trial`), and the CPU seconds it took."""
+    started = time.process_time()
+    typed: dict[str, Candidate] = {}
+    for trial in store.iter_trials(results=False):  # type: ignore[attr-defined]
+        typed[trial.nct_id] = candidate_from_trial(trial)
+    return typed, time.process_time() - started
+
+
+def eligible_above_excluded(ranked: Sequence[str], judgments: dict[str, int]) -> tuple[int, int]:
+    """(pairs in order, pairs) over a topic's eligible x excluded trials of which at least one was
+    ranked; an unranked trial counts as ranked last."""
+    position = {doc: i for i, doc in enumerate(ranked)}
+    last = len(ranked)
+    eligible = [position.get(d, last) for d, g in judgments.items() if g == 2]
+    excluded = [position.get(d, last) for d, g in judgments.items() if g == 1]
+    good = total = 0
+    for e in eligible:
+        for x in excluded:
+            if e == last and x == last:
+                continue
+            total += 1
+            good += e < x
+    return good, total
+
+
+def evaluate(
+    store: object,
+    typed: dict[str, Candidate],
+    topics: list[dict[str, str]],
+    qrels: dict[str, dict[str, int]],
+    *,
+    terms: int,
+    candidates: int,
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Mean metrics per run (search order, after screening) and the verdict counts."""
+    picker = TermPicker(store)
+    runs: dict[str, dict[str, list[float]]] = {
+        name: {"ndcg": [], "p_eligible": [], "p_relevant": [], "pairs_good": [], "pairs": []}
+        for name in ("words", "search", "match", "demote")
+    }
+    verdicts: dict[str, float] = {"eligible": 0, "maybe": 0, "ineligible": 0, "ms_note": 0.0, "ms_match": 0.0}
+    for topic in topics:
+        judgments = qrels.get(topic["_id"], {})
+        started = time.perf_counter()
+        patient = patient_from_note(topic["text"])
+        verdicts["ms_note"] += (time.perf_counter() - started) * 1000
+        words = picker.pick(topic["text"], terms)
+        plain = search_trials(
+            store,  # type: ignore[arg-type]
+            SearchQuery(text=" OR ".join(words), limit=10),
+            timeout_s=60,
+        ).hits
+        hits = search_trials(
+            store,  # type: ignore[arg-type]
+            SearchQuery(text=" OR ".join(words + condition_phrases(patient)), limit=candidates),
+            timeout_s=60,
+        ).hits
+        found = [replace(typed[h.nct_id], relevance=h.score) for h in hits if h.nct_id in typed]
+        started = time.perf_counter()
+        result = match_patient(found, patient)
+        verdicts["ms_match"] += (time.perf_counter() - started) * 1000
+        for trial in result.trials:
+            verdicts[trial.verdict] += 1
+        demoted = sorted(result.trials, key=lambda t: (t.verdict == "ineligible", -t.score))
+        for name, ranked in (
+            ("words", [h.nct_id for h in plain]),
+            ("search", [h.nct_id for h in hits]),
+            ("match", [t.nct_id for t in result.trials]),
+            ("demote", [t.nct_id for t in demoted]),
+        ):
+            run = runs[name]
+            run["ndcg"].append(ndcg_at(ranked, judgments))
+            run["p_eligible"].append(precision_at(ranked, judgments, 2))
+            run["p_relevant"].append(precision_at(ranked, judgments, 1))
+            good, total = eligible_above_excluded(ranked, judgments)
+            run["pairs_good"].append(good)
+            run["pairs"].append(total)
+    out = {}
+    for name, run in runs.items():
+        out[name] = {k: statistics.mean(run[k]) for k in ("ndcg", "p_eligible", "p_relevant")}
+        out[name]["above"] = sum(run["pairs_good"]) / max(1, sum(run["pairs"]))
+    for key in ("ms_note", "ms_match"):
+        verdicts[key] /= len(topics)
+    return out, verdicts
+
+
+SPEED_PATIENT = {
+    "age": 62,
+    "sex": "female",
+    "conditions": ["breast cancer", "hypertension", {"name": "diabetes", "negated": True}],
+    "measurements": [
+        {"variable": "ecog", "value": 1},
+        {"variable": "creatinine", "value": 1.1, "unit": "mg/dL"},
+        {"variable": "anc", "value": 2100, "unit": "/uL"},
+        {"variable": "platelets", "value": 180000, "unit": "/uL"},
+        {"variable": "hemoglobin", "value": 11.2, "unit": "g/dL"},
+        {"variable": "lvef", "value": 55, "unit": "%"},
+    ],
+    "medications": ["tamoxifen", {"name": "paclitaxel", "end": "2021-01-10"}],
+    "pregnant": False,
+    "as_of": "2021-06-01",
+}
+
+
+def screening_speed(
+    typed: dict[str, Candidate], patients: list[Patient], n: int = 10_000
+) -> list[tuple[float, int]]:
+    """CPU seconds to screen each patient against ``n`` candidates (the trials with criteria,
+    cycled when fewer), and the number of criteria screened."""
+    pool = [c for c in typed.values() if c.criteria]
+    chosen = [pool[i % len(pool)] for i in range(n)]
+    count = sum(len(c.criteria) for c in chosen)
+    out = []
+    for patient in patients:
+        gc.collect()
+        started = time.process_time()
+        match_patient(chosen, patient)
+        out.append((time.process_time() - started, count))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", default="/tmp/trialscope-eval/trec2021-all.db", help="the corpus store")
+    parser.add_argument("--rebuild", action="store_true", help="build the corpus store again")
+    parser.add_argument("--terms", type=int, default=24, help="salient words per topic (default 24)")
+    parser.add_argument("--candidates", type=int, default=200, help="candidates screened per topic")
+    parser.add_argument("--topics", type=int, default=0, help="only the first N topics (0: all)")
+    parser.add_argument("--write", help="append the figures to this Markdown file's '## Search' section")
+    args = parser.parse_args(argv)
+
+    qrels = load_qrels(TREC / "qrels.tsv")
+    topics = [
+        orjson.loads(line) for line in (TREC / "queries.jsonl").read_bytes().splitlines() if line.strip()
+    ]
+    if args.topics:
+        topics = topics[: args.topics]
+    db = Path(args.db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if args.rebuild or not db.exists():
+        started = time.perf_counter()
+        counts = build_corpus(db)
+        print(f"corpus store built in {time.perf_counter() - started:.0f} s: {counts}", file=sys.stderr)
+    store = open_store(db, readonly=True)
+    n_partial = dict(store.count_by("trials", "source_format")).get("trec-partial", 0)
+    typed, typing_s = type_corpus(store)
+    lines_typed = sum(len(c.criteria) for c in typed.values())
+    print(
+        f"typed {sum(1 for c in typed.values() if c.criteria):,} trials ({lines_typed:,} criteria) in {typing_s:.1f} s CPU",
+        file=sys.stderr,
+    )
+
+    speed = screening_speed(
+        typed, [patient_from_json(orjson.dumps(SPEED_PATIENT)), patient_from_note(topics[0]["text"])]
+    )
+    results, verdicts = evaluate(store, typed, topics, qrels, terms=args.terms, candidates=args.candidates)
+    rows = [
+        f"| {name} | {r['ndcg']:.4f} | {r['p_eligible']:.4f} | {r['p_relevant']:.4f} | {r['above']:.3f} |"
+        for name, r in (
+            ("search: OR of salient words", results["words"]),
+            ("search: salient words + the note's conditions as phrases (candidates)", results["search"]),
+            (
+                "`match`: candidates screened, eligible / maybe / ineligible (relevance gate 0.6)",
+                results["match"],
+            ),
+            ("candidates screened, only ineligible moved last", results["demote"]),
+        )
+    ]
+    total = verdicts["eligible"] + verdicts["maybe"] + verdicts["ineligible"]
+    report = "\n".join(
+        [
+            f"### Matching quality — TREC Clinical Trials 2021, {time.strftime('%Y-%m-%d')}",
+            "",
+            (
+                f"`python eval/trec_match.py` — {len(topics)} topics, {sum(len(v) for v in qrels.values()):,} "
+                f"judgments; corpus {store.count():,} trials ({store.count() - n_partial:,} full registry records "
+                f"from shared/data/ctgov, {n_partial:,} TREC partial documents without criteria); each topic "
+                f"read as a note, candidates the top {args.candidates} of an OR of up to {args.terms} salient "
+                "words and the conditions read from the note, then screened and ranked. Eligible-above-excluded "
+                "counts the pairs (eligible, excluded) of a topic's judged trials of which one at least was "
+                "ranked. Issue baseline on this corpus (whole topic as one BM25 query): NDCG@10 0.2178, "
+                "P@10 0.3133; target NDCG@10 ≥ 0.44."
+            ),
+            "",
+            "| ranking | NDCG@10 | P@10 (eligible) | P@10 (eligible or excluded) | eligible above excluded |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+            (
+                f"Verdicts over the {total:,.0f} screened candidates: {verdicts['eligible']:,.0f} eligible, "
+                f"{verdicts['maybe']:,.0f} maybe, {verdicts['ineligible']:,.0f} ineligible. Per topic: note read "
+                f"in {verdicts['ms_note']:.0f} ms, candidates screened and ranked in {verdicts['ms_match']:.0f} ms."
+            ),
+            "",
+            (
+                f"Screening speed (one core, CPU time): typed criteria of {store.count() - n_partial:,} full records computed "
+                f"once in {typing_s:.1f} s ({lines_typed:,} criteria); one patient against 10,000 candidates "
+                f"({speed[0][1]:,} criteria): "
+                + ", ".join(f"{s:.2f} s" for s, _ in speed)
+                + " (a JSON profile with labs; the note of topic 1)."
+            ),
+            "",
+        ]
+    )
+    print(report)
+    if args.write:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+        from bench_search import append_report
+
+        append_report(Path(args.write), report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

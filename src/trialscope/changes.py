@@ -110,15 +110,17 @@ def _candidates(store: SqliteStore, since: str) -> list[_Candidate]:
                                    "No longer listed by the registry (kept here).")  # fmt: skip
     rows = store.select_range(
         "trials",
-        ("nct_id", "last_update", "first_post_date", "brief_title", "official_title", "overall_status"),
+        ("nct_id", "last_update", "first_post_date", "brief_title", "official_title", "overall_status",
+         "has_results"),
         "last_update",
         since,
         _AFTER_ALL,
         limit=1 << 62,
-    )
+    )  # fmt: skip
     updated = [r for r in rows if r[0] not in found]
-    trials = store.get_trials([r[0] for r in updated], results=False)
-    for nct_id, last_update, first_post, brief, official, status in updated:
+    # Only a trial with results can have had them first posted: only those are read whole.
+    trials = store.get_trials([r[0] for r in updated if r[6] and not (r[2] and r[2] >= since)], results=False)
+    for nct_id, last_update, first_post, brief, official, status, _ in updated:
         trial = trials.get(nct_id)
         results = trial.results_first_post_date.date if trial and trial.results_first_post_date else None
         title = brief or official or nct_id

@@ -399,9 +399,9 @@ def _key(item: Any) -> bytes:
 def json_paths(old: Any, new: Any, path: str = "") -> list[PathChange]:
     """Every place two JSON values differ, as paths (``a.b[2].c``); at most :data:`MAX_PATHS`.
 
-    Lists are compared by their items: an item kept (anywhere in the list) is no change, so
-    a site added first does not move every site after it; items that differ are paired in
-    order and compared inside.
+    Lists are aligned item by item (as a text diff aligns lines): a site added first does not
+    move every site after it; an item changed where it stands is compared inside; removed
+    items are named by their old position, added ones by their new.
     """
     out: list[PathChange] = []
     for change in _walk(old, new, path):
@@ -424,23 +424,17 @@ def _walk(old: Any, new: Any, path: str) -> Iterator[PathChange]:
     elif isinstance(old, list) and isinstance(new, list):
         if old == new:
             return
-        pool: dict[bytes, list[int]] = {}
-        for i, item in enumerate(new):
-            pool.setdefault(_key(item), []).append(i)
-        gone = []
-        for i, item in enumerate(old):
-            match = pool.get(_key(item))
-            if match:
-                match.pop(0)
-            else:
-                gone.append(i)
-        came = sorted(i for left in pool.values() for i in left)
-        for i, j in zip(gone, came, strict=False):
-            yield from _walk(old[i], new[j], f"{path}[{j}]")
-        for i in gone[len(came) :]:
-            yield PathChange(f"{path}[{i}]", "removed")
-        for j in came[len(gone) :]:
-            yield PathChange(f"{path}[{j}]", "added")
+        matcher = difflib.SequenceMatcher(a=[_key(x) for x in old], b=[_key(x) for x in new], autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                continue
+            paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+            for k in range(paired):  # an item changed where it stands: compared inside
+                yield from _walk(old[i1 + k], new[j1 + k], f"{path}[{j1 + k}]")
+            for i in range(i1 + paired, i2):
+                yield PathChange(f"{path}[{i}]", "removed")
+            for j in range(j1 + paired, j2):
+                yield PathChange(f"{path}[{j}]", "added")
     elif old != new or type(old) is not type(new):
         yield PathChange(path, "changed")
 

@@ -34,6 +34,12 @@ FORMAT_WORDS = {
     "xml": "legacy XML",
     "csv": "a CSV export",
 }
+ORIGIN_WORDS = {
+    "file": "a file",
+    "bulk": "the registry's bulk download",
+    "sync": "a sync",
+    "history": "the registry's own history",
+}
 
 
 class VersionEntry(msgspec.Struct, frozen=True):

@@ -74,7 +74,7 @@ def _versions(text: str) -> tuple[int, int]:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from trialscope.history import compare_versions, record_history
+    from trialscope.history import FORMAT_WORDS, ORIGIN_WORDS, compare_versions, record_history
 
     nct_id = check_nct_id(args.nct_id)
     if args.backfill:
@@ -117,8 +117,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     print(f"{n} version{'s' if n != 1 else ''} kept{removed}.")
     for v in history.versions:
         number = f", registry version {v.registry_version}" if v.registry_version is not None else ""
+        shape = FORMAT_WORDS.get(v.source_format, v.source_format)
+        origin = ORIGIN_WORDS.get(v.origin, v.origin)
         print(
-            f"\nv{v.number}  {v.last_update or 'undated'}  {v.source_format}, {v.origin}{number}; seen {v.seen_at}"
+            f"\nv{v.number}  {v.last_update or 'undated'}  {shape}, from {origin}{number}; seen {v.seen_at}"
         )
         for change in v.changes:
             print(f"    {change.line}")

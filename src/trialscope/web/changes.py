@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from trialscope.changes import KIND_WORDS, changes_since, check_since, default_since
 from trialscope.errors import QueryError, WatchError
-from trialscope.history import compare_versions, record_history
+from trialscope.history import FORMAT_WORDS, ORIGIN_WORDS, compare_versions, record_history
 from trialscope.render.words import words_for
 from trialscope.search import query_from_params
 from trialscope.watch import EVENT_WORDS, add_watch, list_watches, watch_events
@@ -72,6 +72,8 @@ def history_page(request: Request) -> Response:
         "versions": list(reversed(history.versions)),
         "pair": pair,
         "status_words": lambda code: words_for("status", code),
+        "format_words": FORMAT_WORDS,
+        "origin_words": ORIGIN_WORDS,
         "api_url": f"/api/v1/trials/{nct_id}/history",
     }
     return render(request, "history.html", context)

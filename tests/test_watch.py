@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from trialscope.cli import main
 from trialscope.errors import WatchError
-from trialscope.mail import MailSettings, send_reports
+from trialscope.mail import MailSettings, deliver_by_mail, send_reports
 from trialscope.search import SearchQuery
 from trialscope.watch import add_watch, check_watch, get_watch, list_watches, remove_watch, watch_events
 from trialscope.web import create_app
@@ -137,6 +137,17 @@ def test_alerts_go_out_through_a_real_smtp_server(watched: dict[str, Any], smtp_
     for nct_id in ids[:4]:
         assert nct_id in body
 
+    # An alert that cannot be sent leaves its check unrecorded: the next check reports it again.
+    post(server, dict(study(server, ids[4]), hasResults=True), on="2030-05-01")
+    sync_changes(store, server)
+    down = MailSettings("127.0.0.1", 1, to=("x@example.org",))
+    with pytest.raises(WatchError, match="Could not send the alert e-mail through 127.0.0.1:1"):
+        check_watch(store, "All five", deliver=deliver_by_mail(down))
+    [event] = check_watch(store, "All five", deliver=deliver_by_mail(mail)).events
+    assert (event.nct_id, event.kind) == (ids[4], "results")
+    assert inbox.messages[-1]["Subject"] == "TrialScope: 1 change for 'All five'"
+    assert check_watch(store, "All five", deliver=deliver_by_mail(down)).events == []  # nothing to send
+
     wrong = MailSettings(inbox.host, inbox.port, user="alerts", password="wrong", to=("x@example.org",))
     with pytest.raises(WatchError, match=rf"through 127\.0\.0\.1:{inbox.port}: the server answered 535"):
         send_reports(wrong, reports, watches)
@@ -171,6 +182,10 @@ def test_the_cli_adds_lists_checks_emails_and_removes(
     inbox = smtp_server()
     monkeypatch.setenv("TRIALSCOPE_SMTP_HOST", inbox.host)
     monkeypatch.setenv("TRIALSCOPE_SMTP_PORT", str(inbox.port))
+    monkeypatch.setenv("TRIALSCOPE_SMTP_TO", "team@example.org")
+    monkeypatch.delenv("TRIALSCOPE_SMTP_TO")
+    assert main(["watch", "check", "--db", db]) == 1  # a watch without an address: said before any check
+    assert "No one to send the alerts of watch 'recruiting five' to" in capsys.readouterr().err
     monkeypatch.setenv("TRIALSCOPE_SMTP_TO", "team@example.org")
     assert main(["watch", "check", "All five", "--db", db]) == 0
     out = capsys.readouterr()

@@ -1,11 +1,11 @@
 """Alert e-mails of saved searches, sent through an SMTP server (the ``smtp_*`` settings).
 
-    settings = MailSettings.resolve()                  # TRIALSCOPE_SMTP_HOST and the rest
-    if settings.enabled:
-        send_reports(settings, reports, watches)       # one e-mail per watch with news
+    mail = MailSettings.resolve()                      # TRIALSCOPE_SMTP_HOST and the rest
+    check_watches(store, deliver=deliver_by_mail(mail))   # each watch's news e-mailed as it is found
 
 One plain-text message per watch that found something: a line per trial (what happened, its
-title and a link), to the watch's own address or else to ``smtp_to``. STARTTLS and a login are
+title and a link), to the watch's own address or else to ``smtp_to``. Delivered from inside a
+check, an e-mail that cannot be sent leaves the check unrecorded, so no alert is lost. STARTTLS and a login are
 used when the settings ask for them; any failure is one :class:`~trialscope.errors.WatchError`
 sentence naming the server.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -104,6 +104,25 @@ def report_message(report: WatchReport, watch: Watch, mail: MailSettings) -> Ema
     )
     message.set_content("\n".join(lines) + "\n")
     return message
+
+
+def check_recipients(mail: MailSettings, watches: Sequence[Watch]) -> None:
+    """WatchError when a watch's alerts would have no one to go to (said before any check runs)."""
+    for watch in watches:
+        if not watch.email and not mail.to:
+            raise WatchError(
+                f"No one to send the alerts of watch {watch.name!r} to: set TRIALSCOPE_SMTP_TO or add the "
+                "watch with --email (or check with --no-email)."
+            )
+
+
+def deliver_by_mail(mail: MailSettings) -> Callable[[Watch, WatchReport], None]:
+    """A ``deliver`` for :func:`trialscope.watch.check_watch`: the report e-mailed, or WatchError."""
+
+    def deliver(watch: Watch, report: WatchReport) -> None:
+        send_reports(mail, [report], {watch.name: watch})
+
+    return deliver
 
 
 def send_reports(mail: MailSettings, reports: Sequence[WatchReport], watches: Mapping[str, Watch]) -> int:

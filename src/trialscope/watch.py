@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -242,8 +242,16 @@ def _compare(
     return None
 
 
-def check_watch(store: SqliteStore, name: str) -> WatchReport:
-    """Run a watch's search, say what is new or changed since its last check, and keep what it saw."""
+Deliver = Callable[[Watch, "WatchReport"], None]
+
+
+def check_watch(store: SqliteStore, name: str, *, deliver: Deliver | None = None) -> WatchReport:
+    """Run a watch's search, say what is new or changed since its last check, and keep what it saw.
+
+    ``deliver(watch, report)`` (an e-mail, say) runs before what the check saw is kept, when it
+    found something: if it fails, nothing is kept, so the next check reports the same again and
+    no alert is lost.
+    """
     watch = get_watch(store, name)
     seen = _snapshot(store, watch.query)
     before = {
@@ -273,13 +281,18 @@ def check_watch(store: SqliteStore, name: str) -> WatchReport:
             [(None, watch.name, now, e.nct_id, e.kind, e.date, e.title, e.summary) for e in events],
         )
         store.update_in("watches", {"checked_at": now}, "name", [watch.name])
-    return WatchReport(watch.name, watch.checked_at, now, len(seen), events)
+        report = WatchReport(watch.name, watch.checked_at, now, len(seen), events)
+        if deliver is not None and events:
+            deliver(watch, report)
+    return report
 
 
-def check_watches(store: SqliteStore, names: Iterable[str] | None = None) -> list[WatchReport]:
-    """Check some watches (every one by default), in name order."""
+def check_watches(
+    store: SqliteStore, names: Iterable[str] | None = None, *, deliver: Deliver | None = None
+) -> list[WatchReport]:
+    """Check some watches (every one by default), in name order (see :func:`check_watch`)."""
     chosen = [get_watch(store, n).name for n in names] if names else [w.name for w in list_watches(store)]
-    return [check_watch(store, name) for name in chosen]
+    return [check_watch(store, name, deliver=deliver) for name in chosen]
 
 
 def watch_events(store: SqliteStore, name: str, limit: int = EVENTS_KEPT) -> list[WatchEvent]:

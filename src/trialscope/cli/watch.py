@@ -117,13 +117,18 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from trialscope.mail import MailSettings, send_reports
-    from trialscope.watch import EVENT_WORDS, check_watches, get_watch
+    from trialscope.mail import MailSettings, check_recipients, deliver_by_mail
+    from trialscope.watch import EVENT_WORDS, check_watches, get_watch, list_watches
 
     mail = MailSettings.resolve()
+    email = mail.enabled and not args.no_email
     store = open_from_args(args)
+    if email:
+        check_recipients(
+            mail, [get_watch(store, n) for n in args.names] if args.names else list_watches(store)
+        )
     _search_ready(store)
-    reports = check_watches(store, args.names or None)
+    reports = check_watches(store, args.names or None, deliver=deliver_by_mail(mail) if email else None)
     if args.format == "json":
         print(msgspec.json.format(msgspec.json.encode(reports), indent=2).decode())
     else:
@@ -138,9 +143,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             for event in report.events:
                 detail = f": {event.summary}" if event.summary else ""
                 print(f"  {event.nct_id}  {EVENT_WORDS[event.kind]}{detail}")
-    if mail.enabled and not args.no_email:
-        watches = {r.name: get_watch(store, r.name) for r in reports}
-        sent = send_reports(mail, reports, watches)
+    if email:
+        sent = sum(1 for r in reports if r.events)
         print(
             f"{sent} alert e-mail{'s' if sent != 1 else ''} sent through {mail.host}:{mail.port}.",
             file=sys.stderr,

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from trialscope.changes import KIND_WORDS, changes_since, check_since, default_since
-from trialscope.errors import QueryError, WatchError
+from trialscope.errors import QueryError, StoreError, WatchError
 from trialscope.history import FORMAT_WORDS, ORIGIN_WORDS, compare_versions, record_history
 from trialscope.render.words import words_for
 from trialscope.search import query_from_params
@@ -221,4 +221,7 @@ async def save_watch(request: Request) -> Response:
         )
     except WatchError as exc:
         return render(request, "watches.html", _watches_context(request, str(exc), name), status=400)
+    except StoreError:
+        message = "This server cannot save searches: its store cannot be written."
+        return render(request, "watches.html", _watches_context(request, message, name), status=503)
     return RedirectResponse(url_with({"saved": watch.name}, "/watches"), status_code=303)

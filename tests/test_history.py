@@ -264,3 +264,27 @@ def test_the_trial_page_history_page_and_api(synced: Any, ctgov_server: Any) -> 
         assert why == {"field": "why_stopped", "label": "Why stopped", "text": "(none) → Funding paused",
                        "paths": ["protocolSection.statusModule.whyStopped"]}  # fmt: skip
         assert client.get("/api/v1/trials/NCT00000000/history").status_code == 404
+
+
+def test_a_trial_stored_before_versions_were_kept(synced: Any) -> None:
+    """A store upgraded from schema 1 has trials without kept versions: their history is empty,
+    not missing, and the trial page says so."""
+    import sqlite3
+
+    from starlette.testclient import TestClient
+
+    from trialscope.web import create_app
+
+    nct_id = synced.nct_ids()[0]
+    synced.close()
+    with sqlite3.connect(synced.path) as conn:
+        conn.execute("DELETE FROM trial_versions WHERE nct_id = ?", (nct_id,))
+    store = open_store(synced.path)
+    history = record_history(store, nct_id)
+    assert history.versions == [] and history.title == store.get_trial(nct_id).title
+    assert latest_change(store, nct_id).versions == 0
+    with TestClient(create_app(store.path)) as client:
+        assert "No version of this record is kept yet" in client.get(f"/trials/{nct_id}").text
+        assert client.get(f"/api/v1/trials/{nct_id}/history").json()["versions"] == []
+        assert client.get(f"/trials/{nct_id}/history").status_code == 200
+    store.close()

@@ -191,8 +191,10 @@ def _entry(number: int, parsed: _Parsed, previous: _Parsed | None) -> VersionEnt
 
 
 def _parsed_versions(store: SqliteStore, nct_id: str) -> list[_Parsed]:
+    """Every kept version parsed; none for a trial stored before versions were kept (a store
+    upgraded from schema 1); TrialNotFoundError when there is no such trial at all."""
     versions = store.versions(nct_id)
-    if not versions:
+    if not versions and not store.has_trial(nct_id):
         raise TrialNotFoundError(nct_id)
     return [_Parsed(v) for v in versions]
 
@@ -203,6 +205,8 @@ def record_history(store: SqliteStore, nct_id: str) -> RecordHistory:
     parsed = _parsed_versions(store, nct_id)
     entries = [_entry(i + 1, p, parsed[i - 1] if i else None) for i, p in enumerate(parsed)]
     newest = next((p.trial for p in reversed(parsed) if p.trial is not None), None)
+    if newest is None and store.has_trial(nct_id):
+        newest = store.get_trial(nct_id)
     title = newest.title if newest is not None else nct_id
     return RecordHistory(nct_id, title, store.removed_at(nct_id), entries)
 

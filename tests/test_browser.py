@@ -54,6 +54,7 @@ SECTION_TITLES = [
     "Countries",
     "Other Identifiers",
     "More Related Trials",
+    "Record History",
 ]
 
 
@@ -350,3 +351,38 @@ def test_empty_store_page_in_the_browser(tmp_path: Path, browser: Any) -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_record_history_and_saving_a_search_as_a_watch(server: str, page: Any) -> None:
+    """A trial kept in two versions (two legacy XML files of NCT00513591): the trial page's Record
+    History line leads to every version and the two side by side; then a search is saved as a
+    watch from the search page and listed with its feed."""
+    page.goto(f"{server}/trials/NCT00513591")
+    section = page.locator("section#record-history")
+    assert "Last change (2017-06-16): " in section.inner_text()
+    section.get_by_role("link", name="Every version (2) and a side-by-side comparison").click()
+    page.wait_for_url("**/trials/NCT00513591/history")
+    assert page.locator("li.version h2").all_inner_texts() == [
+        "Version 2: 2017-06-16",
+        "Version 1: 2016-06-14",
+    ]
+    changed = page.locator("table.side-by-side tr.changed")
+    assert changed.count() >= 2
+    enrollment = page.locator("table.side-by-side tr.changed", has_text="Enrollment")
+    assert (
+        enrollment.locator("del").inner_text() == "500 (estimated)"
+        and enrollment.locator("ins").inner_text() == "1,000 (estimated)"
+    )
+    shot(page, "11-record-history", full=True)
+
+    page.goto(f"{server}/?q=lupus&status=RECRUITING")
+    page.get_by_label("Save this search as a watch").fill("Lupus trials recruiting")
+    page.locator(".save-watch").get_by_role("button", name="Save").click()
+    page.wait_for_url("**/watches?saved=*")
+    assert page.get_by_role("status").inner_text().startswith("Saved “Lupus trials recruiting”")
+    watch = page.locator("li.watch", has_text="Lupus trials recruiting")
+    assert watch.get_by_role("link", name="The search").get_attribute("href") == "/?q=lupus&status=RECRUITING"
+    assert watch.get_by_role("link", name="Alerts (Atom)").get_attribute("href") == (
+        "/feeds/watches/Lupus%20trials%20recruiting.atom"
+    )
+    shot(page, "12-watches")

@@ -8,7 +8,8 @@
     │   └── SchemaVersionError       the store was written by another schema version
     ├── TrialNotFoundError           no trial with that NCT id in the store
     ├── QueryError                   a search or filter a user gave that cannot run
-    └── SyncError                    ClinicalTrials.gov (or a stand-in) could not be used
+    ├── SyncError                    ClinicalTrials.gov (or a stand-in) could not be used
+    └── WatchError                   a saved search that cannot be saved, found or its alert sent
 
 Every message is one sentence a user can act on.
 """
@@ -87,3 +88,7 @@ class SyncError(TrialScopeError):
         self.url = url
         self.status = status
         self.attempts = attempts
+
+
+class WatchError(TrialScopeError):
+    """A saved search (a watch) that cannot be saved or found, or whose alert e-mail cannot be sent."""

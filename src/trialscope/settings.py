@@ -46,6 +46,17 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "api_url", "https://clinicaltrials.gov", "the ClinicalTrials.gov site root a sync reads from"
         ),
+        # Alerts of saved searches (trialscope watch check): e-mail through this SMTP server.
+        Setting("smtp_host", "", "SMTP server that sends watch alerts (none: no e-mail)"),
+        Setting("smtp_port", "25", "its port (587 with STARTTLS, usually)"),
+        Setting("smtp_starttls", "no", "yes: switch to TLS with STARTTLS before sending"),
+        Setting("smtp_user", "", "user name to log in with (none: no login)"),
+        Setting("smtp_password", "", "password to log in with (set it in the environment)"),
+        Setting("smtp_from", "trialscope@localhost", "the sender of watch alerts"),
+        Setting("smtp_to", "", "where watch alerts go (comma list), unless a watch names its own"),
+        Setting(
+            "site_url", "", "this TrialScope's web address, for links in alerts (none: ClinicalTrials.gov)"
+        ),
     )
 }
 

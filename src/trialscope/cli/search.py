@@ -42,13 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "field prefixes condition:, intervention:, sponsor:, title:, keyword:, mesh:, summary:, outcome:, "
         "eligibility:.",
     )
-    p.add_argument("text", nargs="*", help="search words (may be empty: filters alone)")
-    f = p.add_argument_group("filters")
-    for spec in FILTERS.values():
-        if spec.many:
-            f.add_argument(spec.cli, dest=spec.name, action="append", default=[], help=spec.help)
-        else:
-            f.add_argument(spec.cli, dest=spec.name, help=spec.help)
+    add_filter_arguments(p)
     o = p.add_argument_group("results")
     o.add_argument("--sort", default="relevance", help=f"one of: {', '.join(SORTS)} (default relevance)")
     o.add_argument("--limit", "-n", default="20", help="hits per page (default 20, at most 1000)")
@@ -67,20 +61,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_search)
 
 
-def query_from_args(args: argparse.Namespace) -> SearchQuery:
-    """The checked SearchQuery of the command-line arguments."""
+def add_filter_arguments(p: argparse.ArgumentParser) -> None:
+    """The search words and one option per filter of the filter table (search, changes, watch add)."""
+    p.add_argument("text", nargs="*", help="search words (may be empty: filters alone)")
+    f = p.add_argument_group("filters")
+    for spec in FILTERS.values():
+        if spec.many:
+            f.add_argument(spec.cli, dest=spec.name, action="append", default=[], help=spec.help)
+        else:
+            f.add_argument(spec.cli, dest=spec.name, help=spec.help)
+
+
+def filters_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The search words and filters given, as SearchQuery fields (unchecked)."""
     given = {spec.field: getattr(args, spec.name) for spec in FILTERS.values()}
     values: dict[str, Any] = {
         k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if v not in (None, [])
     }
+    return {"text": " ".join(args.text), **values}
+
+
+def query_from_args(args: argparse.Namespace) -> SearchQuery:
+    """The checked SearchQuery of the command-line arguments."""
     query = SearchQuery(
-        text=" ".join(args.text),
         sort=args.sort,
         limit=args.limit,
         page=args.page,
         cursor=args.cursor,
         facets=tuple(args.facets),
-        **values,
+        **filters_from_args(args),
     )
     return normalize_query(query)
 

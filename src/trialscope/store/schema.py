@@ -171,6 +171,34 @@ _ALL = (
         key=("name",),
         trial_column=None,
     ),
+    # Saved searches that alert (trialscope.watch): the search as URL parameters; what the last
+    # check saw of each trial it matched; what each check reported (a watch's feed and e-mail).
+    _table(
+        "watches",
+        "store",
+        "name text ! nocase, params text !, email text, created_at text !, checked_at text",
+        key=("name",),
+        trial_column=None,
+    ),
+    _table(
+        "watch_trials",
+        "store",
+        "watch text ! nocase, nct_id text !, content_hash text, status text, has_results int !, "
+        "last_update text, removed int !",
+        key=("watch", "nct_id"),
+        clustered=True,
+        trial_column=None,
+    ),
+    _table(
+        "watch_events",
+        "store",
+        "seq int !, watch text ! nocase, checked_at text !, nct_id text !, kind text !, date text, "
+        "title text, summary text !",
+        key=("seq",),
+        indexes=(("watch", "seq"),),
+        autoincrement=True,
+        trial_column=None,
+    ),
     # --- search -----------------------------------------------------------------------------
     _table(
         "search_facts",

@@ -236,15 +236,24 @@ class SqliteTables:
         *,
         where: dict[str, object] | None = None,
         order_by: Sequence[str] = (),
+        limit: int | None = None,
     ) -> list[Any]:
-        """Rows of some columns, where each given column equals its value."""
+        """Rows of some columns, where each given column equals its value (the first ``limit``)."""
         sql = f"SELECT {', '.join(columns)} FROM {table}"
         params = list((where or {}).values())
         if where:
             sql += " WHERE " + " AND ".join(f"{c} = ?" for c in where)
         if order_by:
             sql += f" ORDER BY {', '.join(order_by)}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
         return self._rows(sql, params)
+
+    def has_table(self, table: str) -> bool:
+        """Whether the store file has this table yet (a store made by an older TrialScope and
+        opened read-only may lack a table added since: it is made at the next writable open)."""
+        return bool(self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)))
 
     def select_in(
         self, table: str, columns: Sequence[str], column: str, values: Sequence[object]

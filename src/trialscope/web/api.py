@@ -18,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from trialscope import __version__
+from trialscope.changes import changes_since, check_since, default_since
 from trialscope.errors import QueryError, StoreError, TrialNotFoundError
+from trialscope.history import record_history
 from trialscope.search import FACETS, FacetValue, SearchHit, iter_all_hits, query_from_params
 from trialscope.search.geo import canonical_country
 from trialscope.search.hits import csv_lines, jsonl_lines
@@ -41,8 +43,12 @@ from trialscope.web.params import (
 from trialscope.web.responses import JSONResponse, error_json, render
 from trialscope.web.schemas import (
     ApiHit,
+    ChangesLinks,
+    ChangesResponse,
     FacetCount,
     Health,
+    HistoryLinks,
+    HistoryResponse,
     RelatedItem,
     RelatedResponse,
     SearchLinks,
@@ -158,6 +164,48 @@ def related(request: Request) -> Response:
         for r in found
     ]
     return JSONResponse(RelatedResponse(nct_id=nct_id, related=items))
+
+
+def history(request: Request) -> Response:
+    """``/api/v1/trials/{nct_id}/history``: every kept version of the record, each with what
+    changed since the one before, in words and as the raw record's JSON paths."""
+    store = _store_or_error(request)
+    if isinstance(store, Response):
+        return store
+    nct_id = canonical_nct_id(request.path_params["nct_id"])
+    found = record_history(store, nct_id)
+    links = HistoryLinks(html=f"/trials/{nct_id}/history", trial=f"/api/v1/trials/{nct_id}")
+    fields = {f: getattr(found, f) for f in found.__struct_fields__}
+    return JSONResponse(HistoryResponse(**fields, links=links))
+
+
+MAX_CHANGES = 1000
+
+
+def changes(request: Request) -> Response:
+    """``/api/v1/changes``: trials new, updated, with results first posted or removed since a day
+    (``since``; 30 days before the newest registry date by default), in any search."""
+    store = _store_or_error(request)
+    if isinstance(store, Response):
+        return store
+    params = search_params(request.query_params.multi_items(), (*SEARCH_KEYS, "since"))
+    since = check_since(first(params, "since") or default_since(store), "since")
+    raw_limit = first(params, "limit", "100")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_CHANGES:
+        raise QueryError(f"limit must be a whole number from 1 to {MAX_CHANGES}, not {raw_limit[:40]!r}.")
+    search = filters_only({k: v for k, v in params.items() if k != "since"})
+    query = query_from_params(search) if search else None
+    shared = request.app.state.stores.search_store() or store
+    with lock_of(shared):
+        found = changes_since(shared, since, query=query, limit=int(raw_limit))
+    with_since = {**search, "since": since}
+    links = ChangesLinks(
+        self=url_with({**with_since, "limit": raw_limit}, "/api/v1/changes"),
+        atom=url_with(with_since, "/feeds/changes.atom"),
+        search=url_with(search, "/"),
+    )
+    fields = {f: getattr(found, f) for f in found.__struct_fields__}
+    return JSONResponse(ChangesResponse(**fields, links=links))
 
 
 # --- search -----------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from trialscope import __version__, settings
 from trialscope.errors import QueryError, TrialNotFoundError, TrialScopeError
 from trialscope.search import warm_search
 from trialscope.store import SqliteStore
-from trialscope.web import api, views
+from trialscope.web import api, changes, views
 from trialscope.web.cache import SearchCache
 from trialscope.web.common import plural, query_message
 from trialscope.web.responses import error_json
@@ -210,6 +210,11 @@ def _routes() -> list[Route | Mount]:
     return [
         Route("/", views.search_page, name="search"),
         Route("/trials/{nct_id}", views.trial_page, name="trial"),
+        Route("/trials/{nct_id}/history", changes.history_page, name="history"),
+        Route("/watches", changes.watches_page, name="watches"),
+        Route("/watches", changes.save_watch, methods=["POST"], name="save_watch"),
+        Route("/feeds/changes.atom", changes.changes_feed, name="changes_feed"),
+        Route("/feeds/watches/{name}.atom", changes.watch_feed, name="watch_feed"),
         Route("/stats", views.stats_page, name="stats"),
         Route("/healthz", api.health, name="health"),
         Route("/api", lambda request: RedirectResponse("/api/docs"), name="api_root"),
@@ -220,6 +225,8 @@ def _routes() -> list[Route | Mount]:
         Route("/api/v1/stats", api.stats, name="api_stats"),
         Route("/api/v1/trials/{nct_id}", api.trial, name="api_trial"),
         Route("/api/v1/trials/{nct_id}/related", api.related, name="api_related"),
+        Route("/api/v1/trials/{nct_id}/history", api.history, name="api_history"),
+        Route("/api/v1/changes", api.changes, name="api_changes"),
         Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
 

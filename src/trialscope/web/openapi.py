@@ -205,6 +205,27 @@ OPENAPI: dict[str, Any] = {
             {"200": _json("RelatedResponse", "The related trials, most similar first."),
              **_ERRORS, **_NOT_FOUND},
         ),
+        "/api/v1/trials/{nct_id}/history": _operation(
+            "trialHistory", "Every kept version of a record and what changed in each", [NCT_PATH],
+            {"200": _json("HistoryResponse", "The versions, oldest first."), **_NOT_FOUND,
+             "503": _ERRORS["503"]},
+            "Each version the store kept (from files, the bulk download, syncs and the registry's own "
+            "history), ordered by the registry's dates, with what changed since the version before: field by "
+            "field in words, and the JSON paths of the raw record that changed.",
+        ),
+        "/api/v1/changes": _operation(
+            "registryChanges", "What changed in the registry since a day",
+            [_param("since", "The first day to report (registry dates); 30 days before the newest "
+                    "last-update date in the store by default.", {"type": "string"}, example="2026-11-01"),
+             _param("limit", "Changes to list, newest first (the counts are of all).",
+                    {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+             *FILTER_PARAMETERS],
+            {"200": _json("ChangesResponse", "The changes, newest first."), **_ERRORS},
+            "Trials first posted, updated (with the fields that changed), with results first posted, or "
+            "removed on or after a day, judged by the registry's own dates, not by when they were fetched. "
+            "Search parameters narrow it to the trials that search matches; /feeds/changes.atom takes the "
+            "same parameters and gives the same list as an Atom feed.",
+        ),
         "/healthz": _operation(
             "health", "Whether the server is up and how many trials it serves", [],
             {"200": _json("Health", "Up.")},
@@ -235,6 +256,8 @@ _EXAMPLES = {
     "/api/v1/stats": "/api/v1/stats?q=mesenchymal",
     "/api/v1/trials/{nct_id}": "/api/v1/trials/NCT04184258",
     "/api/v1/trials/{nct_id}/related": "/api/v1/trials/NCT04184258/related?limit=5",
+    "/api/v1/trials/{nct_id}/history": "/api/v1/trials/NCT04184258/history",
+    "/api/v1/changes": "/api/v1/changes?since=2026-11-01&q=lupus",
     "/healthz": "/healthz",
 }
 

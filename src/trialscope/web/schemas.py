@@ -17,6 +17,8 @@ from typing import Literal
 
 import msgspec
 
+from trialscope.changes import ChangeList
+from trialscope.history import RecordHistory
 from trialscope.model import Trial
 from trialscope.render.context import TrialPage
 from trialscope.search.hits import FacetValue, ResultsPage, SearchHit
@@ -127,7 +129,41 @@ class TrialDocument(msgspec.Struct, frozen=True):
     trial: Trial
 
 
-RESPONSES = (SearchResponse, StatsResponse, RelatedResponse, Health, ErrorBody, TrialDocument)
+class HistoryLinks(msgspec.Struct, frozen=True):
+    html: str
+    trial: str
+
+
+class HistoryResponse(RecordHistory, frozen=True, kw_only=True):
+    """``/api/v1/trials/{nct_id}/history``: every kept version of the record, oldest first, each with
+    what changed since the one before (in words, and the raw record's JSON paths)."""
+
+    links: HistoryLinks
+
+
+class ChangesLinks(msgspec.Struct, frozen=True):
+    self: str
+    atom: str
+    search: str
+
+
+class ChangesResponse(ChangeList, frozen=True, kw_only=True):
+    """``/api/v1/changes``: trials new, updated, with results first posted or removed since a day
+    (registry dates), newest first."""
+
+    links: ChangesLinks
+
+
+RESPONSES = (
+    SearchResponse,
+    StatsResponse,
+    RelatedResponse,
+    Health,
+    ErrorBody,
+    TrialDocument,
+    HistoryResponse,
+    ChangesResponse,
+)
 
 _encoder = msgspec.json.Encoder()
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from trialscope.errors import StoreError
 from trialscope.store import SqliteStore, open_store
@@ -113,6 +114,19 @@ class StoreHolder:
         """The store's content version (bumped by every ingest that changes something)."""
         store = self._thread_store() if self._has_trials else None
         return store.content_version() if store is not None else "none"
+
+    @contextmanager
+    def writable(self) -> Iterator[SqliteStore]:
+        """A writable store on the same file, for the few writes the web makes (saving a watch),
+        closed after use (the in-memory store of the tests is shared instead)."""
+        if self._memory is not None:
+            yield self._memory
+            return
+        store = open_store(self.db)
+        try:
+            yield store
+        finally:
+            store.close()
 
     def close(self) -> None:
         """Close every connection opened so far (at server shutdown)."""

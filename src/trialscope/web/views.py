@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from trialscope.errors import QueryError
+from trialscope.history import latest_change
 from trialscope.render.html import trial_html
 from trialscope.render.markdown import render_markdown
 from trialscope.render.text import render_text
@@ -178,6 +179,8 @@ def _search_page(request: Request) -> Response:
         stats_url=url_with(filters, "/stats"),
         first_page=url_with(without(params, "page", "cursor"), "/"),
         api_url=url_with(params, "/api/v1/search"),
+        feed_url=url_with(filters, "/feeds/changes.atom"),
+        save_fields=[(key, value) for key in filters for value in values(filters, key)],
     )
     return render(request, "search.html", context)
 
@@ -261,6 +264,8 @@ def _trial_page(request: Request) -> Response:
         "origin": origin,
         "near_problem": near_problem,
         "ctgov_url": f"https://clinicaltrials.gov/study/{nct_id}",
+        "history": latest_change(store, nct_id),
+        "removed_at": store.removed_at(nct_id),
     }
     return render(request, "trial.html", context, headers=headers)
 

@@ -435,6 +435,7 @@ def search_trials(
     0
     """
     started = time.perf_counter()
+    search_reader(store)  # catching up with changed trials is not part of the query's time
     deadline = _Deadline(timeout_s)
     query = normalize_query(query)
     if query.cursor:
@@ -488,6 +489,7 @@ def iter_all_hits(
     []
     """
     query = normalize_query(replace(query, cursor=None, page=1, facets=()))
+    search_reader(store)  # catching up first, outside the deadline
     found = _find(store, query, deadline=_Deadline(timeout_s), use_synonyms=True, top=None)
     for start in range(0, int(found.rows.size), chunk):
         yield from _hits(found, start, start + chunk, snippets=snippets)

@@ -11,37 +11,33 @@ where the value is and how it is read:
   (a number, a date, an enum, a nested object or list built by another table).
 
 A key is one key, a dotted path into nested objects (``"designInfo.maskingInfo.masking"``), or a
-tuple of keys whose first readable value wins (``("investigatorFullName", "oldNameTitle")``);
-:func:`named` writes the rules of fields named after their keys, :func:`under` moves rules below a
-module. Nested tables are rules too: :func:`many` (a list of objects), :func:`one` (an object that
-may be absent) and :func:`always` (an object built even from nothing). The fields a table leaves
-out take their dataclass default; a text the model requires (a ``str`` field without a default,
-such as an arm's label) is ``""`` where the record has none.
-
-Tables are checked when they are made (a field the class does not have is a TypeError at import)
-and compiled into one reader per field, called in the class's field order: building an object is
-one call per field and one positional constructor call, as fast as writing the builder by hand.
+tuple of keys of one object whose first readable value wins (``("investigatorFullName",
+"oldNameTitle")``); :func:`named` writes the rules of fields named after their keys, :func:`under`
+moves rules below a module. Nested tables are rules too: :func:`many` (a list of objects),
+:func:`one` (an object that may be absent) and :func:`always` (an object built even from nothing).
+The fields a table leaves out take their dataclass default; a text the model requires (a ``str``
+field without a default, such as an arm's label) is ``""`` where the record has none.
 
 >>> from trialscope.model import Official
->>> OFFICIAL = Spec(Official, {"name": "name", "affiliation": ("site.name", _s)})
+>>> OFFICIAL = Spec(Official, {"name": "name", "affiliation": "site.name"}, needs="name")
 >>> build(OFFICIAL, {"site": {"name": "Minsk"}})
 Official(name='', role=None, affiliation='Minsk')
->>> PERSON = Spec(Official, {"name": "name", "affiliation": "affiliation"}, needs="name")
->>> many(PERSON)({"people": [{"name": "Dr. Lee"}, {"affiliation": "no name"}, "not an object"]}, "people")
+>>> many(OFFICIAL)({"people": [{"name": "Dr. Lee"}, {"site": {}}, "not an object"]}, "people")
 (Official(name='Dr. Lee', role=None, affiliation=None),)
 """
 
 from __future__ import annotations
 
+import itertools
+import linecache
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, fields
 from typing import Any, Generic, TypeVar
 
-from trialscope.ctgov.readers import _d, _l, _s, _text
+from trialscope.ctgov.readers import _d, _l, _s
 
 T = TypeVar("T")
-_CAPITAL = re.compile("([A-Z])")
 
 Read = Callable[[Any, str], Any]  # a gentle reader: (object, key) -> the value, or None
 Key = str | tuple[str, ...]
@@ -53,10 +49,12 @@ class Spec(Generic[T]):
 
     ``needs`` names a key whose text an object must have to be built at all by :func:`many` and
     :func:`one` (an arm without a label is no arm); ``fixed`` gives fields one value for every
-    object built (the ``kind`` of an outcome read from ``primaryOutcomes``).
+    object built (the ``kind`` of an outcome read from ``primaryOutcomes``). A table is checked when
+    it is made: a field the class does not have, or a field without a default that the table does
+    not name, is a TypeError at import.
     """
 
-    __slots__ = ("cls", "needs", "nodes", "rules", "steps")
+    __slots__ = ("cls", "code", "each", "fixed", "make", "needs", "nodes", "rules")
 
     def __init__(
         self,
@@ -66,42 +64,44 @@ class Spec(Generic[T]):
         needs: str | None = None,
         fixed: Mapping[str, Any] = {},
     ) -> None:
-        order = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-        unknown = sorted(set(rules).union(fixed).difference(order))
+        known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(rules).union(fixed).difference(known))
         if unknown:
             raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)}")
         self.cls = cls
         self.needs = needs
         self.rules = dict(rules)
-        # The objects the keys are in: the object itself (0), then each object a dotted key
+        self.fixed = dict(fixed)
+        # The objects keys are read in: the object itself (node 0), then each object a dotted key
         # walks through, found once per object built rather than once per field.
         self.nodes: dict[tuple[str, ...], tuple[int, str]] = {}
-        compiled = {name: self._compile(rule) for name, rule in rules.items()}
-        compiled.update({name: (_const(value), "", 0) for name, value in fixed.items()})
-        # Positional arguments up to the last field the table names; a field between that it
-        # leaves out takes its default, as a keyword argument would.
-        last = max(map(order.index, compiled), default=-1)
-        self.steps: tuple[tuple[Read, str, int], ...] = tuple(
-            _step(cls, f, compiled.get(f.name))
-            for f in fields(cls)[: last + 1]  # type: ignore[arg-type]
-        )
+        steps = {name: self._compile(rule) for name, rule in rules.items()}
+        steps.update({name: (_const(value), "", 0) for name, value in fixed.items()})
+        # The constructor's positional arguments, up to the last field the table names: a field
+        # before it that the table leaves out is given its default, as a keyword argument would be.
+        order = list(known)
+        last = max(map(order.index, steps), default=-1)
+        args = [(known[name], steps.get(name) or _default(cls, known[name])) for name in order[: last + 1]]
+        self.code = _code(cls.__name__, args, list(self.nodes.values()), needs)
+        self.make: Callable[..., T]
+        self.each: Callable[[Any, str], tuple[T, ...]]
+        self.make, self.each = _functions(self.code, cls, [read for _, (read, _, _) in args])
 
     def given(self, **values: Any) -> Spec[T]:
         """This table with some fields given one value: ``OUTCOME.given(kind="secondary")``."""
-        return Spec(
-            self.cls, {k: v for k, v in self.rules.items() if k not in values}, needs=self.needs, fixed=values
-        )
+        rules = {name: rule for name, rule in self.rules.items() if name not in values}
+        return Spec(self.cls, rules, needs=self.needs, fixed={**self.fixed, **values})
 
     def _compile(self, rule: Rule) -> tuple[Read, str, int]:
+        """A rule as (reader, the key it reads, the node it reads the key in)."""
         key, read = (rule, _s) if isinstance(rule, str) else rule
         if isinstance(key, str):
             *path, last = key.split(".")
             return read, last, self._node(tuple(path))
-        # The first of several keys with a value; they are keys of one object.
         paths = {tuple(k.split(".")[:-1]) for k in key}
         if len(paths) > 1:
-            raise TypeError(f"the keys {key} are not in one object")
-        return _first([(read, k.split(".")[-1]) for k in key]), "", self._node(paths.pop())
+            raise TypeError(f"the keys {key} are not keys of one object")
+        return _first(read, [k.split(".")[-1] for k in key]), "", self._node(paths.pop())
 
     def _node(self, path: tuple[str, ...]) -> int:
         if not path:
@@ -113,48 +113,31 @@ class Spec(Generic[T]):
 
 def build(spec: Spec[T], obj: Any, **rest: Any) -> T:
     """The object ``spec`` makes of ``obj``; ``rest`` gives fields after the table's last one."""
-    if not spec.nodes:
-        return spec.cls(*[read(obj, key) for read, key, _ in spec.steps], **rest)
-    nodes = [obj]
-    for parent, key in spec.nodes.values():
-        nodes.append(_d(nodes[parent], key))
-    return spec.cls(*[read(nodes[at], key) for read, key, at in spec.steps], **rest)
+    return spec.make(obj, **rest)
 
 
 def many(spec: Spec[T]) -> Callable[[Any, str], tuple[T, ...]]:
-    """A rule's reader: the list at a key, each object in it (that ``spec`` needs) built by ``spec``.
-
-    The hottest loop of a parse (a study's measurements and counts), so it builds each object here.
-    """
-    cls, steps, needs = spec.cls, spec.steps, spec.needs
-    if spec.nodes:
-        raise TypeError(f"a table of a list ({cls.__name__}) reads the keys of its objects, not paths")
-
-    def read(obj: Any, key: str) -> tuple[T, ...]:
-        return tuple(
-            cls(*[r(x, k) for r, k, _ in steps])
-            for x in _l(obj, key)
-            if isinstance(x, dict) and (needs is None or _s(x, needs) is not None)
-        )
-
-    return read
+    """A rule's reader: the list at a key, each object in it built by ``spec`` (if it has its needs)."""
+    return spec.each
 
 
 def one(spec: Spec[T]) -> Callable[[Any, str], T | None]:
     """A rule's reader: the object at a key built by ``spec``, or None where there is none."""
+    make, needs = spec.make, spec.needs
 
     def read(obj: Any, key: str) -> T | None:
         inner = _d(obj, key)
-        if not inner or (spec.needs is not None and _s(inner, spec.needs) is None):
+        if not inner or (needs is not None and _s(inner, needs) is None):
             return None
-        return build(spec, inner)
+        return make(inner)
 
     return read
 
 
 def always(spec: Spec[T]) -> Callable[[Any, str], T]:
     """A rule's reader: the object at a key built by ``spec``, empty where the record has none."""
-    return lambda obj, key: build(spec, _d(obj, key))
+    make = spec.make
+    return lambda obj, key: make(_d(obj, key))
 
 
 def named(keys: str, read: Read = _s) -> dict[str, Rule]:
@@ -172,6 +155,9 @@ def named(keys: str, read: Read = _s) -> dict[str, Rule]:
     return {_CAPITAL.sub(r"_\1", key).lower(): key if read is _s else (key, read) for key in keys.split()}
 
 
+_CAPITAL = re.compile("([A-Z])")
+
+
 def under(prefix: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:
     """``rules`` with every key taken below ``prefix``: one module's fields in a bigger table.
 
@@ -182,40 +168,87 @@ def under(prefix: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:
     def below(key: Key) -> Key:
         return tuple(f"{prefix}.{k}" for k in key) if isinstance(key, tuple) else f"{prefix}.{key}"
 
-    moved: dict[str, Rule] = {}
-    for name, rule in rules.items():
-        if isinstance(rule, str):
-            moved[name] = f"{prefix}.{rule}"
-        else:
-            moved[name] = (below(rule[0]), rule[1])
-    return moved
+    return {
+        name: f"{prefix}.{rule}" if isinstance(rule, str) else (below(rule[0]), rule[1])
+        for name, rule in rules.items()
+    }
 
 
-# --- compiling a rule into (reader, key, node) ---------------------------------------------
+# --- the builders a table compiles into -------------------------------------------------------
 
 
-def _step(cls: type, field: Field[Any], step: tuple[Read, str, int] | None) -> tuple[Read, str, int]:
-    if step is None:
-        if field.default is MISSING:
-            raise TypeError(f"{cls.__name__}.{field.name} has no default: its table must say where it is")
-        return _const(field.default), "", 0
-    if field.default is MISSING and field.default_factory is MISSING and field.type in ("str", str):
-        read, key, at = step  # a text the model requires is empty where the record has none
-        return (_text if read is _s else _or_empty(read)), key, at
-    return step
+def _code(
+    name: str,
+    steps: list[tuple[Field[Any], tuple[Read, str, int]]],
+    nodes: list[tuple[int, str]],
+    needs: str | None,
+) -> str:
+    """The Python of a table's two builders, one call of each reader inside one constructor call.
+
+    Written once per table when it is made, as :mod:`dataclasses` writes ``__init__``: building an
+    object then costs what a builder written by hand costs, and a traceback shows the line. For
+    ``Spec(Official, {"name": "name", "affiliation": "site.name"}, needs="name")``::
+
+        def make(n0, **rest):
+            n1 = _d(n0, 'site')
+            return cls(
+                (r0(n0, 'name') or ''),
+                r1(n0, ''),
+                r2(n1, 'name'),
+                **rest,
+            )
+
+        def each(obj, key):
+            return tuple(
+                make(n0)
+                for n0 in _l(obj, key)
+                if isinstance(n0, dict) and _s(n0, 'name') is not None
+            )
+
+    ``r1`` gives ``role`` its default; where no key is a path, ``each`` makes its objects inline
+    (``cls(r0(n0, ...), ...)``) rather than calling ``make``: the lists are the hottest loop of a parse.
+    """
+    args = []
+    for i, (field, (_, key, node)) in enumerate(steps):
+        arg = f"r{i}(n{node}, {key!r})"
+        required_text = (
+            field.default is MISSING and field.default_factory is MISSING and field.type in ("str", str)
+        )
+        args.append(f"({arg} or '')" if required_text else arg)  # required: "" where the record has none
+    walk = "".join(f"    n{i} = _d(n{parent}, {key!r})\n" for i, (parent, key) in enumerate(nodes, 1))
+    new = "make(n0)" if nodes else "cls(\n" + "".join(f"            {arg},\n" for arg in args) + "        )"
+    keep = "isinstance(n0, dict)" + (f" and _s(n0, {needs!r}) is not None" if needs else "")
+    return (
+        f"# the builders of the table of {name} (trialscope.ctgov.build)\n"
+        f"def make(n0, **rest):\n{walk}    return cls(\n"
+        + "".join(f"        {arg},\n" for arg in [*args, "**rest"])
+        + "    )\n\n"
+        f"def each(obj, key):\n    return tuple(\n        {new}\n        for n0 in _l(obj, key)\n        if {keep}\n    )\n"
+    )
 
 
-def _or_empty(read: Read) -> Read:
-    def or_empty(obj: Any, key: str) -> str:
-        value = read(obj, key)
-        return "" if value is None else value
-
-    return or_empty
+_tables = itertools.count(1)
 
 
-def _first(steps: list[tuple[Read, str]]) -> Read:
+def _functions(code: str, cls: type, reads: list[Read]) -> tuple[Any, Any]:
+    filename = f"<table {next(_tables)} of {cls.__name__}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)  # for tracebacks
+    namespace: dict[str, Any] = {"cls": cls, "_d": _d, "_l": _l, "_s": _s}
+    namespace.update({f"r{i}": read for i, read in enumerate(reads)})
+    # The code is written by _code from our own tables (keys as repr() literals), never from input.
+    exec(compile(code, filename, "exec"), namespace)  # noqa: S102
+    return namespace["make"], namespace["each"]
+
+
+def _default(cls: type, field: Field[Any]) -> tuple[Read, str, int]:
+    if field.default is MISSING:
+        raise TypeError(f"{cls.__name__}.{field.name} has no default: its table must say where it is")
+    return _const(field.default), "", 0
+
+
+def _first(read: Read, keys: list[str]) -> Read:
     def first(obj: Any, _: str) -> Any:
-        for read, key in steps:
+        for key in keys:
             value = read(obj, key)
             if value is not None:
                 return value

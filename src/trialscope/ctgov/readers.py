@@ -55,11 +55,6 @@ def _s(obj: Any, key: str) -> str | None:
     return None
 
 
-def _text(obj: Any, key: str) -> str:
-    """The text at ``key``, or "" where a text is required and the record has none."""
-    return _s(obj, key) or ""
-
-
 def _get(obj: Any, key: str) -> Any:
     """``obj[key]``, or None where ``obj`` has no such key or is no object at all."""
     try:

@@ -18,6 +18,11 @@ moves rules below a module. Nested tables are rules too: :func:`many` (a list of
 The fields a table leaves out take their dataclass default; a text the model requires (a ``str``
 field without a default, such as an arm's label) is ``""`` where the record has none.
 
+A table is written into Python once, when it is made, as :mod:`dataclasses` writes ``__init__``:
+one constructor call with one call of each reader (``Spec.code`` holds the source). Building an
+object then costs what a builder written by hand costs, which matters in the hottest loops of a
+parse, a study's thousands of measurements and counts.
+
 >>> from trialscope.model import Official
 >>> OFFICIAL = Spec(Official, {"name": "name", "affiliation": "site.name"}, needs="name")
 >>> build(OFFICIAL, {"site": {"name": "Minsk"}})
@@ -38,6 +43,7 @@ from typing import Any, Generic, TypeVar
 from trialscope.ctgov.readers import _d, _l, _s
 
 T = TypeVar("T")
+_CAPITAL = re.compile("([A-Z])")
 
 Read = Callable[[Any, str], Any]  # a gentle reader: (object, key) -> the value, or None
 Key = str | tuple[str, ...]
@@ -153,9 +159,6 @@ def named(keys: str, read: Read = _s) -> dict[str, Rule]:
     {'num_events': ('numEvents', <function _i at ...>)}
     """
     return {_CAPITAL.sub(r"_\1", key).lower(): key if read is _s else (key, read) for key in keys.split()}
-
-
-_CAPITAL = re.compile("([A-Z])")
 
 
 def under(prefix: str, rules: Mapping[str, Rule]) -> dict[str, Rule]:

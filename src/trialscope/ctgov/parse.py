@@ -124,7 +124,7 @@ def _phases(obj: Any, key: str) -> tuple[str, ...]:
 
 
 def _who_masked(obj: Any, key: str) -> tuple[str, ...]:
-    # A word the vocabulary does not know is kept as written.
+    # A word of no letters or digits (no enum at all) is kept as written.
     return tuple(vocab.to_enum("who_masked", w) or w for w in _strs(obj, key))
 
 
@@ -204,9 +204,8 @@ ELIGIBILITY = Spec(
     Eligibility,
     {
         "criteria": "eligibilityCriteria",
-        **named("healthyVolunteers", _b),
+        **named("healthyVolunteers genderBased", _b),
         "sex": ("sex", enum("sex")),
-        **named("genderBased", _b),
         **named("minimumAge maximumAge"),
         "minimum_age_days": ("minimumAge", _days),
         "maximum_age_days": ("maximumAge", _days),

@@ -7,8 +7,9 @@ guard that makes a bad record cost that record only.
 
 The records come from many hands: every field may be missing or of the wrong type; the
 readers of :mod:`trialscope.ctgov.readers` coerce gently, so only a missing NCT id (or an object
-that is not a study at all) rejects a record. The results section is read by
-:mod:`trialscope.ctgov.results`.
+that is not a study at all) rejects a record. Each model class is built by a table of where its
+fields are in API v2 (:mod:`trialscope.ctgov.build`): :data:`TRIAL` and the tables below it here,
+the results section's in :mod:`trialscope.ctgov.results`.
 
 TrialScope's converters add one key API v2 does not have: ``outcomesModule.unspecifiedOutcomes``,
 the outcomes of a classic CSV export, which does not say which are primary.
@@ -25,8 +26,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from trialscope import vocab
-from trialscope.ctgov.readers import _b, _d, _date, _enum, _f, _l, _plain_date, _s, _strict_int, _strs
-from trialscope.ctgov.results import parse_results
+from trialscope.ctgov.build import Spec, always, build, many, named, one, under
+from trialscope.ctgov.readers import _b, _d, _date, _f, _get, _plain_date, _s, _strs, enum, strict_int
+from trialscope.ctgov.results import RESULTS
+from trialscope.ctgov.translate import DESIGN_INFO
 from trialscope.errors import NotAStudyError, ParseError
 from trialscope.model import (
     ArmGroup,
@@ -103,205 +106,195 @@ def _trial(study: Any, source_format: str, summary_only: bool) -> Trial:
     if not isinstance(study, dict) or not isinstance(study.get("protocolSection"), dict):
         keys = ", ".join(sorted(map(str, study))[:5]) if isinstance(study, dict) else type(study).__name__
         raise NotAStudyError(f"not an API v2 study (no protocolSection; found {keys or 'nothing'})")
-    protocol = study["protocolSection"]
-    ident = _d(protocol, "identificationModule")
-    nct_id = (_s(ident, "nctId") or "").strip().upper()
+    nct_id = _nct_id(_d(study["protocolSection"], "identificationModule"), "nctId")
     if not NCT_ID.match(nct_id):
         raise ParseError(f"study has no valid NCT id (got {nct_id or 'none'!r})")
-
-    status = _d(protocol, "statusModule")
-    sponsors = _d(protocol, "sponsorCollaboratorsModule")
-    description = _d(protocol, "descriptionModule")
-    conditions = _d(protocol, "conditionsModule")
-    contacts = _d(protocol, "contactsLocationsModule")
-    derived = _d(study, "derivedSection")
-    results_section = _d(study, "resultsSection")
-
-    lead = _d(sponsors, "leadSponsor")
-    org = _d(ident, "orgStudyIdInfo")
-    party = _d(sponsors, "responsibleParty")
-
-    return Trial(
-        nct_id=nct_id,
-        brief_title=_s(ident, "briefTitle"),
-        official_title=_s(ident, "officialTitle"),
-        acronym=_s(ident, "acronym"),
-        org_study_id=_identifier(org, "org_study_id") if _s(org, "id") else None,
-        secondary_ids=tuple(
-            _identifier(x, "secondary_id") for x in _l(ident, "secondaryIdInfos") if _s(x, "id")
-        ),
-        organization=_s(_d(ident, "organization"), "fullName"),
-        overall_status=_enum("status", status, "overallStatus"),
-        why_stopped=_s(status, "whyStopped"),
-        status_verified_date=_plain_date(status, "statusVerifiedDate"),
-        start_date=_date(status, "startDateStruct"),
-        primary_completion_date=_date(status, "primaryCompletionDateStruct"),
-        completion_date=_date(status, "completionDateStruct"),
-        first_submit_date=_plain_date(status, "studyFirstSubmitDate"),
-        first_post_date=_date(status, "studyFirstPostDateStruct"),
-        results_first_post_date=_date(status, "resultsFirstPostDateStruct"),
-        last_update_submit_date=_plain_date(status, "lastUpdateSubmitDate"),
-        last_update_post_date=_date(status, "lastUpdatePostDateStruct"),
-        lead_sponsor=Sponsor(_s(lead, "name") or "", _enum("sponsor_class", lead, "class"), "lead")
-        if _s(lead, "name")
-        else None,
-        collaborators=tuple(
-            Sponsor(_s(c, "name") or "", _enum("sponsor_class", c, "class"), "collaborator")
-            for c in _l(sponsors, "collaborators")
-            if _s(c, "name")
-        ),
-        responsible_party=ResponsibleParty(
-            type=_enum("responsible_party", party, "type"),
-            investigator_name=_s(party, "investigatorFullName") or _s(party, "oldNameTitle"),
-            investigator_title=_s(party, "investigatorTitle"),
-            investigator_affiliation=_s(party, "investigatorAffiliation") or _s(party, "oldOrganization"),
-        )
-        if party
-        else None,
-        officials=tuple(
-            Official(_s(o, "name") or "", _enum("official_role", o, "role"), _s(o, "affiliation"))
-            for o in _l(contacts, "overallOfficials")
-            if _s(o, "name")
-        ),
-        central_contacts=tuple(_contact(c) for c in _l(contacts, "centralContacts") if isinstance(c, dict)),
-        brief_summary=_s(description, "briefSummary"),
-        detailed_description=_s(description, "detailedDescription"),
-        conditions=_strs(conditions, "conditions"),
-        keywords=_strs(conditions, "keywords"),
-        design=_design(_d(protocol, "designModule")),
-        arms=_arms(_d(protocol, "armsInterventionsModule")),
-        interventions=_interventions(_d(protocol, "armsInterventionsModule")),
-        outcomes=_outcomes(_d(protocol, "outcomesModule")),
-        eligibility=_eligibility(_d(protocol, "eligibilityModule")),
-        locations=tuple(_site(x) for x in _l(contacts, "locations") if isinstance(x, dict)),
-        references=tuple(
-            Reference(citation=_s(r, "citation"), pmid=_s(r, "pmid"), type=_s(r, "type"))
-            for r in _l(_d(protocol, "referencesModule"), "references")
-            if isinstance(r, dict)
-        ),
-        condition_mesh=_mesh(_d(derived, "conditionBrowseModule"), "meshes"),
-        condition_ancestors=_mesh(_d(derived, "conditionBrowseModule"), "ancestors"),
-        intervention_mesh=_mesh(_d(derived, "interventionBrowseModule"), "meshes"),
-        intervention_ancestors=_mesh(_d(derived, "interventionBrowseModule"), "ancestors"),
-        has_results=bool(study.get("hasResults") is True or results_section),
-        results=parse_results(results_section) if results_section else None,
-        source_format=source_format,
-        summary_only=summary_only,
-    )
+    return build(TRIAL, study, source_format=source_format, summary_only=summary_only)
 
 
-def _identifier(obj: dict[str, Any], source: str) -> Identifier:
-    return Identifier(
-        id=_s(obj, "id") or "",
-        source=source,
-        type=_s(obj, "type"),
-        domain=_s(obj, "domain"),
-        link=_s(obj, "link"),
-    )
+# --- the readers no table can name ------------------------------------------------------------
 
 
-def _contact(obj: dict[str, Any]) -> Contact:
-    return Contact(name=_s(obj, "name"), role=_s(obj, "role"), phone=_s(obj, "phone"), email=_s(obj, "email"))
+def _nct_id(obj: Any, key: str) -> str:
+    return (_s(obj, key) or "").strip().upper()
 
 
-def _design(module: dict[str, Any]) -> Design:
-    info = _d(module, "designInfo")
-    masking = _d(info, "maskingInfo")
-    enrollment = _d(module, "enrollmentInfo")
-    return Design(
-        study_type=_enum("study_type", module, "studyType"),
-        phases=tuple(vocab.phase_enum(p) for p in _strs(module, "phases")),
-        allocation=_enum("allocation", info, "allocation"),
-        intervention_model=_enum("intervention_model", info, "interventionModel"),
-        primary_purpose=_enum("primary_purpose", info, "primaryPurpose"),
-        masking=_enum("masking", masking, "masking"),
-        who_masked=tuple(vocab.to_enum("who_masked", w) or w for w in _strs(masking, "whoMasked")),
-        observational_model=_enum("observational_model", info, "observationalModel"),
-        time_perspective=_enum("time_perspective", info, "timePerspective"),
-        enrollment_count=_strict_int(enrollment, "count", "enrollmentInfo.count"),
-        enrollment_type=_enum("enrollment_type", enrollment, "type"),
-    )
+def _phases(obj: Any, key: str) -> tuple[str, ...]:
+    return tuple(vocab.phase_enum(p) for p in _strs(obj, key))
 
 
-def _arms(module: dict[str, Any]) -> tuple[ArmGroup, ...]:
-    return tuple(
-        ArmGroup(
-            label=_s(a, "label") or "",
-            type=_enum("arm_type", a, "type"),
-            description=_s(a, "description"),
-            intervention_names=_strs(a, "interventionNames"),
-        )
-        for a in _l(module, "armGroups")
-        if isinstance(a, dict)
-    )
+def _who_masked(obj: Any, key: str) -> tuple[str, ...]:
+    # A word of no letters or digits (no enum at all) is kept as written.
+    return tuple(vocab.to_enum("who_masked", w) or w for w in _strs(obj, key))
 
 
-def _interventions(module: dict[str, Any]) -> tuple[Intervention, ...]:
-    return tuple(
-        Intervention(
-            name=_s(x, "name") or "",
-            type=_enum("intervention_type", x, "type"),
-            description=_s(x, "description"),
-            arm_group_labels=_strs(x, "armGroupLabels"),
-            other_names=_strs(x, "otherNames"),
-        )
-        for x in _l(module, "interventions")
-        if isinstance(x, dict)
-    )
+def _days(obj: Any, key: str) -> float | None:
+    return vocab.age_to_days(_s(obj, key))
 
 
-def _outcomes(module: dict[str, Any]) -> tuple[Outcome, ...]:
-    found: list[Outcome] = []
-    for kind in ("primary", "secondary", "other", "unspecified"):
-        for o in _l(module, f"{kind}Outcomes"):
-            if isinstance(o, dict) and _s(o, "measure"):
-                found.append(
-                    Outcome(
-                        measure=_s(o, "measure") or "",
-                        kind=kind,
-                        description=_s(o, "description"),
-                        time_frame=_s(o, "timeFrame"),
-                    )
-                )
-    return tuple(found)
-
-
-def _eligibility(module: dict[str, Any]) -> Eligibility:
-    minimum = _s(module, "minimumAge")
-    maximum = _s(module, "maximumAge")
-    return Eligibility(
-        criteria=_s(module, "eligibilityCriteria"),
-        healthy_volunteers=_b(module, "healthyVolunteers"),
-        sex=_enum("sex", module, "sex"),
-        gender_based=_b(module, "genderBased"),
-        minimum_age=minimum,
-        maximum_age=maximum,
-        minimum_age_days=vocab.age_to_days(minimum),
-        maximum_age_days=vocab.age_to_days(maximum),
-        std_ages=_strs(module, "stdAges"),
-        study_population=_s(module, "studyPopulation"),
-        sampling_method=_enum("sampling_method", module, "samplingMethod"),
-    )
-
-
-def _site(obj: dict[str, Any]) -> Site:
-    geo = _d(obj, "geoPoint")
+def _geo(obj: Any, key: str) -> GeoPoint | None:
+    geo = _d(obj, key)
     lat, lon = _f(geo, "lat"), _f(geo, "lon")
-    return Site(
-        facility=_s(obj, "facility"),
-        city=_s(obj, "city"),
-        state=_s(obj, "state"),
-        zip=_s(obj, "zip"),
-        country=_s(obj, "country"),
-        status=_enum("status", obj, "status"),
-        geo=GeoPoint(lat, lon) if lat is not None and lon is not None else None,
-        contacts=tuple(_contact(c) for c in _l(obj, "contacts") if isinstance(c, dict)),
-    )
+    return GeoPoint(lat, lon) if lat is not None and lon is not None else None
 
 
-def _mesh(module: dict[str, Any], key: str) -> tuple[MeshTerm, ...]:
-    return tuple(
-        MeshTerm(term=_s(m, "term") or "", id=_s(m, "id"))
-        for m in _l(module, key)
-        if isinstance(m, dict) and _s(m, "term")
-    )
+def _has_results(study: Any, key: str) -> bool:
+    return _get(study, key) is True or bool(_d(study, "resultsSection"))
+
+
+# --- the tables: where each field of the model is in an API v2 study ---------------------------
+
+IDENTIFIER = Spec(Identifier, named("id type domain link"), needs="id")
+SPONSOR = Spec(Sponsor, {"name": "name", "sponsor_class": ("class", enum("sponsor_class"))}, needs="name")
+RESPONSIBLE_PARTY = Spec(
+    ResponsibleParty,
+    {
+        "type": ("type", enum("responsible_party")),
+        "investigator_name": (("investigatorFullName", "oldNameTitle"), _s),
+        **named("investigatorTitle"),
+        "investigator_affiliation": (("investigatorAffiliation", "oldOrganization"), _s),
+    },
+)
+OFFICIAL = Spec(
+    Official, {**named("name affiliation"), "role": ("role", enum("official_role"))}, needs="name"
+)
+CONTACT = Spec(Contact, named("name role phone email"))
+
+DESIGN = Spec(
+    Design,
+    {
+        "study_type": ("studyType", enum("study_type")),
+        "phases": ("phases", _phases),
+        # designInfo's words, each of the vocabulary its field is named after (the older shapes'
+        # translations write designInfo by the same table)
+        **{field: (f"designInfo.{key}", enum(field)) for field, key in DESIGN_INFO.items()},
+        "masking": ("designInfo.maskingInfo.masking", enum("masking")),
+        "who_masked": ("designInfo.maskingInfo.whoMasked", _who_masked),
+        "enrollment_count": ("enrollmentInfo.count", strict_int("enrollmentInfo.count")),
+        "enrollment_type": ("enrollmentInfo.type", enum("enrollment_type")),
+    },
+)
+ARM = Spec(
+    ArmGroup,
+    {**named("label description"), **named("interventionNames", _strs), "type": ("type", enum("arm_type"))},
+)
+INTERVENTION = Spec(
+    Intervention,
+    {
+        **named("name description"),
+        **named("armGroupLabels otherNames", _strs),
+        "type": ("type", enum("intervention_type")),
+    },
+)
+
+OUTCOME = Spec(Outcome, {"measure": "measure", **named("description timeFrame")}, needs="measure")
+# Each list of outcomes gives its outcomes their kind; ``unspecifiedOutcomes`` is TrialScope's own.
+OUTCOME_LISTS = tuple(
+    (f"{kind}Outcomes", many(OUTCOME.given(kind=kind)))
+    for kind in ("primary", "secondary", "other", "unspecified")
+)
+
+
+def _outcomes(obj: Any, key: str) -> tuple[Outcome, ...]:
+    module = _d(obj, key)
+    return tuple(outcome for list_key, outcomes in OUTCOME_LISTS for outcome in outcomes(module, list_key))
+
+
+ELIGIBILITY = Spec(
+    Eligibility,
+    {
+        "criteria": "eligibilityCriteria",
+        **named("healthyVolunteers genderBased", _b),
+        "sex": ("sex", enum("sex")),
+        **named("minimumAge maximumAge"),
+        "minimum_age_days": ("minimumAge", _days),
+        "maximum_age_days": ("maximumAge", _days),
+        "std_ages": ("stdAges", _strs),
+        **named("studyPopulation"),
+        "sampling_method": ("samplingMethod", enum("sampling_method")),
+    },
+)
+SITE = Spec(
+    Site,
+    {
+        **named("facility city state zip country"),
+        "status": ("status", enum("status")),
+        "geo": ("geoPoint", _geo),
+        "contacts": ("contacts", many(CONTACT)),
+    },
+)
+REFERENCE = Spec(Reference, named("citation pmid type"))
+MESH = Spec(MeshTerm, named("term id"), needs="term")
+
+TRIAL = Spec(
+    Trial,
+    {
+        **under(
+            "protocolSection.identificationModule",
+            {
+                "nct_id": ("nctId", _nct_id),
+                **named("briefTitle officialTitle acronym"),
+                "org_study_id": ("orgStudyIdInfo", one(IDENTIFIER.given(source="org_study_id"))),
+                "secondary_ids": ("secondaryIdInfos", many(IDENTIFIER.given(source="secondary_id"))),
+                "organization": "organization.fullName",
+            },
+        ),
+        **under(
+            "protocolSection.statusModule",
+            {
+                "overall_status": ("overallStatus", enum("status")),
+                **named("whyStopped"),
+                **named("statusVerifiedDate lastUpdateSubmitDate", _plain_date),
+                "start_date": ("startDateStruct", _date),
+                "primary_completion_date": ("primaryCompletionDateStruct", _date),
+                "completion_date": ("completionDateStruct", _date),
+                "first_submit_date": ("studyFirstSubmitDate", _plain_date),
+                "first_post_date": ("studyFirstPostDateStruct", _date),
+                "results_first_post_date": ("resultsFirstPostDateStruct", _date),
+                "last_update_post_date": ("lastUpdatePostDateStruct", _date),
+            },
+        ),
+        **under(
+            "protocolSection.sponsorCollaboratorsModule",
+            {
+                "lead_sponsor": ("leadSponsor", one(SPONSOR.given(role="lead"))),
+                "collaborators": ("collaborators", many(SPONSOR.given(role="collaborator"))),
+                "responsible_party": ("responsibleParty", one(RESPONSIBLE_PARTY)),
+            },
+        ),
+        **under(
+            "protocolSection.contactsLocationsModule",
+            {
+                "officials": ("overallOfficials", many(OFFICIAL)),
+                "central_contacts": ("centralContacts", many(CONTACT)),
+                "locations": ("locations", many(SITE)),
+            },
+        ),
+        **under(
+            "protocolSection",
+            {
+                "brief_summary": "descriptionModule.briefSummary",
+                "detailed_description": "descriptionModule.detailedDescription",
+                "conditions": ("conditionsModule.conditions", _strs),
+                "keywords": ("conditionsModule.keywords", _strs),
+                "design": ("designModule", always(DESIGN)),
+                "arms": ("armsInterventionsModule.armGroups", many(ARM)),
+                "interventions": ("armsInterventionsModule.interventions", many(INTERVENTION)),
+                "outcomes": ("outcomesModule", _outcomes),
+                "eligibility": ("eligibilityModule", always(ELIGIBILITY)),
+                "references": ("referencesModule.references", many(REFERENCE)),
+            },
+        ),
+        **under(
+            "derivedSection",
+            {
+                "condition_mesh": ("conditionBrowseModule.meshes", many(MESH)),
+                "condition_ancestors": ("conditionBrowseModule.ancestors", many(MESH)),
+                "intervention_mesh": ("interventionBrowseModule.meshes", many(MESH)),
+                "intervention_ancestors": ("interventionBrowseModule.ancestors", many(MESH)),
+            },
+        ),
+        "has_results": ("hasResults", _has_results),
+        "results": ("resultsSection", one(RESULTS)),
+    },
+)

@@ -11,6 +11,8 @@ rejects a record.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from trialscope import vocab
@@ -87,6 +89,11 @@ def _strict_int(obj: Any, key: str, where: str) -> int | None:
     return value
 
 
+def strict_int(where: str) -> Callable[[Any, str], int | None]:
+    """A reader of a strict whole number that names ``where`` it is when it rejects a record."""
+    return lambda obj, key: _strict_int(obj, key, where)
+
+
 def _f(obj: Any, key: str) -> float | None:
     value = obj.get(key) if isinstance(obj, dict) else None
     if isinstance(value, bool):
@@ -112,6 +119,15 @@ def _strs(obj: Any, key: str) -> tuple[str, ...]:
 
 def _enum(vocabulary: str, obj: Any, key: str) -> str | None:
     return vocab.to_enum(vocabulary, _s(obj, key))
+
+
+def enum(vocabulary: str) -> Callable[[Any, str], str | None]:
+    """A reader of a word of ``vocabulary`` as its API v2 enum (see :mod:`trialscope.vocab`).
+
+    >>> enum("arm_type")({"type": "Active Comparator"}, "type")
+    'ACTIVE_COMPARATOR'
+    """
+    return partial(_enum, vocabulary)
 
 
 def _date(obj: Any, key: str) -> DateStruct | None:

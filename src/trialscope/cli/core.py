@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the one-line summary")
     p.add_argument(
-        "--no-index", action="store_true", help="skip updating the search tables and related-trials index"
+        "--no-index",
+        action="store_true",
+        help="skip updating the derived indexes (search, related trials, typed criteria)",
     )
     add_db_argument(p)
     p.set_defaults(handler=cmd_ingest)

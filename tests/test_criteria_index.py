@@ -114,3 +114,15 @@ def test_a_read_only_store_without_the_table_types_on_the_fly(tmp_path: Path) ->
     assert sorted(typed) == ids and all(
         typed[i] == typed_criteria(t) for i, t in reader.trials_by_id(ids).items()
     )
+
+
+def test_worker_processes_type_a_large_change_the_same(store, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import trialscope.criteria.index as index_module
+
+    refresh_all(store, names=["criteria"])
+    alone = stored_rows(store)
+    monkeypatch.setattr(index_module, "PARALLEL_FROM", 2)  # as for a large ingest: batches built in workers
+    monkeypatch.setattr(index_module, "BATCH", 3)
+    done = refresh_all(store, names=["criteria"], full=True)
+    assert [d.changed for d in done] == [store.count()]
+    assert stored_rows(store) == alone

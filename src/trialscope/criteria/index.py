@@ -20,21 +20,26 @@ last refresh, or while the index was built by another vocabulary, it types the t
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 
 import msgspec
 
 from trialscope.criteria.catalogue import vocabulary_version
 from trialscope.criteria.trial import typed_criteria
 from trialscope.criteria.types import TypedCriterion
-from trialscope.model import Trial
+from trialscope.model import Eligibility, Intervention, MeshTerm, Trial
 from trialscope.store import SqliteStore
 from trialscope.store.derived import How, Ids, chunks
-from trialscope.store.records import compress, decompress
+from trialscope.store.records import compress, decompress, read_trial_part
 
 TABLE = "criteria_trials"
 FORMAT = "1"  # of the rows; bump it (or change the vocabulary) and every trial is typed again
 BATCH = 1_000  # trials typed and written per transaction
+PARALLEL_FROM = 4_000  # changed trials from which worker processes type them
 
 Criteria = tuple[TypedCriterion, ...]
 _encode = msgspec.msgpack.Encoder().encode
@@ -57,6 +62,52 @@ def decode_criteria(blob: bytes) -> Criteria:
     return _decode(decompress(blob))
 
 
+@dataclass(frozen=True, slots=True)
+class _Typed:
+    """The fields of a trial its criteria are typed from (read without the rest of the trial)."""
+
+    nct_id: str
+    conditions: tuple[str, ...] = ()
+    interventions: tuple[Intervention, ...] = ()
+    eligibility: Eligibility = field(default_factory=Eligibility)
+    condition_mesh: tuple[MeshTerm, ...] = ()
+    intervention_mesh: tuple[MeshTerm, ...] = ()
+
+    def trial(self) -> Trial:
+        return Trial(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+def typed_rows(store: SqliteStore, trial_ids: Sequence[int]) -> list[tuple[int, bytes]]:
+    """(trial id, stored typed criteria) of some trials, typed now."""
+    rows = store.select_in("trials", ("id", "trial"), "id", list(trial_ids))
+    return [
+        (trial_id, encode_criteria(typed_criteria(read_trial_part(blob, _Typed).trial())))
+        for trial_id, blob in sorted(rows)
+    ]
+
+
+def _worker_rows(args: tuple[str, list[int]]) -> list[tuple[int, bytes]]:
+    """Rows typed in a worker process, on its own read-only connection to the store."""
+    path, trial_ids = args
+    with SqliteStore(path, readonly=True) as store:
+        return typed_rows(store, trial_ids)
+
+
+def _typed_batches(
+    store: SqliteStore, trial_ids: list[int]
+) -> Iterable[tuple[list[int], list[tuple[int, bytes]]]]:
+    pieces = list(chunks(trial_ids, BATCH))
+    workers = min(os.cpu_count() or 1, len(pieces))
+    if len(trial_ids) < PARALLEL_FROM or workers < 2 or store.path == ":memory:" or sys.platform != "linux":
+        for piece in pieces:
+            yield piece, typed_rows(store, piece)
+        return
+    # Typing is CPU work: workers type the batches, this process writes them.
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        args = [(store.path, piece) for piece in pieces]
+        yield from zip(pieces, pool.imap(_worker_rows, args), strict=True)
+
+
 class CriteriaIndex:
     """The typed-criteria index (see the module's description)."""
 
@@ -70,11 +121,7 @@ class CriteriaIndex:
         if removed:
             store.delete_trials(TABLE, removed)
         done = 0
-        for piece in chunks(sorted(changed), BATCH):
-            trials = store.trials_by_id(piece, results=False)
-            rows = [
-                (trial_id, encode_criteria(typed_criteria(trials[trial_id]))) for trial_id in sorted(trials)
-            ]
+        for piece, rows in _typed_batches(store, sorted(changed)):
             with store.transaction():
                 store.delete_trials(TABLE, piece)  # a trial gone since the log was read leaves no row
                 store.insert(TABLE, rows)

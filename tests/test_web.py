@@ -344,7 +344,16 @@ def test_health(client: TestClient, web_store: Any) -> None:
 
 # --- headers, safety, accessibility -----------------------------------------------------
 
-PAGES = ["/", "/?q=lupus", f"/trials/{SEED_ID}", "/stats", "/api/docs", "/trials/NCT99999999", "/?age=old"]
+PAGES = [
+    "/",
+    "/?q=lupus",
+    f"/trials/{SEED_ID}",
+    "/stats",
+    "/match",
+    "/api/docs",
+    "/trials/NCT99999999",
+    "/?age=old",
+]
 
 
 @pytest.mark.parametrize(

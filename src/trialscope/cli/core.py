@@ -119,9 +119,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     nct_id = check_nct_id(args.nct_id)
     store = open_from_args(args, readonly=True)
+    from trialscope.criteria.index import criteria_by_nct_id
+
     trial = store.get_trial(nct_id)
     related = () if args.no_related else related_for_page(store, trial.nct_id)
-    sys.stdout.write(render_page(build_page(trial, related), args.format))
+    typed = criteria_by_nct_id(store, [trial.nct_id]).get(trial.nct_id)
+    sys.stdout.write(render_page(build_page(trial, related, typed), args.format))
     return 0
 
 

@@ -3,21 +3,23 @@
     python eval/trec_match.py                       # build the corpus store once, match, report
     python eval/trec_match.py --write docs/PERFORMANCE.md
 
-What a user would do, for each of the 75 topics: paste the description as a note; TrialScope
-reads it into a patient profile (:func:`trialscope.patient.patient_from_note`), finds candidates
-by the public search API (the salient words of the note joined by OR, as
-``eval/trec_search.py`` does, the top ``--candidates``), screens each candidate's typed criteria
-against the profile and ranks them eligible, maybe, ineligible (:func:`trialscope.match.match_patient`).
-No query is built by hand from the topic.
+What a user would do, for each of the 75 topics: paste the description as a note, which is
+``trialscope match --note TEXT`` (and the web page /match): :func:`trialscope.match.match_note`
+reads it into a patient profile, finds candidates by the product search (the note's salient words
+as the search box reads a long text, and the conditions read from it, OR-ed; the top
+``--candidates``), screens each candidate's typed criteria (from the store's derived index)
+against the profile and ranks them eligible, maybe, ineligible. The evaluation builds no query:
+it passes the topic's text, as a user would.
 
 Corpus (the issue's): every full record in ``../shared/data/ctgov`` (API v2, v1, legacy XML)
 plus the TREC 2021 partial documents (title, summary, description; no criteria), a full record
-replacing the partial document of the same trial. Typed criteria are computed once for every
-trial (``criteria.typed_criteria``), as the store's derived index will.
+replacing the partial document of the same trial. The store's derived indexes (search, typed
+criteria) are built as an ingest builds them.
 
 Reported: NDCG@10 (gains 0/1/2), P@10 on eligible (grade 2), P@10 on any relevant (grade >= 1),
 and how often an eligible trial is ranked above an excluded one (grade 1) among the pairs of a
-topic's judged trials that were retrieved; for the search ranking alone and after screening.
+topic's judged trials that were retrieved; for the topic typed in the search box, for the
+candidates in search order, and for the match.
 Also the speed of screening: one patient against 10,000 candidates' typed criteria, one core.
 """
 
@@ -25,31 +27,24 @@ from __future__ import annotations
 
 import argparse
 import gc
+import sqlite3
 import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from trec_search import (
-    CTGOV,
-    TREC,
-    TermPicker,
-    load_partial_docs,
-    load_qrels,
-    ndcg_at,
-    precision_at,
-)
+from trec_search import CTGOV, TREC, load_partial_docs, load_qrels, ndcg_at, precision_at
 
+from trialscope.criteria.index import CRITERIA_INDEX, criteria_of
 from trialscope.ctgov.sources import Rejected, iter_source_records, parse_source_record
-from trialscope.errors import ParseError
-from trialscope.match import Candidate, candidate_from_trial, match_patient
-from trialscope.match.retrieval import condition_phrases
+from trialscope.errors import ParseError, TrialScopeError
+from trialscope.match import Candidate, candidate_from_trial, find_candidates, match_note, match_patient
+from trialscope.match.find import DEFAULT_CANDIDATES
 from trialscope.patient import Patient, patient_from_json, patient_from_note
 from trialscope.search import SEARCH_INDEX, SearchQuery, search_trials
 from trialscope.store import StoredRecord, open_store, refresh_indexes
@@ -78,20 +73,34 @@ def build_corpus(db: Path) -> dict[str, int]:
         if known is None or (trial.last_update or "") > (known.trial.last_update or ""):
             full[trial.nct_id] = StoredRecord(trial, item.raw, item.source)
     store.upsert_trials(full.values())
-    refresh_indexes(store, [SEARCH_INDEX], full=True)
+    refresh_indexes(store, [SEARCH_INDEX, CRITERIA_INDEX], full=True)
     counts = {"trials": store.count(), "partial": len(partial), "full": len(full)}
     store.close()
     return counts
 
 
+def current_corpus(db: Path) -> bool:
+    """Whether a corpus store can serve this TrialScope: its indexes brought up to date (a store
+    made by an older TrialScope, whose tables no longer fit, is built again instead)."""
+    try:
+        with open_store(db) as store:
+            refresh_indexes(store, [SEARCH_INDEX, CRITERIA_INDEX])
+    except (TrialScopeError, sqlite3.Error) as exc:
+        print(f"the corpus store {db} is from another TrialScope ({exc}); building it again", file=sys.stderr)
+        return False
+    return True
+
+
 def type_corpus(store: object) -> tuple[dict[str, Candidate], float]:
-    """Every trial as a candidate: its typed criteria and the conditions it studies
-    (:func:`trialscope.match.candidate_from_trial`), and the CPU seconds it took."""
+    """Every trial as a candidate, its typed criteria read from the store's derived index
+    (:func:`trialscope.match.candidate_from_trial`), and the CPU seconds it took (for the
+    screening-speed figure)."""
     started = time.process_time()
-    typed: dict[str, Candidate] = {}
-    for trial in store.iter_trials(results=False):  # type: ignore[attr-defined]
-        typed[trial.nct_id] = candidate_from_trial(trial)
-    return typed, time.process_time() - started
+    ids = store.trial_ids()  # type: ignore[attr-defined]
+    trials = store.trials_by_id(ids, results=False)  # type: ignore[attr-defined]
+    typed = criteria_of(store, ids, trials=trials)  # type: ignore[arg-type]
+    out = {t.nct_id: candidate_from_trial(t, 0.0, typed[i]) for i, t in trials.items()}
+    return out, time.process_time() - started
 
 
 def eligible_above_excluded(ranked: Sequence[str], judgments: dict[str, int]) -> tuple[int, int]:
@@ -113,15 +122,14 @@ def eligible_above_excluded(ranked: Sequence[str], judgments: dict[str, int]) ->
 
 def evaluate(
     store: object,
-    typed: dict[str, Candidate],
     topics: list[dict[str, str]],
     qrels: dict[str, dict[str, int]],
     *,
-    terms: int,
     candidates: int,
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """Mean metrics per run (search order, after screening) and the verdict counts."""
-    picker = TermPicker(store)
+    """Mean metrics per run and the verdict counts. Each run is a product call given the
+    topic's text: the search box (``search``), the match's candidates in search order, the
+    match (``trialscope match --note``)."""
     runs: dict[str, dict[str, list[float]]] = {
         name: {"ndcg": [], "p_eligible": [], "p_relevant": [], "pairs_good": [], "pairs": []}
         for name in ("words", "search", "match", "demote")
@@ -129,30 +137,21 @@ def evaluate(
     verdicts: dict[str, float] = {"eligible": 0, "maybe": 0, "ineligible": 0, "ms_note": 0.0, "ms_match": 0.0}
     for topic in topics:
         judgments = qrels.get(topic["_id"], {})
+        text = topic["text"]
         started = time.perf_counter()
-        patient = patient_from_note(topic["text"])
+        patient = patient_from_note(text)
         verdicts["ms_note"] += (time.perf_counter() - started) * 1000
-        words = picker.pick(topic["text"], terms)
-        plain = search_trials(
-            store,  # type: ignore[arg-type]
-            SearchQuery(text=" OR ".join(words), limit=10),
-            timeout_s=60,
-        ).hits
-        hits = search_trials(
-            store,  # type: ignore[arg-type]
-            SearchQuery(text=" OR ".join(words + condition_phrases(patient)), limit=candidates),
-            timeout_s=60,
-        ).hits
-        found = [replace(typed[h.nct_id], relevance=h.score) for h in hits if h.nct_id in typed]
+        plain = search_trials(store, SearchQuery(text=text, limit=10), timeout_s=60).hits  # type: ignore[arg-type]
+        found = find_candidates(store, patient, text=text, candidates=candidates, timeout_s=60)  # type: ignore[arg-type]
         started = time.perf_counter()
-        result = match_patient(found, patient)
+        result = match_note(store, text, candidates=candidates, timeout_s=60)  # type: ignore[arg-type]
         verdicts["ms_match"] += (time.perf_counter() - started) * 1000
         for trial in result.trials:
             verdicts[trial.verdict] += 1
         demoted = sorted(result.trials, key=lambda t: (t.verdict == "ineligible", -t.score))
         for name, ranked in (
             ("words", [h.nct_id for h in plain]),
-            ("search", [h.nct_id for h in hits]),
+            ("search", [c.nct_id for c in found.candidates]),
             ("match", [t.nct_id for t in result.trials]),
             ("demote", [t.nct_id for t in demoted]),
         ):
@@ -213,8 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--db", default="/tmp/trialscope-eval/trec2021-all.db", help="the corpus store")
     parser.add_argument("--rebuild", action="store_true", help="build the corpus store again")
-    parser.add_argument("--terms", type=int, default=24, help="salient words per topic (default 24)")
-    parser.add_argument("--candidates", type=int, default=200, help="candidates screened per topic")
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=DEFAULT_CANDIDATES,
+        help="candidates screened per topic (as the CLI)",
+    )
     parser.add_argument("--topics", type=int, default=0, help="only the first N topics (0: all)")
     parser.add_argument("--write", help="append the figures to this Markdown file's '## Search' section")
     args = parser.parse_args(argv)
@@ -227,28 +230,29 @@ def main(argv: list[str] | None = None) -> int:
         topics = topics[: args.topics]
     db = Path(args.db)
     db.parent.mkdir(parents=True, exist_ok=True)
-    if args.rebuild or not db.exists():
+    if args.rebuild or not db.exists() or not current_corpus(db):
         started = time.perf_counter()
         counts = build_corpus(db)
         print(f"corpus store built in {time.perf_counter() - started:.0f} s: {counts}", file=sys.stderr)
     store = open_store(db, readonly=True)
     n_partial = dict(store.count_by("trials", "source_format")).get("trec-partial", 0)
-    typed, typing_s = type_corpus(store)
+    typed, reading_s = type_corpus(store)
     lines_typed = sum(len(c.criteria) for c in typed.values())
     print(
-        f"typed {sum(1 for c in typed.values() if c.criteria):,} trials ({lines_typed:,} criteria) in {typing_s:.1f} s CPU",
+        f"read {sum(1 for c in typed.values() if c.criteria):,} trials' typed criteria ({lines_typed:,}) "
+        f"in {reading_s:.1f} s CPU",
         file=sys.stderr,
     )
 
     speed = screening_speed(
         typed, [patient_from_json(orjson.dumps(SPEED_PATIENT)), patient_from_note(topics[0]["text"])]
     )
-    results, verdicts = evaluate(store, typed, topics, qrels, terms=args.terms, candidates=args.candidates)
+    results, verdicts = evaluate(store, topics, qrels, candidates=args.candidates)
     rows = [
         f"| {name} | {r['ndcg']:.4f} | {r['p_eligible']:.4f} | {r['p_relevant']:.4f} | {r['above']:.3f} |"
         for name, r in (
-            ("search: OR of salient words", results["words"]),
-            ("search: salient words + the note's conditions as phrases (candidates)", results["search"]),
+            ("`search` with the topic as text (its salient words, OR)", results["words"]),
+            ("`match` candidates in search order (salient words + the note's conditions)", results["search"]),
             (
                 "`match`: candidates screened, eligible / maybe / ineligible (relevance gate 0.6)",
                 results["match"],
@@ -265,8 +269,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"`python eval/trec_match.py` — {len(topics)} topics, {sum(len(v) for v in qrels.values()):,} "
                 f"judgments; corpus {store.count():,} trials ({store.count() - n_partial:,} full registry records "
                 f"from shared/data/ctgov, {n_partial:,} TREC partial documents without criteria); each topic "
-                f"read as a note, candidates the top {args.candidates} of an OR of up to {args.terms} salient "
-                "words and the conditions read from the note, then screened and ranked. Eligible-above-excluded "
+                f"given to `trialscope match --note` as it is (`match_note`): candidates the top {args.candidates} "
+                "of the search for the note's salient words and its conditions, OR-ed, then screened and ranked. "
+                "Eligible-above-excluded "
                 "counts the pairs (eligible, excluded) of a topic's judged trials of which one at least was "
                 "ranked. Issue baseline on this corpus (whole topic as one BM25 query): NDCG@10 0.2178, "
                 "P@10 0.3133; target NDCG@10 ≥ 0.44."
@@ -279,12 +284,13 @@ def main(argv: list[str] | None = None) -> int:
             (
                 f"Verdicts over the {total:,.0f} screened candidates: {verdicts['eligible']:,.0f} eligible, "
                 f"{verdicts['maybe']:,.0f} maybe, {verdicts['ineligible']:,.0f} ineligible. Per topic: note read "
-                f"in {verdicts['ms_note']:.0f} ms, candidates screened and ranked in {verdicts['ms_match']:.0f} ms."
+                f"in {verdicts['ms_note']:.0f} ms; the whole match (note read, candidates found, their criteria "
+                f"read, screened, ranked) in {verdicts['ms_match']:.0f} ms."
             ),
             "",
             (
-                f"Screening speed (one core, CPU time): typed criteria of {store.count() - n_partial:,} full records computed "
-                f"once in {typing_s:.1f} s ({lines_typed:,} criteria); one patient against 10,000 candidates "
+                f"Screening speed (one core, CPU time): the typed criteria of all {store.count():,} trials read from "
+                f"the store's index in {reading_s:.1f} s ({lines_typed:,} criteria); one patient against 10,000 candidates "
                 f"({speed[0][1]:,} criteria): "
                 + ", ".join(f"{s:.2f} s" for s, _ in speed)
                 + " (a JSON profile with labs; the note of topic 1)."

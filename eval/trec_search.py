@@ -9,12 +9,13 @@ trial whose full registry record is in ``../shared/data/ctgov``, that record (it
 the partial one). It is ingested into its own store (``--db``), and search's tables are
 built as for any store.
 
-A topic is a patient description of a paragraph or more. It becomes a search the way a
-coordinator would type one: the salient words (not stop words, not numbers; those rare in
-the corpus first, by tf x idf, at most ``--terms``) joined by OR, so a long description never
-errors and ranks by BM25. Abbreviations keep their capitals (``HTN``, ``AVM``), so the
-synonym table can expand them. A second run adds the patient's age and sex, read from the
-description ("a 45-year-old man"), as filters.
+A topic is a patient description of a paragraph or more. It is given to the search as it is,
+as a coordinator would paste it: the product reads a long text for its salient words (not stop
+words, not numbers; those rare in the corpus first, by tf x idf; see
+:mod:`trialscope.search.freetext`) joined by OR, so a long description never errors and ranks
+by BM25. Abbreviations keep their capitals (``HTN``, ``AVM``), so the synonym table can expand
+them. A second run adds the patient's age and sex, read from the description ("a 45-year-old
+man"), as filters.
 
 Judgments: 0 not relevant, 1 excluded, 2 eligible. NDCG@10 uses those grades as gains;
 P@10 counts eligible trials (grade 2) and, separately, any relevant one (grade >= 1).
@@ -29,7 +30,6 @@ import re
 import statistics
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import orjson
@@ -37,8 +37,8 @@ import orjson
 from trialscope.ctgov.sources import Rejected, iter_source_records, parse_source_record
 from trialscope.errors import ParseError
 from trialscope.model import Trial
-from trialscope.search import SEARCH_INDEX, SearchQuery, search_reader, search_trials
-from trialscope.search.syntax import Term, tokenize
+from trialscope.search import SEARCH_INDEX, SearchQuery, search_trials
+from trialscope.search.freetext import MAX_SALIENT
 from trialscope.store import StoredRecord, open_store, refresh_indexes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,27 +46,6 @@ SHARED = ROOT.parent / "shared"
 TREC = SHARED / "eval" / "trec2021"
 CTGOV = SHARED / "data" / "ctgov"
 
-STOP = frozenset(
-    """a about above after again against ago all also am an and any are as at be because been before being
-    below between both but by can could did do does doing done down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just me
-    more most my myself no nor not now of off on once only or other our out over own same she should so
-    some such than that the their them then there these they this those through to too under until up
-    very was we were what when where which while who whom why will with would you your yours patient
-    patients pt presents presented presenting presentation history hx year years old yo y o male female
-    man woman men women boy girl mother father husband wife son daughter day days week weeks month
-    months today yesterday noted notes reports reported report states denies complains complaint found
-    showed shows revealed reveals normal given started prior recent recently since without admitted
-    admission hospital emergency department ed er evaluation evaluated well past medical family social
-    exam examination physical status also including include includes new mild moderate severe
-    significant time times per daily left right bilateral last first second one two three four five six
-    seven eight nine ten several multiple approximately around taking takes took treated treatment
-    therapy work works worked went go going come came home clinic office visit visits seen see however
-    although though found felt feel feels like said says tells told started stopped continued currently
-    current remains remained remain increased decreased normal abnormal positive negative unremarkable
-    significant history physician doctor dr mg ml kg cm mm hr hrs pmh hpi sob""".split()  # noqa: SIM905
-)
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*[A-Za-z0-9]|[A-Za-z]{2,}")
 _AGE = re.compile(
     r"(\d{1,3})\s*(?:-|\s)?\s*(years?|yrs?|y\.?o\.?|y/o|months?|mo|weeks?|days?)(?:[\s-]*old)?\b"
     r"|^\s*(\d{1,3})\s*(?:yo\b|y/o\b|[MF]\b)",
@@ -158,42 +137,6 @@ def patient_age_sex(text: str) -> tuple[float | None, str | None]:
     return age, sex
 
 
-class TermPicker:
-    """Salient words of a description, by tf x idf over the corpus (document counts cached)."""
-
-    def __init__(self, store: object) -> None:
-        self.matcher = search_reader(store).matcher  # type: ignore[arg-type]
-        self.n = store.count()  # type: ignore[attr-defined]
-        self.df: dict[str, int] = {}
-
-    def doc_freq(self, word: str) -> int:
-        """How many trials hold the word (as a phrase when it is several tokens: "x-ray")."""
-        key = word.lower()
-        if key not in self.df:
-            tokens = tokenize(key)
-            self.df[key] = int(self.matcher.phrase(Term(tokens)).docs.size) if tokens else 0
-        return self.df[key]
-
-    def pick(self, text: str, limit: int) -> list[str]:
-        words = [w for w in _WORD.findall(text) if w.lower() not in STOP and not w.isdigit()]
-        counts: Counter[str] = Counter()
-        spelling: dict[str, str] = {}
-        for w in words:
-            key = w.lower()
-            counts[key] += 1
-            if w.isupper() and len(w) <= 6:
-                spelling[key] = w  # keep an abbreviation's capitals for the synonym table
-            spelling.setdefault(key, key)
-        scored = []
-        for key, tf in counts.items():
-            df = self.doc_freq(key)
-            if df == 0 or df > self.n * 0.3 or len(key) < 3 and not spelling[key].isupper():
-                continue
-            scored.append(((1 + math.log(tf)) * math.log(self.n / df), key))
-        scored.sort(reverse=True)
-        return [spelling[key] for _, key in scored[:limit]]
-
-
 def ndcg_at(ranked: list[str], judgments: dict[str, int], k: int = 10) -> float:
     gains = [judgments.get(doc, 0) for doc in ranked[:k]]
     dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
@@ -211,17 +154,14 @@ def evaluate(
     topics: list[dict],
     qrels: dict[str, dict[str, int]],
     *,
-    terms: int,
     filters: bool,
     synonyms: bool,
 ) -> dict[str, float]:
-    picker = TermPicker(store)
     scores: dict[str, list[float]] = {"ndcg": [], "p_eligible": [], "p_relevant": []}
     for topic in topics:
         judgments = qrels.get(topic["_id"], {})
-        words = picker.pick(topic["text"], terms)
         age, sex = patient_age_sex(topic["text"]) if filters else (None, None)
-        query = SearchQuery(text=" OR ".join(words), age_years=age, sex=sex, limit=10)
+        query = SearchQuery(text=topic["text"], age_years=age, sex=sex, limit=10)
         ranked = [h.nct_id for h in search_trials(store, query, timeout_s=30, use_synonyms=synonyms).hits]
         scores["ndcg"].append(ndcg_at(ranked, judgments))
         scores["p_eligible"].append(precision_at(ranked, judgments, 2))
@@ -237,7 +177,6 @@ def main(argv: list[str] | None = None) -> int:
         "--db", default="/tmp/trialscope-eval/trec2021.db", help="the corpus store (built if missing)"
     )
     parser.add_argument("--rebuild", action="store_true", help="build the corpus store again")
-    parser.add_argument("--terms", type=int, default=24, help="salient words per topic (default 24)")
     parser.add_argument("--write", help="append the figures to this Markdown file's '## Search' section")
     args = parser.parse_args(argv)
 
@@ -255,14 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(db, readonly=True)
     n_partial = dict(store.count_by("trials", "source_format")).get("trec-partial", 0)
     runs = [
-        ("OR of salient words", False, True),
+        ("the topic as the search text (its salient words, OR)", False, True),
         ("same, no synonyms", False, False),
         ("same + age and sex filters", True, True),
     ]
     rows = []
     for name, filters, synonyms in runs:
         started = time.perf_counter()
-        result = evaluate(store, topics, qrels, terms=args.terms, filters=filters, synonyms=synonyms)
+        result = evaluate(store, topics, qrels, filters=filters, synonyms=synonyms)
         ms = (time.perf_counter() - started) * 1000 / len(topics)
         rows.append(
             f"| {name} | {result['ndcg']:.4f} | {result['p_eligible']:.4f} | {result['p_relevant']:.4f} | {ms:.0f} |"
@@ -273,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         (
             f"`python eval/trec_search.py` — {len(topics)} topics, {sum(len(v) for v in qrels.values()):,} "
             f"judgments; corpus {store.count():,} trials ({store.count() - n_partial:,} full registry records "
-            f"from shared/data/ctgov, {n_partial:,} partial documents); topic -> OR of up to {args.terms} "
-            "salient words."
+            f"from shared/data/ctgov, {n_partial:,} partial documents); the topic given to search as it is "
+            f"(read for its {MAX_SALIENT} most salient words, OR)."
         ),
         "",
         "| run | NDCG@10 | P@10 (eligible) | P@10 (eligible or excluded) | ms/topic |",

@@ -386,3 +386,40 @@ def test_record_history_and_saving_a_search_as_a_watch(server: str, page: Any) -
         "/feeds/watches/Lupus%20trials%20recruiting.atom"
     )
     shot(page, "12-watches")
+
+
+def test_matching_a_patient_note(server: str, page: Any) -> None:
+    page.goto(server + "/")
+    page.get_by_role("link", name="Match a patient").click()
+    page.wait_for_url("**/match")
+    note = (
+        "55-year-old woman with early breast cancer after surgery, ECOG performance status 1, "
+        "ANC 2100/uL, platelets 180,000/uL. She is not pregnant. <b>not bold</b>"
+    )
+    page.get_by_label("The patient, in words").fill(note)
+    page.get_by_label("Also screen these trials").fill("NCT02513394")
+    page.get_by_role("button", name="Find trials").click()
+    page.wait_for_selector("#understood-h")
+    understood = page.locator("ul.profile-lines").inner_text()
+    assert "Age: 55 years" in understood and "Sex: female" in understood
+    assert page.locator("b", has_text="not bold").count() == 0  # the note stays text
+    assert page.get_by_label("The patient, in words").input_value() == note  # kept in the form
+    groups = page.locator("section.verdict-group h3").all_inner_texts()
+    assert groups and all(g.split(" (")[0] in ("Eligible", "Maybe", "Ineligible") for g in groups)
+    pallas = page.locator('li.match-trial[data-nct-id="NCT02513394"]')
+    assert pallas.count() == 1
+    criteria = pallas.locator("details.criteria")
+    if criteria.get_attribute("open") is None:  # the first trial of a group shows them already
+        criteria.locator("summary").click()
+    rows = pallas.locator("table.criteria-table tbody tr")
+    assert rows.count() > 10
+    assert "ECOG performance status 1" in pallas.locator("table.criteria-table").inner_text()
+    shot(page, "10-match", full=True)
+    # Correct the profile and match again: the page comes back with the corrected patient.
+    page.locator(".understood summary").click()
+    profile = json.loads(page.locator("#f-profile-again").input_value())
+    profile["age"] = 80
+    page.locator("#f-profile-again").fill(json.dumps(profile))
+    page.get_by_role("button", name="Match again").click()
+    page.wait_for_selector("#understood-h")
+    assert "Age: 80 years" in page.locator("ul.profile-lines").inner_text()

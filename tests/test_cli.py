@@ -67,6 +67,13 @@ def test_show_in_every_format(db: str, capsys: pytest.CaptureFixture[str]) -> No
         assert marker in capsys.readouterr().out
 
 
+def test_show_json_carries_the_typed_criteria(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "NCT04184258", "--format", "json", "--db", db]) == 0
+    criteria = json.loads(capsys.readouterr().out)["criteria"]
+    assert any(c["type"] == "age" and c["source"] == "field" for c in criteria)
+    assert any(c["label"] == "No dialysis" and c["kind"] == "exclusion" for c in criteria)
+
+
 def test_show_unknown_trial_says_so_and_fails(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "NCT99999999", "--db", db]) == 1
     err = capsys.readouterr().err

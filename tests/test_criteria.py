@@ -197,6 +197,22 @@ def test_age_in_text_and_in_fields() -> None:
     assert {c.type for c in fields} == {"age", "sex", "healthy_volunteers"}
 
 
+def test_comparator_written_before_the_word_age() -> None:
+    facts = parse_criterion("Family history of AD diagnosed under age 60", "exclusion").facts
+    age = next(f for f in facts if f.type == "age")
+    assert (age.comparator, age.value) == ("<", 60)
+    older = next(f for f in parse_criterion("over the age of 18 years", "inclusion").facts if f.type == "age")
+    assert (older.comparator, older.value) == (">", 18)
+
+
+def test_a_count_before_an_abbreviation_is_not_its_value() -> None:
+    """The seed trial's "4 of 11 criteria by ACR" (American College of Rheumatology) is no urine
+    albumin-to-creatinine ratio of 11."""
+    c = parse_criterion("SLE diagnosis (4 of 11 criteria by ACR);", "inclusion")
+    assert all(f.variable != "uacr" for f in c.facts)
+    assert "UACR" not in c.label
+
+
 def test_consent_is_administrative_and_not_decidable() -> None:
     c = line("NCT00267826", "Must give written informed consent")
     assert c.type == "administrative" and not c.decidable

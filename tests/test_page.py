@@ -10,6 +10,7 @@ import orjson
 import pytest
 from conftest import CTGOV, SEED
 
+from trialscope.criteria import typed_criteria
 from trialscope.ctgov.parse import parse_study
 from trialscope.ctgov.sources import SourceRecord, iter_file_records, parse_source_record
 from trialscope.render import build_page, render_page
@@ -84,7 +85,8 @@ def test_golden_model_and_page(nct_id: str, update_golden: bool) -> None:
 
     trial = _trial_of(nct_id)
     model = json.dumps(msgspec.to_builtins(trial), indent=1, ensure_ascii=False, sort_keys=True) + "\n"
-    page = render_page(build_page(trial), "text")
+    # The page as `show` prints it: with each criterion line's typed label (the store's derived index).
+    page = render_page(build_page(trial, criteria=typed_criteria(trial)), "text")
     model_file, page_file = GOLDEN / f"{nct_id}.model.json", GOLDEN / f"{nct_id}.page.txt"
     if update_golden or not model_file.exists():
         model_file.write_text(model)

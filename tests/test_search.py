@@ -552,6 +552,22 @@ def test_a_long_description_is_read_for_its_telling_words(search_store: object) 
         search_trials(search_store, SearchQuery(text=words))
 
 
+def test_a_clinical_note_with_colons_and_brackets_is_read_as_a_description(search_store: object) -> None:
+    """A note's "BP: 130/80 (sitting)" or "taken to the OR" is not search syntax: past a few dozen
+    words, only quotes or a field prefix make a text a query."""
+    note = (
+        "Past Medical History: systemic lupus erythematosus (diagnosed 2015), lupus nephritis class IV "
+        "on kidney biopsy. Medications: mycophenolate (stopped), prednisone 10 mg daily. Vital signs: "
+        "BP: 150/95, HR: 88/min. She was taken to the OR last year for a cholecystectomy. Labs: "
+        "creatinine 1.8 mg/dL, proteinuria 3 g/day. She asks about trials of new treatments."
+    )
+    results = search_trials(search_store, SearchQuery(text=note, limit=10))
+    assert results.note and results.note.startswith("Read as a description")
+    assert any("lupus" in h.title.lower() for h in results.hits[:5])
+    with pytest.raises(QueryError, match="Unknown field 'History:'"):  # a field prefix: read as a query
+        search_trials(search_store, SearchQuery(text=note + " condition:lupus"))
+
+
 @pytest.mark.parametrize(
     "text",
     [

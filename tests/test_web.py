@@ -185,6 +185,17 @@ def test_eligibility_is_two_lists(client: TestClient) -> None:
     assert "SLE diagnosis" in block and "need for dialysis" in block
 
 
+def test_trial_page_shows_each_criterion_typed_beside_its_text(client: TestClient) -> None:
+    html = client.get("/trials/NCT04184258").text
+    assert '<span class="criterion-label">SLEDAI ≥ 6</span>' in html
+    assert '<span class="criterion-label">No pregnancy, No breastfeeding</span>' in html
+    page = client.get("/api/v1/trials/NCT04184258").json()["page"]
+    by_type = {c["type"] for c in page["criteria"]}
+    assert {"age", "sex", "lab", "pregnancy", "condition", "administrative"} <= by_type
+    sledai = next(c for c in page["criteria"] if c["facts"] and c["facts"][0].get("variable") == "sledai")
+    assert (sledai["kind"], sledai["label"]) == ("inclusion", "SLEDAI ≥ 6")
+
+
 def test_related_trials_are_listed_with_reasons(client: TestClient) -> None:
     html = client.get(f"/trials/{SEED_ID}").text
     related = html[html.index('<section id="related"') :]
@@ -344,7 +355,16 @@ def test_health(client: TestClient, web_store: Any) -> None:
 
 # --- headers, safety, accessibility -----------------------------------------------------
 
-PAGES = ["/", "/?q=lupus", f"/trials/{SEED_ID}", "/stats", "/api/docs", "/trials/NCT99999999", "/?age=old"]
+PAGES = [
+    "/",
+    "/?q=lupus",
+    f"/trials/{SEED_ID}",
+    "/stats",
+    "/match",
+    "/api/docs",
+    "/trials/NCT99999999",
+    "/?age=old",
+]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ or removed since it last looked (:mod:`trialscope.store.derived`). This is wirin
 CLI: the store knows no index, and no index knows another.
 
 >>> [index.name for index in DERIVED_INDEXES]
-['search', 'similar']
+['search', 'similar', 'criteria']
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+from trialscope.criteria.index import CRITERIA_INDEX
 from trialscope.search import SEARCH_INDEX
 from trialscope.similar import SIMILAR_INDEX
 from trialscope.store import DerivedIndex, Refreshed, SqliteStore, refresh_indexes
 from trialscope.store.derived import Progress
 
-DERIVED_INDEXES: tuple[DerivedIndex, ...] = (SEARCH_INDEX, SIMILAR_INDEX)
+DERIVED_INDEXES: tuple[DerivedIndex, ...] = (SEARCH_INDEX, SIMILAR_INDEX, CRITERIA_INDEX)
 BY_NAME = {index.name: index for index in DERIVED_INDEXES}
 
 

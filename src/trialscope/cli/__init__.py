@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from trialscope import __version__
 from trialscope.errors import TrialScopeError
 
-COMMAND_MODULES = ("core", "search", "related", "sync", "history", "watch", "web")
+COMMAND_MODULES = ("core", "search", "match", "related", "sync", "history", "watch", "web")
 
 
 def build_parser() -> argparse.ArgumentParser:

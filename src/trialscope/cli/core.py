@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the one-line summary")
     p.add_argument(
-        "--no-index", action="store_true", help="skip updating the search tables and related-trials index"
+        "--no-index",
+        action="store_true",
+        help="skip updating the derived indexes (search, related trials, typed criteria)",
     )
     add_db_argument(p)
     p.set_defaults(handler=cmd_ingest)
@@ -117,9 +119,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     nct_id = check_nct_id(args.nct_id)
     store = open_from_args(args, readonly=True)
+    from trialscope.criteria.index import criteria_by_nct_id
+
     trial = store.get_trial(nct_id)
     related = () if args.no_related else related_for_page(store, trial.nct_id)
-    sys.stdout.write(render_page(build_page(trial, related), args.format))
+    typed = criteria_by_nct_id(store, [trial.nct_id]).get(trial.nct_id)
+    sys.stdout.write(render_page(build_page(trial, related, typed), args.format))
     return 0
 
 

@@ -50,13 +50,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_argument(p)
     p.set_defaults(handler=cmd_related)
 
-    p = sub.add_parser("index", help="bring the search and related-trials indexes up to date")
+    p = sub.add_parser("index", help="bring the search, related-trials and typed-criteria indexes up to date")
     p.add_argument("--full", action="store_true", help="rebuild from every stored trial instead of updating")
     p.add_argument(
         "--only",
         action="append",
         default=[],
-        choices=("search", "similar"),
+        choices=("search", "similar", "criteria"),
         help="only this index (repeatable)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

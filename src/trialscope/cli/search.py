@@ -64,8 +64,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     """The search words and one option per filter of the filter table (search, changes, watch add)."""
     p.add_argument("text", nargs="*", help="search words (may be empty: filters alone)")
+    add_filter_options(p)
+
+
+def add_filter_options(p: argparse.ArgumentParser, *, leave_out: tuple[str, ...] = ()) -> None:
+    """One option per filter of the filter table, but those left out (and no search words: match)."""
     f = p.add_argument_group("filters")
     for spec in FILTERS.values():
+        if spec.name in leave_out:
+            continue
         if spec.many:
             f.add_argument(spec.cli, dest=spec.name, action="append", default=[], help=spec.help)
         else:
@@ -74,11 +81,11 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
 
 def filters_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The search words and filters given, as SearchQuery fields (unchecked)."""
-    given = {spec.field: getattr(args, spec.name) for spec in FILTERS.values()}
+    given = {spec.field: getattr(args, spec.name) for spec in FILTERS.values() if hasattr(args, spec.name)}
     values: dict[str, Any] = {
         k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items() if v not in (None, [])
     }
-    return {"text": " ".join(args.text), **values}
+    return {"text": " ".join(getattr(args, "text", ())), **values}
 
 
 def query_from_args(args: argparse.Namespace) -> SearchQuery:
@@ -92,6 +99,11 @@ def query_from_args(args: argparse.Namespace) -> SearchQuery:
         **filters_from_args(args),
     )
     return normalize_query(query)
+
+
+def cli_query_error(error: QueryError) -> QueryError:
+    """A query error that names the command-line options (``--within``), not the URL parameters."""
+    return QueryError(error.render(lambda name: FILTERS[name].cli if name in FILTERS else name))
 
 
 def _write(chunks: object, out: TextIO) -> int:
@@ -175,7 +187,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         query = query_from_args(args)
     except QueryError as error:
-        raise QueryError(error.render(lambda name: FILTERS[name].cli if name in FILTERS else name)) from None
+        raise cli_query_error(error) from None
     if args.all and args.format == "text":
         raise QueryError("--all streams every hit; use it with --format csv, jsonl or json.")
     if not store.readonly:

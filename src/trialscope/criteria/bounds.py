@@ -87,7 +87,7 @@ def variable_facts(
     return out
 
 
-_VALUE_THEN_NAME = re.compile(r"\s?(?:points?\s)?(?:on|in|at|by|of)\s(?:the\s)?$")
+_VALUE_THEN_NAME = re.compile(r"\s?(?:points?\s)?(?:on|in|at|by|of)\s(?:the\s)?")
 
 
 def _value_before(norm: str, mention: Mention, values: list[Value], used: set[int]) -> int | None:
@@ -95,7 +95,7 @@ def _value_before(norm: str, mention: Mention, values: list[Value], used: set[in
     for vi in range(len(values) - 1, -1, -1):
         value = values[vi]
         if value.end <= mention.start:
-            if vi not in used and _VALUE_THEN_NAME.search(norm, value.end, mention.start):
+            if vi not in used and _VALUE_THEN_NAME.fullmatch(norm, value.end, mention.start):
                 return vi
             return None
     return None
@@ -122,22 +122,20 @@ def unnamed_bounds(
             continue
         if any(abs(pos - value.start) < 25 for _, _, pos in windows):
             continue
-        unit = value.unit if value.unit not in (None,) else None
-        return [
-            (
-                2,
-                value.start,
-                Fact(
-                    type="lab",
-                    comparator=value.comparator,  # type: ignore[arg-type]
-                    value=value.value * value.multiplier,
-                    upper_comparator=value.upper_comparator,  # type: ignore[arg-type]
-                    upper=value.upper * value.upper_multiplier if value.upper is not None else None,
-                    unit=unit,
-                    negated=value.outside,
-                ),
-            )
-        ]
+        low = value.value * value.multiplier
+        high = value.upper * value.upper_multiplier if value.upper is not None else None
+        if high is not None and low > high:
+            continue  # "1-0": not a range of anything
+        fact = Fact(
+            type="lab",
+            comparator=value.comparator,  # type: ignore[arg-type]
+            value=low,
+            upper_comparator=value.upper_comparator,  # type: ignore[arg-type]
+            upper=high,
+            unit=value.unit,
+            negated=value.outside,
+        )
+        return [(2, value.start, fact)]
     return []
 
 

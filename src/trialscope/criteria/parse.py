@@ -57,6 +57,11 @@ _AGE_ANCHOR = re.compile(
     r"\b(?:age[ds]?|years? of age|years? old|yrs? old|y/?o|older|younger|adults? over|birthday|infants?|"
     r"children|child|neonates?|newborns?|adolescents?|men and women|ages)\b"
 )
+# "under age 60", "over the age of 18": the comparator is written before the word of age
+_AGE_WORD_BEFORE = re.compile(
+    r"\b(?:(?P<lt>under|below|younger than|less than)|(?P<gt>over|above|older than|greater than))"
+    r"\s(?:the\s)?age\s(?:of\s)?$"
+)
 _AGE_NOT_AFTER = re.compile(
     r"\s?(?:since|ago|after|before|prior|of (?!age)|from|in duration|duration|post|follow|history|long|in length)"
 )
@@ -249,6 +254,11 @@ def _age_fact(
                 continue
         if value.unit is None and not near:
             continue
+        comparator = value.comparator
+        if comparator in (None, "=") and value.upper is None:
+            before = _AGE_WORD_BEFORE.search(norm, max(0, value.start - 30), value.start)
+            if before is not None:
+                comparator = "<" if before.group("lt") else ">"
         low = time_in_years(value.value, value.unit)
         high = time_in_years(value.upper, value.unit) if value.upper is not None else None
         if low is None or not 0 <= low <= 120 or (high is not None and not low <= high <= 120):
@@ -264,14 +274,16 @@ def _age_fact(
             outside = outside or value.outside
             lower = lower or (value.comparator or ">=", low)
             upper = upper or (value.upper_comparator or "<=", high)
-        elif value.comparator in (">=", ">"):
-            lower = lower or (value.comparator, low)
-        elif value.comparator in ("<=", "<"):
-            upper = upper or (value.comparator, low)
-        elif value.comparator in (None, "=") and lower is None and upper is None:
+        elif comparator in (">=", ">"):
+            lower = lower or (comparator, low)
+        elif comparator in ("<=", "<"):
+            upper = upper or (comparator, low)
+        elif comparator in (None, "=") and lower is None and upper is None:
             lower = ("=", low)
     if lower is None and upper is None:
         return None
+    if lower is not None and upper is not None and lower[1] > upper[1]:
+        upper = None  # two bounds that cannot both hold: the first one read stands
     if lower is not None:
         fact = Fact(
             type="age",

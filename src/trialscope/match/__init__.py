@@ -12,6 +12,7 @@ See :mod:`.screening` for the verdict rules and the JSON shape (msgspec Structs)
 how one fact is held against the patient.
 """
 
+from trialscope.match.find import find_candidates, find_matches, match_note
 from trialscope.match.screening import (
     Candidate,
     CriterionVerdict,
@@ -30,6 +31,9 @@ __all__ = [
     "MatchResult",
     "TrialVerdict",
     "candidate_from_trial",
+    "find_candidates",
+    "find_matches",
+    "match_note",
     "match_patient",
     "rank_score",
     "screen",

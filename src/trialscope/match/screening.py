@@ -77,10 +77,13 @@ class TrialVerdict(msgspec.Struct, frozen=True):
 
 
 class MatchResult(msgspec.Struct, frozen=True):
-    """The answer of a match: trials best first, and the patient as understood."""
+    """The answer of a match: trials best first, and the patient as understood; ``note`` says
+    how the candidates were found, ``screened`` how many were screened (see :mod:`.find`)."""
 
     trials: tuple[TrialVerdict, ...]
     patient: Patient
+    note: str = ""
+    screened: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ so :func:`trialscope.match.screen` can hold it against a trial's typed criteria.
 carries its evidence: the note span or the JSON/FHIR field it came from.
 """
 
+from trialscope.patient.document import patient_from_document
 from trialscope.patient.fhir import patient_from_fhir
 from trialscope.patient.jsonprofile import patient_from_json
 from trialscope.patient.note import patient_from_note
@@ -32,6 +33,7 @@ __all__ = [
     "PatientError",
     "Treatment",
     "describe",
+    "patient_from_document",
     "patient_from_fhir",
     "patient_from_json",
     "patient_from_note",

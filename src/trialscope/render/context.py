@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import msgspec
 
+from trialscope.criteria.types import TypedCriterion
 from trialscope.model import RelatedTrial
 
 
@@ -42,9 +43,18 @@ class Field(_Block, frozen=True):
     words: str | None = None  # the value in plain words (for the HTML page), when it is a code
 
 
-class Bullets(_Block, frozen=True):
+class Bullets(_Block, frozen=True, omit_defaults=True):
+    """A list. ``labels``, when given, holds for each item its short typed label ("Age 18–75",
+    "eGFR ≥ 30 mL/min", "No pregnancy"), or "" where it has none: shown beside the item."""
+
     heading: str
     items: tuple[str, ...]
+    labels: tuple[str, ...] = ()
+
+    def labelled(self) -> list[tuple[str, str]]:
+        """(item, label) pairs; the label "" where there is none."""
+        labels = self.labels if len(self.labels) == len(self.items) else ("",) * len(self.items)
+        return list(zip(self.items, labels, strict=True))
 
 
 class Table(_Block, frozen=True):
@@ -97,6 +107,9 @@ class TrialPage(msgspec.Struct, frozen=True):
     countries: tuple[str, ...] = ()
     site_count: int = 0
     nearest_site: str | None = None
+    criteria: tuple[TypedCriterion, ...] = ()
+    """Every eligibility criterion typed (the structured fields first), from the store's
+    derived index (:mod:`trialscope.criteria.index`); empty when the page was built without."""
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)

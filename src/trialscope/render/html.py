@@ -64,8 +64,10 @@ def _block(block: Block, depth: int) -> str:
         return f'<p class="field"><span class="label">{_e(block.label)}</span>{_e(block.inline.strip() and ":")} {_value(block)}</p>'
     if isinstance(block, Bullets):
         items = "".join(
-            f'<li class="sub">{_e(i.strip())}</li>' if i.startswith("  ") else f"<li>{_e(i)}</li>"
-            for i in block.items
+            (f'<li class="sub">{_e(i.strip())}' if i.startswith("  ") else f"<li>{_e(i)}")
+            + (f' <span class="criterion-label">{_e(label)}</span>' if label else "")
+            + "</li>"
+            for i, label in block.labelled()
         )
         return f'<div class="bullets"><h{min(depth, 6)}>{_e(block.heading)}</h{min(depth, 6)}><ul>{items}</ul></div>'
     if isinstance(block, Table):

@@ -27,7 +27,9 @@ def _block(block: Block, depth: int) -> list[str]:
         return [f"**{md_escape(block.label)}**: {md_escape(block.value)}"]
     if isinstance(block, Bullets):
         items = "\n".join(
-            f"  - {md_escape(i.strip())}" if i.startswith("  ") else f"- {md_escape(i)}" for i in block.items
+            (f"  - {md_escape(i.strip())}" if i.startswith("  ") else f"- {md_escape(i)}")
+            + (f" — *{md_escape(label)}*" if label else "")
+            for i, label in block.labelled()
         )
         return [f"**{md_escape(block.heading)}**", items]
     if isinstance(block, Table):

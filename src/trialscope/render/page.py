@@ -15,6 +15,9 @@ block and page shapes are in :mod:`trialscope.render.context`, the results secti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from trialscope.criteria.types import TypedCriterion
 from trialscope.eligibility import split_criteria
 from trialscope.model import ArmGroup, Intervention, Trial
 from trialscope.render.context import (
@@ -197,8 +200,12 @@ def _text_if(text: str | None) -> tuple[Text, ...]:
     return (Text(text),) if text else ()
 
 
-def build_page(trial: Trial, related: tuple[RelatedTrial, ...] = ()) -> TrialPage:
-    """The page context of one trial, with its related trials when the caller has them."""
+def build_page(
+    trial: Trial, related: tuple[RelatedTrial, ...] = (), criteria: Sequence[TypedCriterion] | None = None
+) -> TrialPage:
+    """The page context of one trial, with its related trials and its typed criteria (read from
+    the store's derived index: each criterion line then shows its label) when the caller has them."""
+    typed = tuple(criteria or ())
     blocks: dict[str, tuple[Block, ...]] = {
         "basic": _basic_fields(trial),
         "summary": _paragraphs(trial.brief_summary),
@@ -206,7 +213,7 @@ def build_page(trial: Trial, related: tuple[RelatedTrial, ...] = ()) -> TrialPag
         "conditions": tuple(Text(c) for c in trial.conditions),
         "design": _design_fields(trial),
         "groups": tuple(_arm_entry(a, trial) for a in trial.arms),
-        "eligibility": _eligibility_blocks(trial),
+        "eligibility": _eligibility_blocks(trial, typed),
         "party": _party_blocks(trial),
         **_list_blocks(trial, related),
     }
@@ -227,6 +234,7 @@ def build_page(trial: Trial, related: tuple[RelatedTrial, ...] = ()) -> TrialPag
         conditions=trial.conditions,
         countries=_countries(trial),
         site_count=len(trial.locations),
+        criteria=typed,
     )
 
 
@@ -289,16 +297,41 @@ def _arm_entry(arm: ArmGroup, trial: Trial) -> Entry:
     return Entry(arm.label, tuple(blocks))
 
 
-def _eligibility_blocks(trial: Trial) -> tuple[Block, ...]:
+def _says_more(label: str, text: str) -> bool:
+    """Whether a label adds to its line: not the line's own words shortened (a line nothing was
+    understood in, or whose label is its beginning)."""
+    short = " ".join(label.rstrip("…").split()).lower()
+    return bool(short) and not " ".join(text.split()).lower().lstrip(" -*•").startswith(short)
+
+
+def _labels(items: tuple[str, ...], kind: str, typed: tuple[TypedCriterion, ...]) -> tuple[str, ...]:
+    """Each criterion line's typed label ("" where it has none, or says nothing more), matched to
+    the lines by kind and position; none when the typed criteria are not of these lines."""
+    found = {c.line: c for c in typed if c.kind == kind and c.source == "text"}
+    labels = []
+    for i, item in enumerate(items):
+        c = found.get(i)
+        if c is None or c.text != item.strip():
+            return ()
+        labels.append(c.label if c.type != "other" and _says_more(c.label, c.text) else "")
+    return tuple(labels) if any(labels) else ()
+
+
+def _eligibility_blocks(trial: Trial, typed: tuple[TypedCriterion, ...] = ()) -> tuple[Block, ...]:
     e = trial.eligibility
     split = split_criteria(e.criteria)
     blocks: list[Block] = []
     if split.inclusion:
-        blocks.append(Bullets("Inclusion Criteria", split.inclusion))
+        blocks.append(
+            Bullets("Inclusion Criteria", split.inclusion, _labels(split.inclusion, "inclusion", typed))
+        )
     if split.exclusion:
-        blocks.append(Bullets("Exclusion Criteria", split.exclusion))
+        blocks.append(
+            Bullets("Exclusion Criteria", split.exclusion, _labels(split.exclusion, "exclusion", typed))
+        )
     if split.other:
-        blocks.append(Bullets("Criteria" if not split.has_headings else "Other Criteria", split.other))
+        heading = "Criteria" if not split.has_headings else "Other Criteria"
+        blocks.append(Bullets(heading, split.other, _labels(split.other, "unspecified", typed)))
     hv = "" if e.healthy_volunteers is None else ("Yes" if e.healthy_volunteers else "No")
     blocks += [
         Field("Minimum Eligible Age", _v(e.minimum_age)),

@@ -18,7 +18,9 @@ def _block_lines(block: Block) -> list[str]:
         return [
             block.heading,
             "\n".join(
-                f"* {item}" if not item.startswith("  ") else f"  * {item.strip()}" for item in block.items
+                (f"* {item}" if not item.startswith("  ") else f"  * {item.strip()}")
+                + (f"  [{label}]" if label else "")
+                for item, label in block.labelled()
             ),
         ]
     if isinstance(block, Table):

@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - the optional accelerator is missing
 
 from trialscope.model import Results, Trial
 
+T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
 _decode_trial = msgspec.json.Decoder(Trial).decode
 _decode_results = msgspec.json.Decoder(Results).decode
@@ -54,6 +55,19 @@ def read_trial(blob: bytes, results: bytes | None) -> Trial:
     """
     trial = _decode_trial(decompress(blob))
     return replace(trial, results=_decode_results(decompress(results))) if results else trial
+
+
+def read_trial_part(blob: bytes, part: type[T]) -> T:
+    """Some fields of a stored trial: ``part`` is a dataclass naming a few of :class:`Trial`'s
+    fields (with their types and defaults); the rest of the blob is skipped unread, which is
+    several times faster than reading the whole trial (a derived index needing a few fields)."""
+    decoder = _PART_DECODERS.get(part)
+    if decoder is None:
+        decoder = _PART_DECODERS[part] = msgspec.json.Decoder(part)
+    return decoder.decode(decompress(blob))
+
+
+_PART_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ Three owners share a store, and each table says which:
   countries, located sites, synonyms, and the full-text postings (``text_terms``), written in
   immutable segments (``text_segments``).
 - ``similar``: the related-trials index (:mod:`trialscope.similar.index`).
+- ``criteria``: every trial's typed eligibility criteria (:mod:`trialscope.criteria.index`).
 
 Derived tables are rebuilt from the trials whenever their index's version changes, so only
 the ``store`` tables need migrations. Bump :data:`SCHEMA_VERSION` with any change to them,
@@ -240,6 +241,9 @@ _ALL = (
         "neighbours blob !, floor real !",
         key=("trial_id",),
     ),
+    # --- typed criteria ---------------------------------------------------------------------
+    # One row per trial: its typed criteria (msgspec MessagePack, zlib), see criteria.index.
+    _table("criteria_trials", "criteria", "trial_id int !, criteria blob !", key=("trial_id",)),
 )
 
 TABLES: dict[str, Table] = {t.name: t for t in _ALL}

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import msgspec
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -21,6 +23,7 @@ from trialscope import __version__
 from trialscope.changes import changes_since, check_since, default_since
 from trialscope.errors import QueryError, StoreError, TrialNotFoundError
 from trialscope.history import record_history
+from trialscope.patient import PatientError
 from trialscope.search import FACETS, FacetValue, SearchHit, iter_all_hits, query_from_params
 from trialscope.search.geo import canonical_country
 from trialscope.search.hits import csv_lines, jsonl_lines
@@ -28,6 +31,7 @@ from trialscope.similar import related_trials
 from trialscope.store import SqliteStore
 from trialscope.web import openapi
 from trialscope.web.common import canonical_nct_id, run_search, store_of, trial_answer
+from trialscope.web.matching import MatchInput, MatchRequest, read_body, run_match
 from trialscope.web.params import (
     SEARCH_KEYS,
     Params,
@@ -267,6 +271,48 @@ def _search(request: Request) -> Response:
         links=links,
     )
     return JSONResponse(body)
+
+
+# --- matching ---------------------------------------------------------------------------
+
+
+async def match(request: Request) -> Response:
+    """``POST /api/v1/match``: a patient (a note, or a JSON profile or FHIR R4 Bundle) screened
+    against the trials the search finds for them and those named; the trials ranked eligible,
+    maybe, ineligible, each criterion with its verdict and evidence, and the patient as read."""
+    store = _store_or_error(request)
+    if isinstance(store, Response):
+        return store
+    body = await read_body(request)
+    try:
+        asked = msgspec.json.decode(body, type=MatchRequest)
+    except msgspec.ValidationError as exc:
+        return error_json(400, f"The request body is not valid: {_sentence(str(exc))}")
+    except msgspec.DecodeError:
+        return error_json(
+            400, 'The request body is not JSON; send an object like {"note": "A 58-year-old woman with ..."}.'
+        )
+    given = MatchInput(
+        note=asked.note,
+        document=asked.patient,
+        filters=asked.filters,
+        nct_ids=tuple(asked.nct_ids),
+        limit=asked.limit,
+        candidates=asked.candidates,
+    )
+    try:
+        result = await run_in_threadpool(run_match, request, given)
+    except PatientError as exc:
+        return error_json(400, str(exc), parameters=["patient" if asked.patient is not None else "note"])
+    except TrialNotFoundError as exc:
+        return error_json(400, str(exc), parameters=["nct_ids"])
+    return JSONResponse(result)
+
+
+def _sentence(message: str) -> str:
+    """A msgspec message as the end of a sentence: ``Expected `int`, got `str` - at `$.limit```."""
+    message = message.replace("Object contains unknown field", "unknown field")
+    return message[:1].lower() + message[1:] + ("" if message.endswith(".") else ".")
 
 
 def stats(request: Request) -> Response:

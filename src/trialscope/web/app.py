@@ -36,7 +36,7 @@ from trialscope import __version__, settings
 from trialscope.errors import QueryError, TrialNotFoundError, TrialScopeError
 from trialscope.search import warm_search
 from trialscope.store import SqliteStore
-from trialscope.web import api, changes, views
+from trialscope.web import api, changes, match, views
 from trialscope.web.cache import SearchCache
 from trialscope.web.common import plural, query_message
 from trialscope.web.responses import error_json
@@ -215,6 +215,8 @@ def _routes() -> list[Route | Mount]:
         Route("/watches", changes.save_watch, methods=["POST"], name="save_watch"),
         Route("/feeds/changes.atom", changes.changes_feed, name="changes_feed"),
         Route("/feeds/watches/{name}.atom", changes.watch_feed, name="watch_feed"),
+        Route("/match", match.match_form, name="match"),
+        Route("/match", match.match_page, methods=["POST"], name="match_post"),
         Route("/stats", views.stats_page, name="stats"),
         Route("/healthz", api.health, name="health"),
         Route("/api", lambda request: RedirectResponse("/api/docs"), name="api_root"),
@@ -223,6 +225,7 @@ def _routes() -> list[Route | Mount]:
         Route("/api/v1/search", api.search, name="api_search"),
         Route("/api/v1/search/export", api.export, name="api_export"),
         Route("/api/v1/stats", api.stats, name="api_stats"),
+        Route("/api/v1/match", api.match, methods=["POST"], name="api_match"),
         Route("/api/v1/trials/{nct_id}", api.trial, name="api_trial"),
         Route("/api/v1/trials/{nct_id}/related", api.related, name="api_related"),
         Route("/api/v1/trials/{nct_id}/history", api.history, name="api_history"),

@@ -24,6 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from trialscope.criteria.index import criteria_by_nct_id
 from trialscope.errors import QueryError, StoreError, TrialNotFoundError
 from trialscope.model import Trial
 from trialscope.render.page import RelatedTrial, TrialPage, build_page
@@ -129,13 +130,15 @@ class TrialAnswer:
 
 
 def trial_answer(request: Request, store: SqliteStore, nct_id: str) -> TrialAnswer | Response:
-    """The trial and its page (with related trials), or a 304 when the client holds this version."""
+    """The trial and its page (with related trials and typed criteria), or a 304 when the client
+    holds this version."""
     etag = etag_for(request)
     cached = not_modified(request, etag)
     if cached is not None:
         return cached
     trial = store.get_trial(nct_id)
-    page = build_page(trial, related_for(store, nct_id))
+    typed = criteria_by_nct_id(store, [nct_id]).get(nct_id)
+    page = build_page(trial, related_for(store, nct_id), typed)
     return TrialAnswer(trial, page, {"etag": etag, "cache-control": "no-cache"})
 
 

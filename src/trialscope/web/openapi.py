@@ -31,7 +31,8 @@ from trialscope.search import FACETS, FILTERS, SORTS
 from trialscope.search import values as vocabularies
 from trialscope.search.filters import Filter
 from trialscope.search.query import MAX_PAGE
-from trialscope.web.schemas import RESPONSES
+from trialscope.web.matching import MATCH_FILTERS, MAX_BODY
+from trialscope.web.schemas import REQUESTS, RESPONSES
 
 REF = "#/components/schemas/{name}"
 # The choices of each filter whose values come from a registry vocabulary (friendly words are
@@ -126,9 +127,9 @@ RELATED_PARAMETERS = [
 
 
 def response_schemas() -> dict[str, Any]:
-    """Every schema the responses use, generated from the answers' types (the trial page
+    """Every schema the requests and responses use, generated from their types (the trial page
     context's blocks included: each is a struct tagged with its ``kind``)."""
-    _, components = msgspec.json.schema_components(RESPONSES, ref_template=REF)
+    _, components = msgspec.json.schema_components((*REQUESTS, *RESPONSES), ref_template=REF)
     return components
 
 
@@ -150,14 +151,20 @@ _NOT_FOUND = {"404": _json("ErrorBody", "No trial with that NCT id.")}
 
 
 def _operation(operation_id: str, summary: str, parameters: list[dict[str, Any]], responses: dict[str, Any],
-               description: str = "") -> dict[str, Any]:  # fmt: skip
+               description: str = "", *, body: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """A GET operation, or a POST one when it takes a JSON ``body`` (the name of its schema)."""
     op: dict[str, Any] = {"operationId": operation_id, "summary": summary}
     if description:
         op["description"] = description
     if parameters:
         op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(name=body)}}},
+        }
     op["responses"] = responses
-    return {"get": op}
+    return {"post" if body is not None else "get": op}
 
 
 OPENAPI: dict[str, Any] = {
@@ -195,6 +202,22 @@ OPENAPI: dict[str, Any] = {
             "Facet counts (status, phase, study type, country, sponsor class, start year...) of all trials "
             "matching the filters (all facets unless some are asked for), the trials without a phase, and "
             "for the whole registry the summary-only records.",
+        ),
+        "/api/v1/match": _operation(
+            "matchPatient", "Screen a patient against trials, criterion by criterion", [],
+            {"200": _json("MatchResult", "The trials, eligible then maybe then ineligible, and the patient as read."),
+             "400": _json("ErrorBody", "The patient, a filter or a named trial cannot be used; the message says why."),
+             "413": _json("ErrorBody", f"The body is larger than {MAX_BODY:,} bytes."),
+             "503": _ERRORS["503"]},
+            "The body gives the patient as a note (free text, read offline: conditions with negation and "
+            "history, labs with units, treatments) or as a patient profile (a JSON profile, or a FHIR R4 "
+            "Bundle of Patient, Condition, Observation, MedicationStatement). Candidates are the trials the "
+            "search finds for the note's telling words and the patient's conditions, with any search filter "
+            f"(by its query-parameter name: {', '.join(MATCH_FILTERS)}), plus the trials named in nct_ids. "
+            "Each criterion gets met, not_met, unknown or not_applicable with its evidence (a span of the "
+            "note or a field of the profile); a trial is eligible, maybe (with the questions that would "
+            "decide it) or ineligible. Nothing sent is stored.",
+            body="MatchRequest",
         ),
         "/api/v1/trials/{nct_id}": _operation(
             "getTrial", "One trial: its page context and the parsed record", [NCT_PATH],
@@ -244,6 +267,7 @@ class Endpoint:
     parameters: tuple[dict[str, Any], ...]
     responses: tuple[tuple[str, str], ...]
     example: str
+    body: str = ""  # an example JSON body, for a POST
 
     @property
     def anchor(self) -> str:
@@ -259,6 +283,10 @@ _EXAMPLES = {
     "/api/v1/trials/{nct_id}/history": "/api/v1/trials/NCT04184258/history",
     "/api/v1/changes": "/api/v1/changes?since=2026-11-01&q=lupus",
     "/healthz": "/healthz",
+}
+_BODIES = {
+    "/api/v1/match": '{"note": "A 62-year-old woman with metastatic breast cancer, ECOG 1, creatinine 1.1 mg/dL.", '
+    '"filters": {"status": ["RECRUITING"]}, "limit": 5}',
 }
 
 
@@ -292,6 +320,7 @@ def endpoints() -> list[Endpoint]:
                     parameters=tuple(op.get("parameters", ())),
                     responses=tuple((code, r["description"]) for code, r in op["responses"].items()),
                     example=_EXAMPLES.get(path, path),
+                    body=_BODIES.get(path, ""),
                 )
             )
     return out

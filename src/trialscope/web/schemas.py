@@ -19,9 +19,11 @@ import msgspec
 
 from trialscope.changes import ChangeList
 from trialscope.history import RecordHistory
+from trialscope.match import MatchResult
 from trialscope.model import Trial
 from trialscope.render.context import TrialPage
 from trialscope.search.hits import FacetValue, ResultsPage, SearchHit
+from trialscope.web.matching import MatchRequest
 
 
 class ApiHit(SearchHit, frozen=True):
@@ -156,6 +158,7 @@ class ChangesResponse(ChangeList, frozen=True, kw_only=True):
 
 RESPONSES = (
     SearchResponse,
+    MatchResult,
     StatsResponse,
     RelatedResponse,
     Health,
@@ -164,6 +167,9 @@ RESPONSES = (
     HistoryResponse,
     ChangesResponse,
 )
+
+# The bodies requests send (POST /api/v1/match).
+REQUESTS = (MatchRequest,)
 
 _encoder = msgspec.json.Encoder()
 

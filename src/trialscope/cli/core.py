@@ -10,14 +10,14 @@ import sys
 from trialscope import settings
 from trialscope.cli import add_db_argument
 from trialscope.errors import TrialScopeError
-from trialscope.store import SqliteStore, open_store, store_path
+from trialscope.store import Store, open_store, store_path
 
 
-def open_from_args(args: argparse.Namespace, *, readonly: bool = False) -> SqliteStore:
+def open_from_args(args: argparse.Namespace, *, readonly: bool = False) -> Store:
     return open_store(settings.resolve("db", getattr(args, "db", None)), readonly=readonly)
 
 
-def open_for_reading(args: argparse.Namespace) -> SqliteStore:
+def open_for_reading(args: argparse.Namespace) -> Store:
     """The store, writable when its file allows it (so its derived indexes can be brought up
     to date); read-only otherwise, and never created: a missing store is an error."""
     path = store_path(settings.resolve("db", getattr(args, "db", None)))
@@ -91,7 +91,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def related_for_page(store: SqliteStore, nct_id: str) -> tuple:
+def related_for_page(store: Store, nct_id: str) -> tuple:
     """Related trials for the page, from the stored index; empty when there is none yet."""
     try:
         from trialscope.similar import related_for_page as lookup

@@ -3,7 +3,7 @@
 :func:`search_trials` is the library call the CLI, the web pages and the JSON API share;
 :func:`iter_all_hits` streams every hit of a query for exports, whatever their number.
 
-One :class:`SearchReader` per open store (kept by the store, see ``SqliteStore.memo``) holds
+One :class:`SearchReader` per open store (kept by the store, see ``Store.memo``) holds
 the trials' search facts as columns and a :class:`~trialscope.search.match.Matcher` over the
 postings; it reloads them when the store's content changes, so a running server sees an
 ingest without a restart.
@@ -46,7 +46,7 @@ from trialscope.search.rank import bm25_scores
 from trialscope.search.snippets import lead_of, match_phrases, snippet_of
 from trialscope.search.synonyms import Synonym, SynonymTable
 from trialscope.search.syntax import AllOf, Negated, Node, parse_text
-from trialscope.store import SqliteStore, is_current, refresh_indexes
+from trialscope.store import Store, is_current, open_store, refresh_indexes
 
 log = logging.getLogger(__name__)
 _CURSOR_VERSION = 2
@@ -59,7 +59,7 @@ FACET_FILTERS = {"status": "status", "phase": "phase", "study_type": "type", "in
 class SearchReader:
     """What searching one store version needs in memory (built on first use, per store)."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.version = reader_version(store)
         self.columns: Columns = load_columns(store)
@@ -72,13 +72,13 @@ class SearchReader:
 _READERS_LOCK = threading.Lock()
 
 
-def reader_version(store: SqliteStore) -> str:
+def reader_version(store: Store) -> str:
     """What a reader's in-memory state reflects: the trials and the index's segments (every
     refresh or merge writes a new segment, so a merge alone also makes readers reload)."""
     return f"{store.content_version()}/{store.max_value('text_segments', 'seg')}"
 
 
-def search_reader(store: SqliteStore) -> SearchReader:
+def search_reader(store: Store) -> SearchReader:
     """The store's reader, current with its content (the index brought up to date first
     when the store can be written)."""
     holder: dict[str, SearchReader] = store.memo("search", dict)
@@ -95,28 +95,29 @@ def search_reader(store: SqliteStore) -> SearchReader:
         return reader
 
 
-def _catch_up(store: SqliteStore) -> None:
+def _catch_up(store: Store) -> None:
     """Bring the search index up to date before reading it: through the store itself, or,
     for a read-only one (a web worker's), through a writable store on the same file. Where
-    the file cannot be written, search reads the index as it is."""
+    the file cannot be written, or another process is refreshing it (PostgreSQL), search
+    reads the index as it is."""
     if not store.readonly:
-        refresh_indexes(store, [SEARCH_INDEX])
+        refresh_indexes(store, [SEARCH_INDEX], wait=False)
         return
     if store.path == ":memory:":
         return
     try:
-        writer = SqliteStore(store.path)
+        writer = open_store(store.path)
     except StoreError:
         return
     try:
-        refresh_indexes(writer, [SEARCH_INDEX])
-    except sqlite3.OperationalError as error:  # read-only file system, or another writer's lock
+        refresh_indexes(writer, [SEARCH_INDEX], wait=False)
+    except (sqlite3.OperationalError, StoreError) as error:  # read-only file system, another writer's lock
         log.info("the search index of %s is not current (%s)", store.path, error)
     finally:
         writer.close()
 
 
-def warm_search(store: SqliteStore) -> None:
+def warm_search(store: Store) -> None:
     """Load a store's search columns, sites and gazetteer now (a web worker's start-up)."""
     from trialscope.search.geo import warm_gazetteer
 
@@ -295,7 +296,7 @@ def _order(keys: np.ndarray, ids: np.ndarray, top: int | None) -> np.ndarray:
     return candidates[order] if top is None else candidates[order][:top]
 
 
-def _find(store: SqliteStore, query: SearchQuery, *, deadline: _Deadline, use_synonyms: bool,
+def _find(store: Store, query: SearchQuery, *, deadline: _Deadline, use_synonyms: bool,
           top: int | None) -> _Found:  # fmt: skip
     reader = search_reader(store)
     cols = reader.columns
@@ -401,7 +402,7 @@ def _hits(found: _Found, start: int, stop: int, *, snippets: bool) -> list[Searc
 
 
 def search_trials(
-    store: SqliteStore, query: SearchQuery, *, timeout_s: float = 5.0, use_synonyms: bool = True
+    store: Store, query: SearchQuery, *, timeout_s: float = 5.0, use_synonyms: bool = True
 ) -> SearchResults:
     """Run a search: total, one page of hits (best first), facet counts, next-page cursor.
 
@@ -447,7 +448,7 @@ def search_trials(
 
 
 def iter_all_hits(
-    store: SqliteStore,
+    store: Store,
     query: SearchQuery,
     *,
     snippets: bool = False,
@@ -470,7 +471,7 @@ def iter_all_hits(
         yield from _hits(found, start, start + chunk, snippets=snippets)
 
 
-def explain_search(store: SqliteStore, query: SearchQuery) -> list[str]:
+def explain_search(store: Store, query: SearchQuery) -> list[str]:
     """How a search is read and run, a line each (``trialscope search --explain``)."""
     query = normalize_query(query)
     reader = search_reader(store)

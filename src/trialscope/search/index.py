@@ -44,7 +44,7 @@ from trialscope.search.synonyms import (
     choose_synonyms,
     is_abbreviation,
 )
-from trialscope.store import SqliteStore
+from trialscope.store import Store, open_store
 from trialscope.store.derived import Progress, chunks
 
 SEGMENT_TRIALS = 10_000  # trials per segment built at once (~100 MB of token arrays at most)
@@ -146,7 +146,7 @@ def _index_batch(trials: dict[int, Trial]) -> _Batch:
 def _worker_batch(args: tuple[str, list[int]]) -> _Batch:
     """A batch built in a worker process, on its own read-only connection to the store."""
     path, ids = args
-    store = SqliteStore(path, readonly=True)
+    store = open_store(path, readonly=True)
     try:
         return _index_batch(store.trials_by_id(ids, results=False))
     finally:
@@ -156,7 +156,7 @@ def _worker_batch(args: tuple[str, list[int]]) -> _Batch:
 class _Places:
     """The gazetteer's answers for site addresses, read from and saved to search_places."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.known: dict[tuple[str, str, str], tuple[float, float] | None] = {
             (c, s, k): (lat, lon) if lat is not None else None
@@ -181,7 +181,7 @@ class _Places:
         self.new.clear()
 
 
-def _write(store: SqliteStore, batch: _Batch, places: _Places) -> None:
+def _write(store: Store, batch: _Batch, places: _Places) -> None:
     """One batch, in one transaction: a new segment and the facts that point at it."""
     points = list(batch.points)
     seen = {(t, lat, lon) for t, lat, lon, _ in points}
@@ -205,7 +205,7 @@ def _write(store: SqliteStore, batch: _Batch, places: _Places) -> None:
         places.save()
 
 
-def _choose_synonyms(store: SqliteStore) -> None:
+def _choose_synonyms(store: Store) -> None:
     rows = store.select("search_acronyms", ("trial_id", "abbr", "expansion", "columns", "kind"))
     listed: dict[str, set[int]] = {}
     evidence: dict[tuple[str, str, str], tuple[str, set[int]]] = {}
@@ -233,7 +233,7 @@ class SearchIndex:
 
     def refresh(
         self,
-        store: SqliteStore,
+        store: Store,
         changed: Sequence[int],
         removed: Sequence[int],
         *,
@@ -258,7 +258,7 @@ class SearchIndex:
         return f"{len(changed):,} trials indexed" + (f", {len(removed):,} removed" if removed else "")
 
 
-def _batches(store: SqliteStore, ids: list[int]) -> Iterable[_Batch]:
+def _batches(store: Store, ids: list[int]) -> Iterable[_Batch]:
     pieces = list(chunks(ids, SEGMENT_TRIALS))
     workers = min(os.cpu_count() or 1, len(pieces))
     if len(ids) < PARALLEL_FROM or workers < 2 or store.path == ":memory:" or sys.platform != "linux":

@@ -24,24 +24,24 @@ from trialscope.search.postings import (
     encode_positions,
     encode_postings,
 )
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 
 MAX_SEGMENTS = 12
 MERGE_TO = 6  # segments left after a merge (the largest ones stay as they are)
 _TERMS_PER_READ = 2_000
 
 
-def next_segment(store: SqliteStore) -> int:
+def next_segment(store: Store) -> int:
     """A segment number never used before (rows of an unfinished one count as used)."""
     return max(store.max_value("text_segments", "seg"), store.max_value("text_terms", "seg")) + 1
 
 
-def live_segments(store: SqliteStore) -> dict[int, int]:
+def live_segments(store: Store) -> dict[int, int]:
     """Segment -> trials whose words it holds now."""
     return {int(seg): int(n) for seg, n in store.count_by("search_facts", "text_seg")}
 
 
-def collect_segments(store: SqliteStore) -> None:
+def collect_segments(store: Store) -> None:
     """Drop segments no trial points at; merge the smallest when there are too many."""
     live = live_segments(store)
     known = {int(s) for (s,) in store.select("text_segments", ("seg",))}
@@ -91,7 +91,7 @@ def _ranks(counts: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
-def merge_segments(store: SqliteStore, segments: list[int]) -> int:
+def merge_segments(store: Store, segments: list[int]) -> int:
     """Merge some segments into a new one; returns its number."""
     ids, segs = store.column_arrays("search_facts", (("id", "int"), ("text_seg", "int")), order_by="id")
     ids_a, segs_a = np.asarray(ids), np.asarray(segs)

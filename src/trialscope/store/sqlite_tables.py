@@ -129,7 +129,9 @@ class SqliteTables:
             ("study_type", stats.by_type),
             ("source_format", stats.by_source),
         ):
-            for value, n in self._rows(f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC"):
+            for value, n in self._rows(
+                f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC, 1"
+            ):
                 counter[value or "(none)"] = n
         return stats
 
@@ -286,6 +288,13 @@ class SqliteTables:
     def blob_column(self, table: str, column: str, *, order_by: str) -> list[bytes]:
         """One blob column of every row, in order (rows of packed numbers, say)."""
         return [r[0] for r in self._rows(f"SELECT {column} FROM {table} ORDER BY {order_by}")]
+
+    def iter_rows(self, table: str, *, batch_size: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of a table (its declared columns), in storage order, in batches."""
+        with self.lock:
+            cursor = self.conn.execute(f"SELECT {', '.join(TABLES[table].column_names)} FROM {table}")
+            while rows := cursor.fetchmany(batch_size):
+                yield rows
 
     def analyze(self, tables: Sequence[str]) -> None:
         """Refresh the query planner's statistics after a large change."""

@@ -22,7 +22,7 @@ from trialscope.render.page import build_page
 from trialscope.search import FACETS, SearchHit, iter_all_hits, query_from_params
 from trialscope.search.hits import csv_lines, hit_data, jsonl_lines
 from trialscope.similar import related_trials
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 from trialscope.web import openapi, views
 from trialscope.web.params import (
     SEARCH_KEYS,
@@ -42,7 +42,7 @@ RELATED_KEYS = ("limit", "status", "phase", "has_results", "country")
 MAX_RELATED = 100
 
 
-def _store_or_error(request: Request) -> SqliteStore | Response:
+def _store_or_error(request: Request) -> Store | Response:
     store = views.store_of(request)
     if store is None:
         return error_json(

@@ -24,7 +24,7 @@ from trialscope.render.page import RelatedTrial, build_page, plain_words
 from trialscope.render.text import render_text
 from trialscope.search import FACETS, query_from_params, search_trials
 from trialscope.similar import related_for_page
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 from trialscope.web import charts, places
 from trialscope.web.cache import SearchCache
 from trialscope.web.params import (
@@ -65,7 +65,7 @@ def plain_filter(value: object) -> str:
     return plain_words(None if value is None else str(value))
 
 
-def store_of(request: Request) -> SqliteStore | None:
+def store_of(request: Request) -> Store | None:
     return request.app.state.stores.get()  # type: ignore[no-any-return]
 
 
@@ -105,7 +105,7 @@ def not_found_page(request: Request, message: str) -> Response:
 
 def run_search(
     request: Request,
-    store: SqliteStore,
+    store: Store,
     params: Params,
     *,
     facets: Sequence[str] | None,
@@ -272,7 +272,7 @@ def _hit_view(hit: Any, near: str) -> dict[str, Any]:
 # --- trial ------------------------------------------------------------------------------
 
 
-def related_for(store: SqliteStore, nct_id: str, limit: int = RELATED_ON_PAGE) -> tuple[RelatedTrial, ...]:
+def related_for(store: Store, nct_id: str, limit: int = RELATED_ON_PAGE) -> tuple[RelatedTrial, ...]:
     """The page's related trials; empty while the similarity index is not built."""
     try:
         return tuple(related_for_page(store, nct_id, limit=limit))

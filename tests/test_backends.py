@@ -190,10 +190,10 @@ def test_a_write_by_one_process_is_seen_by_a_reader_in_another(postgres_server: 
     import dataclasses
 
     import orjson
+    from pg_server import create_database
 
     from trialscope.ctgov.parse import parse_study
     from trialscope.indexes import refresh_all
-    from pg_server import create_database
 
     url = create_database(postgres_server, "two_processes")
     raw = (SEED / "NCT04184258.json").read_bytes()

@@ -23,13 +23,19 @@ from conftest import CTGOV, SEED
 
 from trialscope.store import Store, StoredRecord, open_store
 
+_DOWNLOADS = CTGOV / "v2_json" / "ctg_studies_downloads"
 SOME_RECORDS = [
     SEED / "NCT04184258.json",
-    CTGOV / "v2_json" / "ctg_studies_downloads",
+    _DOWNLOADS / "koy570__herniated_disc__ctg-studies.json",
+    _DOWNLOADS / "vrinda2019__NSCLCBench__data_ctg-studies.json",
+    _DOWNLOADS / "scampbe3__my-website__ctg-studies.json",
     CTGOV / "v2_json" / "aact_fixtures",
     CTGOV / "legacy_xml" / "aact_fixtures",
     CTGOV / "legacy_xml" / "misc_fixtures",
-    CTGOV / "csv_exports" / "new_site_ctg_studies_csv",
+    CTGOV
+    / "csv_exports"
+    / "new_site_ctg_studies_csv"
+    / "saravana87__Clinical-Trials-Graph-using-Neo4j__data_ctg-studies.csv",
 ]
 
 QUERIES: list[dict[str, object]] = [
@@ -118,10 +124,12 @@ def _summary(store: Store, spec: dict[str, object]) -> tuple[object, ...]:
 
 def test_searches_give_the_same_totals_facets_and_ranked_hits(stores: tuple[Store, Store]) -> None:
     lite, pg = stores
+    found = 0
     for spec in QUERIES:
         on_lite, on_pg = _summary(lite, spec), _summary(pg, spec)
         assert on_lite == on_pg, spec
-    assert _summary(lite, QUERIES[0])[0] > 0  # the searches find something
+        found += bool(on_lite[0])
+    assert found >= len(QUERIES) - 3  # the searches find something
 
 
 def test_trial_pages_and_related_trials_are_byte_for_byte_the_same(stores: tuple[Store, Store]) -> None:
@@ -231,3 +239,58 @@ def test_every_shared_record_gives_the_same_searches_and_pages(postgres_server: 
         assert _summary(lite, spec) == _summary(pg, spec), spec
     for table in ("trials", "sites", "text_terms", "search_facts", "similar_trials"):
         assert _rows(lite, table) == _rows(pg, table), table
+
+
+def test_db_copy_moves_a_store_to_postgres_and_back_with_every_row(
+    stores: tuple[Store, Store], postgres_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pg_server import create_database
+
+    from trialscope.cli import main
+    from trialscope.store.schema import TABLES
+
+    lite, _ = stores
+    url = create_database(postgres_server, "copied")
+    back = tmp_path / "back.db"
+    assert main(["db", "copy", lite.path, url]) == 0
+    assert main(["db", "copy", url, str(back)]) == 0
+    assert f"Copied {lite.count():,} trials" in capsys.readouterr().out
+    copied, returned = open_store(url, readonly=True), open_store(back, readonly=True)
+    for table in TABLES:
+        assert _rows(lite, table) == _rows(copied, table) == _rows(returned, table), table
+    for store in (copied, returned):  # indexes came along: current, and searched as the source
+        assert _summary(store, QUERIES[1]) == _summary(lite, QUERIES[1])
+        assert store.last_change() == lite.last_change()
+    copied.close()
+    returned.close()
+    # Nothing is overwritten, and a copy that cannot finish leaves nothing behind.
+    assert main(["db", "copy", lite.path, url]) == 1
+    assert main(["db", "copy", url, str(back)]) == 1
+    errors = capsys.readouterr().err
+    assert "is not empty" in errors and "exists already" in errors
+
+
+def test_db_copy_that_fails_midway_leaves_the_destination_empty(
+    stores: tuple[Store, Store], postgres_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import psycopg
+    from pg_server import create_database
+
+    from trialscope.cli import main
+
+    lite, _ = stores
+    url = create_database(postgres_server, "failed_copy")
+    open_store(url).close()
+    with psycopg.connect(url, autocommit=True) as conn:  # a table near the end fails to write
+        conn.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'no room left (a test)'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON similar_trials FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+    assert main(["db", "copy", lite.path, url]) == 1
+    assert "failed and was undone: no room left (a test)" in capsys.readouterr().err
+    target = open_store(url, readonly=True)
+    assert target.count() == 0 and target.count_rows("text_terms") == 0  # rolled back whole
+    target.close()

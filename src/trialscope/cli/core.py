@@ -55,10 +55,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_argument(p)
     p.set_defaults(handler=cmd_stats)
 
-    p = sub.add_parser("db", help="create or upgrade the store's schema")
+    p = sub.add_parser("db", help="create, upgrade or copy a store")
     p.add_argument(
-        "action", choices=("init", "upgrade"), help="init: create an empty store; upgrade: migrate"
+        "action",
+        choices=("init", "upgrade", "copy"),
+        help="init: create an empty store; upgrade: migrate; copy SRC DEST: copy a whole store "
+        "(SQLite <-> PostgreSQL) into a new one",
     )
+    p.add_argument("stores", nargs="*", metavar="SRC DEST", help="copy: the store to copy and the new one")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(p)
     p.set_defaults(handler=cmd_db)
 
@@ -87,7 +92,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for done in refresh_all(store, progress=not args.no_progress and sys.stderr.isatty()):
             if not args.quiet:
                 print(f"Index {done.line} ({done.seconds:.1f} s).")
-    print(f"The store {store.path} now holds {plural(store.count(), 'trial')}.")
+    print(f"The store {store.name} now holds {plural(store.count(), 'trial')}.")
     return 0
 
 
@@ -124,13 +129,36 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from trialscope.store import upgrade_store
+    from trialscope.store import display_name, upgrade_store
 
+    if args.action == "copy":
+        return _copy(args)
+    if args.stores:
+        raise TrialScopeError(f"`db {args.action}` takes no store names; give the store with --db.")
     db = settings.resolve("db", getattr(args, "db", None))
     steps = upgrade_store(db)
     for step in steps:
         print(step)
-    print(f"The store {db} is at the current schema." if not steps else f"The store {db} was upgraded.")
+    name = display_name(db)
+    print(f"The store {name} is at the current schema." if not steps else f"The store {name} was upgraded.")
+    return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from trialscope.ingest import plural
+    from trialscope.store import display_name
+    from trialscope.store.copy import copy_store
+
+    if len(args.stores) != 2:
+        raise TrialScopeError(
+            "`db copy` takes two stores: SRC DEST (a file path or a postgresql:// address)."
+        )
+    source, dest = args.stores
+    done = copy_store(source, dest, progress=not args.no_progress and sys.stderr.isatty())
+    print(
+        f"Copied {plural(done.trials, 'trial')} ({done.rows:,} rows, indexes included) "
+        f"to {display_name(dest)}."
+    )
     return 0
 
 

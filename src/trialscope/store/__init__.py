@@ -12,6 +12,7 @@ plug in through :mod:`.derived`.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from trialscope.errors import StoreError
 from trialscope.store.derived import DerivedIndex, Refreshed, is_current, refresh_indexes
@@ -36,6 +37,7 @@ __all__ = [
     "StoreStats",
     "StoredRecord",
     "UpsertStats",
+    "display_name",
     "is_current",
     "is_postgres",
     "open_store",
@@ -49,6 +51,20 @@ __all__ = [
 def is_postgres(url: str | Path) -> bool:
     """Whether a store address names a PostgreSQL database."""
     return str(url).startswith(("postgresql://", "postgres://"))
+
+
+def display_name(url: str | Path) -> str:
+    """A store address as a user may see it: without its password.
+
+    >>> display_name("postgresql://ts:secret@db.example:5432/trials")
+    'postgresql://ts@db.example:5432/trials'
+    """
+    text = str(url)
+    parts = urlsplit(text)
+    if not is_postgres(text) or parts.password is None:
+        return text
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def store_path(url: str | Path) -> str:

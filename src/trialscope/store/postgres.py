@@ -16,8 +16,8 @@ at a time. Readers see a change as soon as it commits: ``content_version()`` is 
 value, read by every search and page, so every web worker on every host sees an ingest at
 its next request.
 
->>> PostgresStore.display_name("postgresql://ts:secret@db.example:5432/trials")
-'postgresql://ts@db.example:5432/trials'
+>>> PostgresStore._conninfo("postgres://ts@db.example/trials?pool_size=4&sslmode=require")
+('postgresql://ts@db.example/trials?sslmode=require', 4)
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from trialscope.errors import SchemaVersionError, StoreError
+from trialscope.store import display_name
 from trialscope.store import postgres_schema as ddl
 from trialscope.store.postgres_aact import aact_sql
 from trialscope.store.postgres_tables import PostgresTables, clean, natural_order
@@ -44,10 +45,6 @@ DEFAULT_POOL = 8  # connections per open store; ?pool_size=N in the address chan
 _CHILD_COLUMNS = {name: TABLES[name].column_names for name in CHILD_TABLES}
 _CHILD_FIELDS = ("phases", "conditions", "mesh", "interventions", "sponsors", "sites")  # of PreparedTrial
 _CHANGES = ("seq", "trial_id", "nct_id", "removed")
-
-
-def is_postgres_url(url: object) -> bool:
-    return str(url).startswith(("postgresql://", "postgres://"))
 
 
 class PostgresStore(PostgresTables):
@@ -99,18 +96,10 @@ class PostgresStore(PostgresTables):
             raise StoreError(f"pool_size={size!r} in the store address is not a number.") from None
         return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), "")), max(2, pool)
 
-    @staticmethod
-    def display_name(url: str) -> str:
-        """The address without its password (for messages and the CLI's output)."""
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
     @property
     def name(self) -> str:
-        return self.display_name(self.path)
+        """The address without its password (for messages and the CLI's output)."""
+        return display_name(self.path)
 
     # --- connections ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import psycopg
 
 from trialscope.errors import SchemaVersionError, StoreError
+from trialscope.store import display_name
 from trialscope.store import postgres_schema as ddl
 from trialscope.store.postgres import PostgresStore, _reason, new_store_sql
 from trialscope.store.postgres_aact import SCHEMA, VIEWS, aact_sql
@@ -21,7 +22,7 @@ from trialscope.store.schema import SCHEMA_VERSION, TABLES
 def upgrade_postgres(url: str) -> list[str]:
     """Create or upgrade the store at ``url``; what was done, step by step ([] when current)."""
     conninfo, _ = PostgresStore._conninfo(url)
-    name = PostgresStore.display_name(url)
+    name = display_name(url)
     try:
         with psycopg.connect(conninfo, options="-c client_min_messages=warning") as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ddl.SCHEMA_LOCK,))

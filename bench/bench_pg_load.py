@@ -142,13 +142,16 @@ def load_test(url: str, writes: Path, args: argparse.Namespace, tmp: Path) -> di
             text=True,
         )
         started = time.perf_counter()
+        folders = [tmp / "a", tmp / "b"]  # each wrk its own script and listing
+        for folder in folders:
+            folder.mkdir(exist_ok=True)
         with ThreadPoolExecutor(2) as pool:  # 64 connections: 32 on each server, at once
             figures = list(
                 pool.map(
-                    lambda base: run_wrk(
-                        base, paths, duration=args.duration, connections=32, threads=2, tmp=tmp
+                    lambda n: run_wrk(
+                        bases[n], paths, duration=args.duration, connections=32, threads=2, tmp=folders[n]
                     ),
-                    bases,
+                    range(2),
                 )
             )
         written = writer.wait(timeout=3600)

@@ -4,9 +4,9 @@ over the tables a TrialScope store holds, so SQL written against AACT runs here.
 Which columns differ from AACT (docs/POSTGRES.md has the full list):
 
 - ``id`` is a row number of ours, not AACT's; ``nct_id`` joins as in AACT.
-- Enumerations are written as ClinicalTrials.gov's API v2 writes them, in lower case as
-  TrialScope keeps them (``recruiting``, ``interventional``, ``industry``), where AACT
-  writes the API's upper case (``RECRUITING``): compare with ``lower()`` or ``ilike``.
+- Enumerations are written as ClinicalTrials.gov's API v2 writes them (``RECRUITING``,
+  ``PHASE2``, ``INDUSTRY``), as AACT does since its move to API v2; records read from older
+  shapes (legacy XML, CSV) are converted to those words too.
 - Dates: ``*_date`` is a ``date`` (a month-only date is the first of the month) and
   ``*_month_year`` keeps the text as registered (``2021-03``).
 - Only what the store keeps in its own columns is there. Text that lives only in a trial's

@@ -416,3 +416,25 @@ def test_aact_views_answer_aact_queries(postgres_url: str) -> None:
     assert str(studies[0][2]).startswith(trial.start_date.date[:7])  # type: ignore[union-attr]
     assert sponsor == ("lead", trial.lead_sponsor.name)  # type: ignore[union-attr]
     assert facilities == len(trial.locations)
+
+
+def test_postgres_reads_survive_a_dropped_connection_and_a_lost_server_is_one_sentence(
+    postgres_url: str,
+) -> None:
+    store = open_store(postgres_url)
+    store.upsert_trials([StoredRecord(seed_trial(), SEED_RAW)])
+    _sql(
+        postgres_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    assert store.count() == 1  # the pooled connection was dropped: replaced, asked again
+    with pytest.raises(StoreError, match="The PostgreSQL store at .* failed: "), store.transaction():
+        _sql(
+            postgres_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        store.count()  # inside a transaction nothing is asked twice
+    assert store.get_trial("NCT04184258") == seed_trial()
+    store.close()

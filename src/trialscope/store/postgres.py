@@ -116,22 +116,33 @@ class PostgresStore(PostgresTables):
         except PoolTimeout as exc:
             raise StoreError(f"No free connection to the PostgreSQL store at {self.name} in 60 s.") from exc
 
-    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """A lost server or connection as one sentence (a StoreError), not a driver's trace."""
         try:
-            with self._conn() as conn:
-                return conn.execute(sql, params).fetchall()
+            yield
         except psycopg.OperationalError as exc:
             raise StoreError(f"The PostgreSQL store at {self.name} failed: {_reason(exc)}.") from exc
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """The rows of one statement. Outside a transaction, a connection the server dropped
+        (a restart, an idle timeout) is replaced and the statement asked once more."""
+        with self._errors():
+            for attempt in (1, 2):
+                with self._conn() as conn:
+                    try:
+                        return conn.execute(sql, params).fetchall()
+                    except psycopg.OperationalError:
+                        if attempt == 2 or not conn.broken or getattr(self._local, "conn", None) is not None:
+                            raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> None:
-        try:
-            with self._conn() as conn:
-                conn.execute(sql, params)
-        except psycopg.OperationalError as exc:
-            raise StoreError(f"The PostgreSQL store at {self.name} failed: {_reason(exc)}.") from exc
+        with self._errors(), self._conn() as conn:
+            conn.execute(sql, params)
 
     def _executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
-        with self._conn() as conn, conn.cursor() as cursor:
+        with self._errors(), self._conn() as conn, conn.cursor() as cursor:
             cursor.executemany(sql, rows)
 
     def _copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -139,7 +150,7 @@ class PostgresStore(PostgresTables):
         types = [ddl.COPY_TYPES[c.type] for c in TABLES[table].columns if c.name in columns]
         text = [i for i, c in enumerate(TABLES[table].columns) if c.type == "text"]
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-        with self._conn() as conn, conn.cursor() as cursor, cursor.copy(sql) as copy:
+        with self._errors(), self._conn() as conn, conn.cursor() as cursor, cursor.copy(sql) as copy:
             copy.set_types(types)
             for row in rows:
                 if any(isinstance(row[i], str) and "\x00" in row[i] for i in text):  # type: ignore[operator]

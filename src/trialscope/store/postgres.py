@@ -272,7 +272,8 @@ class PostgresStore(PostgresTables):
                 f"The store at {self.name} has schema version {version}, but this TrialScope uses "
                 f"version {SCHEMA_VERSION}; use a TrialScope of that version."
             )
-        missing = [t for t in TABLES.values() if t.name not in self.table_names()]
+        present = set(self.table_names())
+        missing = [t for t in TABLES.values() if t.name not in present]
         if missing and not self.readonly:  # tables added to the schema without a version change
             with self.transaction():
                 self._execute("SELECT pg_advisory_xact_lock(%s)", (ddl.SCHEMA_LOCK,))

@@ -143,10 +143,11 @@ def test_readonly_store_must_exist(tmp_path: Path) -> None:
 
 
 def test_unreachable_postgres_server_is_one_clear_sentence() -> None:
-    with pytest.raises(
-        StoreError, match=r"Cannot connect to the PostgreSQL store at postgresql://ts@127\.0\.0\.1:9/x"
-    ):
+    with pytest.raises(StoreError) as error:
         open_store("postgresql://ts:secret@127.0.0.1:9/x")
+    message = str(error.value)
+    assert message.startswith("Cannot connect to the PostgreSQL store at postgresql://ts@127.0.0.1:9/x: ")
+    assert "Connection refused" in message and "secret" not in message
 
 
 REAL_RECORDS = [

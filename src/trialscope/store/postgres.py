@@ -72,7 +72,10 @@ class PostgresStore(PostgresTables):
             name="trialscope",
         )
         try:
-            self.pool.open(wait=True, timeout=15)
+            # One connection first: a refused or misspelt address fails now, with the
+            # server's reason (the pool would retry for its whole timeout, then say only that).
+            psycopg.connect(conninfo, connect_timeout=10).close()
+            self.pool.open(wait=True, timeout=30)
         except (PoolTimeout, psycopg.Error) as exc:
             self.pool.close()
             raise StoreError(

@@ -84,7 +84,7 @@ def ingest_rates(server: str, jsonl: Path, n: int, tmp: Path) -> dict[str, dict[
         ingest = timed(["ingest", str(part), "--db", address, "--no-index", "--no-progress", "-q"])
         index = timed(["index", "--db", address, "--no-progress"])
         out_rates[name] = {"ingest_s": ingest, "trials_per_s": n / ingest, "index_s": index}
-        say(f"ingest {n:,} into {name}: {n / ingest:,.0f} trials/s ({ingest:.1f} s), indexes {index:.1f} s")
+        say(f"ingest {n:,} into {name}: {n / ingest:,.0f} trials/s ({ingest:.1f} s), then indexes {index:.1f} s")
     return out_rates
 
 

@@ -69,11 +69,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from trialscope.ingest import ingest_paths, plural, write_report
+    from trialscope.ingest import plural
 
     if args.batch_size < 1:
         raise TrialScopeError("--batch-size must be at least 1.")
     store = open_from_args(args)
+    # The indexes are this ingest's to refresh: a reader (a web worker) that finds them behind
+    # meanwhile serves them as they are rather than refresh them itself in a request.
+    with store.refresh_lock():
+        _ingest(store, args)
+    print(f"The store {store.name} now holds {plural(store.count(), 'trial')}.")
+    return 0
+
+
+def _ingest(store: Store, args: argparse.Namespace) -> None:
+    from trialscope.ingest import ingest_paths, plural, write_report
+
     summary = ingest_paths(
         store, args.paths, batch_size=args.batch_size, progress=not args.no_progress and sys.stderr.isatty()
     )
@@ -92,8 +103,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for done in refresh_all(store, progress=not args.no_progress and sys.stderr.isatty()):
             if not args.quiet:
                 print(f"Index {done.line} ({done.seconds:.1f} s).")
-    print(f"The store {store.name} now holds {plural(store.count(), 'trial')}.")
-    return 0
 
 
 def related_for_page(store: Store, nct_id: str) -> tuple:

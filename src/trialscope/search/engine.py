@@ -61,7 +61,8 @@ class SearchReader:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.version = reader_version(store)
+        self.version = index_version(store)
+        self.seen = ("", self.version)  # (content version, index version) last checked
         self.columns: Columns = load_columns(store)
         self.matcher = Matcher(store, self.columns.owner(), self.columns.norms_by_id(B))
         self.n_docs = self.columns.size
@@ -72,10 +73,13 @@ class SearchReader:
 _READERS_LOCK = threading.Lock()
 
 
-def reader_version(store: Store) -> str:
-    """What a reader's in-memory state reflects: the trials and the index's segments (every
-    refresh or merge writes a new segment, so a merge alone also makes readers reload)."""
-    return f"{store.content_version()}/{store.max_value('text_segments', 'seg')}"
+def index_version(store: Store) -> str:
+    """What a reader's in-memory state reflects: how far the search index has read the
+    change log, and its newest segment (every refresh or merge writes one, so a merge alone
+    also makes readers reload). Trials written but not yet indexed change nothing a reader
+    holds, so they make no reader reload (a web worker would reload once per ingest batch)."""
+    state = store.derived_state(SEARCH_INDEX.name)
+    return f"{state[1] if state else 0}/{store.max_value('text_segments', 'seg')}"
 
 
 def search_reader(store: Store) -> SearchReader:
@@ -83,15 +87,22 @@ def search_reader(store: Store) -> SearchReader:
     when the store can be written)."""
     holder: dict[str, SearchReader] = store.memo("search", dict)
     reader = holder.get("reader")
-    version = reader_version(store)
-    if reader is not None and reader.version == version:
+    seen = (store.content_version(), index_version(store))
+    if reader is not None and reader.seen == seen:
         return reader
     with _READERS_LOCK:
         reader = holder.get("reader")
-        if reader is None or reader.version != reader_version(store):
-            if not is_current(store, SEARCH_INDEX):
-                _catch_up(store)
+        seen = (store.content_version(), index_version(store))
+        if reader is not None and reader.seen == seen:
+            return reader
+        if not is_current(store, SEARCH_INDEX):
+            _catch_up(store)
+            # Still behind (another process is refreshing it, or the store cannot be
+            # written): serve the index as it is, and look again at the next search.
+            seen = (seen[0] if is_current(store, SEARCH_INDEX) else "", index_version(store))
+        if reader is None or reader.version != seen[1]:
             reader = holder["reader"] = SearchReader(store)
+        reader.seen = seen
         return reader
 
 
@@ -105,6 +116,9 @@ def _catch_up(store: Store) -> None:
         return
     if store.path == ":memory:":
         return
+    with store.refresh_lock(wait=False) as free:
+        if not free:  # another process (an ingest, say) is refreshing it: that refresh commits soon
+            return
     try:
         writer = open_store(store.path)
     except StoreError:
@@ -476,7 +490,7 @@ def explain_search(store: Store, query: SearchQuery) -> list[str]:
     query = normalize_query(query)
     reader = search_reader(store)
     node = _text_tree(query)
-    lines = [f"store: {reader.n_docs:,} trials, content version {reader.version}"]
+    lines = [f"store: {reader.n_docs:,} trials, content version {reader.seen[0]}"]
     if node is None:
         lines.append("text: none (every trial passes)")
     else:

@@ -321,11 +321,18 @@ class PostgresTables:
         parts = []
         for name, kind in columns:
             if kind == "text":
-                parts.append(f"string_agg(coalesce({name}, ''), chr(31) ORDER BY {order})")
+                parts.append(f"string_agg(coalesce({name}, ''), chr(31))")
             else:
                 null = "'-1'" if kind == "int" else "'nan'"
-                parts.append(f"string_agg(coalesce({name}::text, {null}), ',' ORDER BY {order})")
-        row = self._rows(f"SELECT {', '.join(parts)} FROM {table}")[0]
+                parts.append(f"string_agg(coalesce({name}::text, {null}), ',')")
+        names = ", ".join(name for name, _ in columns)
+        # One sort for all the columns (PostgreSQL 15 sorts once per aggregate given ORDER BY
+        # in each): a plain, not parallel, aggregate takes its rows in the subquery's order.
+        with self.transaction():
+            self._execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            row = self._rows(
+                f"SELECT {', '.join(parts)} FROM (SELECT {names} FROM {table} ORDER BY {order}) AS ordered"
+            )[0]
         out: list[np.ndarray | list[str | None]] = []
         for (_, kind), value in zip(columns, row, strict=True):
             if kind == "text":

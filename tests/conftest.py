@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# A throwaway PostgreSQL server (session scope) and a new database per test that asks for one.
+pytest_plugins = ["pg_server"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CTGOV = SHARED / "data" / "ctgov"

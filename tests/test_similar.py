@@ -457,3 +457,19 @@ def test_consent_and_eligibility_boilerplate_does_not_relate_trials(store: Sqlit
     assert not [key for key in shared if key.startswith("~")]  # criteria words live in their word's column
     assert shared.get(stem("read"), 0.0) + shared.get(stem("understand"), 0.0) < 1e-4 * total
     assert shared[stem("lupus")] > 0.05 * total
+
+
+def test_stems_enter_a_bag_in_text_order_whatever_was_seen_before() -> None:
+    """A second build in one process numbers the vocabulary as the first did (the words seen by
+    an earlier build must not move the words it knows ahead of the new ones)."""
+    from trialscope.similar import words
+
+    text = "zygote alpha beta zygote gamma"
+    words._WRITTEN.clear()
+    cold: dict[str, float] = {}
+    words.add_stems(cold, text, 1.0, limit=1000)
+    words._WRITTEN.clear()
+    words.add_stems({}, "gamma beta", 1.0, limit=1000)  # an earlier text: these two are known now
+    warm: dict[str, float] = {}
+    words.add_stems(warm, text, 1.0, limit=1000)
+    assert list(cold) == list(warm) and cold == warm

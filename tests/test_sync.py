@@ -207,3 +207,27 @@ def test_a_sync_killed_part_way_and_run_again_ends_as_one_that_was_not(
         sync(store, client, stale=0)
     store.close()
     assert _state(killed) == _state(reference)
+
+
+def test_a_postgres_store_syncs_like_a_sqlite_one(postgres_url: str, ctgov_server: object) -> None:
+    """The bulk load, the daily changes and removed trials, into a real PostgreSQL server."""
+    server = ctgov_server
+    store = open_store(postgres_url)
+    try:
+        with _client(server) as client:
+            first = sync(store, client)
+        assert first.mode == "bulk" and store.count() == len(server.nct_ids())  # type: ignore[attr-defined]
+        changed, gone = server.nct_ids()[:2]  # type: ignore[attr-defined]
+        server.revise(changed, last_update="2030-01-05", overall_status="COMPLETED")  # type: ignore[attr-defined]
+        server.remove_study(gone)  # type: ignore[attr-defined]
+        with _client(server) as client:
+            summary = sync(store, client, check_removed=True, stale=0)
+        assert (summary.upserts.replaced, summary.removed) == (1, 1)
+        assert store.get_trial(changed).overall_status == "COMPLETED" and len(store.versions(changed)) == 2
+        assert store.removed_at(gone) is not None and store.has_trial(gone)
+        assert search_trials(store, SearchQuery(limit=1, nct_ids=(gone,))).total == 0
+        assert (
+            search_trials(store, SearchQuery(limit=1, nct_ids=(changed,), statuses=("COMPLETED",))).total == 1
+        )
+    finally:
+        store.close()

@@ -33,7 +33,7 @@ from trialscope.errors import QueryError
 from trialscope.history import changed_since
 from trialscope.search import SearchQuery, iter_all_hits
 from trialscope.search.values import parse_iso_date
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 
 Kind = Literal["removed", "new", "results", "updated"]
 KINDS: tuple[Kind, ...] = ("new", "updated", "results", "removed")
@@ -92,7 +92,7 @@ def check_since(text: str | None, what: str = "since") -> str:
     return day
 
 
-def _matching(store: SqliteStore, query: SearchQuery, nct_ids: Iterable[str]) -> set[str]:
+def _matching(store: Store, query: SearchQuery, nct_ids: Iterable[str]) -> set[str]:
     """The trials among ``nct_ids`` a search matches (removed trials too)."""
     ids = tuple(sorted(set(nct_ids)))
     if query.nct_ids:
@@ -103,7 +103,7 @@ def _matching(store: SqliteStore, query: SearchQuery, nct_ids: Iterable[str]) ->
     return {hit.nct_id for hit in iter_all_hits(store, narrowed)}
 
 
-def _candidates(store: SqliteStore, since: str) -> list[_Candidate]:
+def _candidates(store: Store, since: str) -> list[_Candidate]:
     found: dict[str, _Candidate] = {}
     for nct_id, removed_at in store.removed_since(since):
         found[nct_id] = _Candidate(nct_id, "removed", removed_at[:10], nct_id, None,
@@ -141,7 +141,7 @@ def _candidates(store: SqliteStore, since: str) -> list[_Candidate]:
 
 
 def changes_since(
-    store: SqliteStore, since: str, *, query: SearchQuery | None = None, limit: int | None = None
+    store: Store, since: str, *, query: SearchQuery | None = None, limit: int | None = None
 ) -> ChangeList:
     """Every trial that changed on or after ``since`` (a registry date), newest first.
 
@@ -206,7 +206,7 @@ def changes_text(changes: ChangeList) -> Iterator[str]:
             yield f"  {e.note}\n"
 
 
-def default_since(store: SqliteStore, days: int = 30) -> str:
+def default_since(store: Store, days: int = 30) -> str:
     """The day ``days`` before the newest registry date in the store (a feed's default window:
     the latest month of a store synced daily, and of one loaded once from files too)."""
     newest = store.max_of("trials", "last_update") or dt.date.today().isoformat()

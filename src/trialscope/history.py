@@ -24,7 +24,7 @@ from trialscope.ctgov.sources import SourceRecord, parse_source_record
 from trialscope.diff import FieldChange, PathChange, SideBySide, field_changes, json_paths, side_by_side
 from trialscope.errors import ParseError, TrialNotFoundError, TrialScopeError
 from trialscope.model import Trial
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 from trialscope.store.records import Version
 
 FORMAT_WORDS = {
@@ -190,7 +190,7 @@ def _entry(number: int, parsed: _Parsed, previous: _Parsed | None) -> VersionEnt
     )
 
 
-def _parsed_versions(store: SqliteStore, nct_id: str) -> list[_Parsed]:
+def _parsed_versions(store: Store, nct_id: str) -> list[_Parsed]:
     """Every kept version parsed; none for a trial stored before versions were kept (a store
     upgraded from schema 1); TrialNotFoundError when there is no such trial at all."""
     versions = store.versions(nct_id)
@@ -199,7 +199,7 @@ def _parsed_versions(store: SqliteStore, nct_id: str) -> list[_Parsed]:
     return [_Parsed(v) for v in versions]
 
 
-def record_history(store: SqliteStore, nct_id: str) -> RecordHistory:
+def record_history(store: Store, nct_id: str) -> RecordHistory:
     """Every kept version of a record, each with what changed since the one before."""
     nct_id = nct_id.strip().upper()
     parsed = _parsed_versions(store, nct_id)
@@ -211,7 +211,7 @@ def record_history(store: SqliteStore, nct_id: str) -> RecordHistory:
     return RecordHistory(nct_id, title, store.removed_at(nct_id), entries)
 
 
-def compare_versions(store: SqliteStore, nct_id: str, first: int, second: int) -> VersionPair:
+def compare_versions(store: Store, nct_id: str, first: int, second: int) -> VersionPair:
     """Two kept versions (numbered from 1, oldest first) compared field by field."""
     nct_id = nct_id.strip().upper()
     parsed = _parsed_versions(store, nct_id)
@@ -251,7 +251,7 @@ class LatestChange(msgspec.Struct, frozen=True):
     latest: VersionEntry | None
 
 
-def latest_change(store: SqliteStore, nct_id: str) -> LatestChange:
+def latest_change(store: Store, nct_id: str) -> LatestChange:
     """The newest kept version compared with the one before it (the trial page's one line);
     only those two are parsed, however long the history."""
     versions = store.versions(nct_id)
@@ -261,13 +261,13 @@ def latest_change(store: SqliteStore, nct_id: str) -> LatestChange:
     return LatestChange(len(versions), _entry(len(versions), after, before))
 
 
-def _current(store: SqliteStore, versions: list[Version], nct_id: str) -> Version | None:
+def _current(store: Store, versions: list[Version], nct_id: str) -> Version | None:
     rows = store.select("trials", ("content_hash",), where={"nct_id": nct_id})
     current = rows[0][0] if rows else None
     return next((v for v in versions if v.hash == current), versions[-1] if versions else None)
 
 
-def changed_since(store: SqliteStore, nct_id: str, since: str) -> tuple[list[FieldChange], str | None]:
+def changed_since(store: Store, nct_id: str, since: str) -> tuple[list[FieldChange], str | None]:
     """What changed in a record from the last version the registry dated before ``since`` to
     the current one: (changes, note). Among versions of that date the one of the current
     version's shape is compared, so a change of format is not taken for a change of content."""
@@ -284,7 +284,7 @@ def changed_since(store: SqliteStore, nct_id: str, since: str) -> tuple[list[Fie
     return changes, note
 
 
-def changed_from(store: SqliteStore, nct_id: str, content_hash: str) -> tuple[list[FieldChange], str | None]:
+def changed_from(store: Store, nct_id: str, content_hash: str) -> tuple[list[FieldChange], str | None]:
     """What changed in a record from the kept version with this content hash to the current one."""
     versions = store.versions(nct_id)
     current = _current(store, versions, nct_id)

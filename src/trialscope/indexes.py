@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from trialscope.criteria.index import CRITERIA_INDEX
 from trialscope.search import SEARCH_INDEX
 from trialscope.similar import SIMILAR_INDEX
-from trialscope.store import DerivedIndex, Refreshed, SqliteStore, refresh_indexes
+from trialscope.store import DerivedIndex, Refreshed, Store, refresh_indexes
 from trialscope.store.derived import Progress
 
 DERIVED_INDEXES: tuple[DerivedIndex, ...] = (SEARCH_INDEX, SIMILAR_INDEX, CRITERIA_INDEX)
@@ -47,7 +47,7 @@ def progress_bars(enabled: bool) -> Callable[[str], Progress | None] | None:
 
 
 def refresh_all(
-    store: SqliteStore, *, names: Sequence[str] = (), full: bool = False, progress: bool = False
+    store: Store, *, names: Sequence[str] = (), full: bool = False, progress: bool = False
 ) -> list[Refreshed]:
     """Bring the derived indexes (all, or those named) up to date with the trials."""
     chosen = [BY_NAME[n] for n in names] if names else list(DERIVED_INDEXES)

@@ -34,7 +34,7 @@ from trialscope.ctgov.sources import (
     parse_source_record,
 )
 from trialscope.errors import ParseError
-from trialscope.store import SqliteStore, StoredRecord, UpsertStats
+from trialscope.store import Store, StoredRecord, UpsertStats
 from trialscope.store.sqlite import PreparedTrial, prepare_record
 from trialscope.vocab import unknown_values
 
@@ -222,7 +222,7 @@ def _batches(records: Iterable[PreparedTrial], size: int) -> Iterator[list[Prepa
 
 
 def ingest_paths(
-    store: SqliteStore,
+    store: Store,
     paths: Sequence[str | Path],
     *,
     batch_size: int = DEFAULT_BATCH,
@@ -252,7 +252,7 @@ def default_workers() -> int:
 
 
 def ingest_trials(
-    store: SqliteStore, records: Iterable[StoredRecord], batch_size: int = DEFAULT_BATCH
+    store: Store, records: Iterable[StoredRecord], batch_size: int = DEFAULT_BATCH
 ) -> UpsertStats:
     """Store already parsed records (from a sync or a generator) in batches."""
     stats = UpsertStats()

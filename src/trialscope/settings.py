@@ -37,7 +37,9 @@ def default_workers() -> str:
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("db", default_db_path, "path of the SQLite store (or sqlite:///path)"),
+        Setting(
+            "db", default_db_path, "the store: a SQLite file path (or sqlite:///path) or postgresql://..."
+        ),
         Setting("host", "127.0.0.1", "address the web server listens on"),
         Setting("port", "8000", "port the web server listens on"),
         Setting("workers", default_workers, "number of web server worker processes (default: one per core)"),

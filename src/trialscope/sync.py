@@ -39,7 +39,7 @@ from trialscope.ctgov.client import CtgovClient, StudyRecord
 from trialscope.ctgov.fields import unknown_fields
 from trialscope.ctgov.sources import Rejected, SourceRecord, parse_source_record
 from trialscope.errors import ParseError, SyncError
-from trialscope.store import SqliteStore, StoredRecord, UpsertStats, prepare_record
+from trialscope.store import Store, StoredRecord, UpsertStats, prepare_record
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _day_before(day: str) -> str:
 class _Writer:
     """Parses raw records and stores them, counting as it goes (or only counting: dry run)."""
 
-    def __init__(self, store: SqliteStore, summary: SyncSummary, origin: str) -> None:
+    def __init__(self, store: Store, summary: SyncSummary, origin: str) -> None:
         self.store = store
         self.summary = summary
         self.origin = origin
@@ -155,7 +155,7 @@ class _Writer:
 
 
 def sync(
-    store: SqliteStore,
+    store: Store,
     client: CtgovClient,
     *,
     bulk: bool = False,
@@ -198,7 +198,7 @@ def sync(
 
 
 def _from_bulk(
-    store: SqliteStore,
+    store: Store,
     client: CtgovClient,
     summary: SyncSummary,
     progress: Callable[[str, int, int | None], None] | None,
@@ -224,7 +224,7 @@ def _from_bulk(
 
 
 def _changes(
-    store: SqliteStore,
+    store: Store,
     client: CtgovClient,
     summary: SyncSummary,
     since: str | None,
@@ -262,14 +262,14 @@ def _changes(
         store.set_state({"cursor": newest, "resume_token": None, "resume_since": None})
 
 
-def _stalest(store: SqliteStore, client: CtgovClient, summary: SyncSummary, n: int) -> None:
+def _stalest(store: Store, client: CtgovClient, summary: SyncSummary, n: int) -> None:
     """The trials checked longest ago, fetched again by id."""
     ids = store.stalest(n)
     if ids:
         _fetch(store, client, summary, ids)
 
 
-def _fetch(store: SqliteStore, client: CtgovClient, summary: SyncSummary, ids: Sequence[str]) -> None:
+def _fetch(store: Store, client: CtgovClient, summary: SyncSummary, ids: Sequence[str]) -> None:
     writer = _Writer(store, summary, "sync")
     batch: list[StudyRecord] = []
     for record in client.fetch_ids(ids):
@@ -281,7 +281,7 @@ def _fetch(store: SqliteStore, client: CtgovClient, summary: SyncSummary, ids: S
         writer.write(writer.prepare(batch, client.url("/api/v2/studies")))
 
 
-def _removed(store: SqliteStore, client: CtgovClient, summary: SyncSummary) -> None:
+def _removed(store: Store, client: CtgovClient, summary: SyncSummary) -> None:
     """Mark trials the registry no longer lists; unmark those listed again; fetch the missing."""
     listed = set(client.list_ids())
     if not listed:
@@ -305,7 +305,7 @@ def _removed(store: SqliteStore, client: CtgovClient, summary: SyncSummary) -> N
         _fetch(store, client, summary, missing)
 
 
-def backfill_history(store: SqliteStore, client: CtgovClient, nct_id: str) -> int:
+def backfill_history(store: Store, client: CtgovClient, nct_id: str) -> int:
     """Keep every earlier version of a record the registry has and the store lacks; how many
     were new. The newest version is the trial itself; the others are kept as its history."""
     known = {v.registry_version for v in store.versions(nct_id) if v.registry_version is not None}

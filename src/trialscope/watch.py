@@ -33,7 +33,7 @@ from trialscope.errors import WatchError
 from trialscope.history import changed_from
 from trialscope.render.words import words_for
 from trialscope.search import SearchQuery, iter_all_hits, normalize_query, query_from_params, query_to_params
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 
 EventKind = Literal["new", "status", "results", "updated", "removed", "unmatched"]
 EVENT_WORDS = {
@@ -126,14 +126,14 @@ def _row(row: tuple[Any, ...]) -> Watch:
 _COLUMNS = ("name", "params", "email", "created_at", "checked_at")
 
 
-def list_watches(store: SqliteStore) -> list[Watch]:
+def list_watches(store: Store) -> list[Watch]:
     """Every watch, by name (none in a store made before watches were)."""
     if not store.has_table("watches"):
         return []
     return [_row(r) for r in store.select("watches", _COLUMNS, order_by=("name",))]
 
 
-def get_watch(store: SqliteStore, name: str) -> Watch:
+def get_watch(store: Store, name: str) -> Watch:
     """One watch by name (case does not matter); WatchError naming the watches there are."""
     rows = (
         store.select("watches", _COLUMNS, where={"name": name.strip()}) if store.has_table("watches") else []
@@ -144,14 +144,14 @@ def get_watch(store: SqliteStore, name: str) -> Watch:
     return _row(rows[0])
 
 
-def _snapshot(store: SqliteStore, query: SearchQuery) -> dict[str, tuple[Any, ...]]:
+def _snapshot(store: Store, query: SearchQuery) -> dict[str, tuple[Any, ...]]:
     """What the search matches now: nct id -> (content hash, status, has results, last update,
     removed, title)."""
     ids = [hit.nct_id for hit in iter_all_hits(store, query)]
     return _states(store, ids)
 
 
-def _states(store: SqliteStore, nct_ids: list[str]) -> dict[str, tuple[Any, ...]]:
+def _states(store: Store, nct_ids: list[str]) -> dict[str, tuple[Any, ...]]:
     rows = store.select_in(
         "trials",
         ("nct_id", "content_hash", "overall_status", "has_results", "last_update", "removed_at", "brief_title",
@@ -165,18 +165,18 @@ def _states(store: SqliteStore, nct_ids: list[str]) -> dict[str, tuple[Any, ...]
     }
 
 
-def _keep(store: SqliteStore, name: str, seen: dict[str, tuple[Any, ...]]) -> None:
+def _keep(store: Store, name: str, seen: dict[str, tuple[Any, ...]]) -> None:
     store.delete_in("watch_trials", "watch", [name])
     store.insert("watch_trials", [(name, nct, *state[:5]) for nct, state in seen.items()])
 
 
 def add_watch(
-    store: SqliteStore,
+    store: Store,
     name: str,
     query: SearchQuery,
     *,
     email: str | None = None,
-    search_store: SqliteStore | None = None,
+    search_store: Store | None = None,
 ) -> tuple[Watch, int]:
     """Save a search under a name, recording what it matches now (the first check reports
     only what changes after this); the watch and how many trials it matches.
@@ -199,7 +199,7 @@ def add_watch(
     return get_watch(store, name), len(seen)
 
 
-def remove_watch(store: SqliteStore, name: str) -> Watch:
+def remove_watch(store: Store, name: str) -> Watch:
     """Forget a watch, what it saw and what it reported; the watch that was."""
     watch = get_watch(store, name)
     with store.transaction():
@@ -213,7 +213,7 @@ def _status(code: str | None) -> str:
 
 
 def _compare(
-    store: SqliteStore, nct: str, was: tuple[Any, ...] | None, now: tuple[Any, ...] | None, matches: bool
+    store: Store, nct: str, was: tuple[Any, ...] | None, now: tuple[Any, ...] | None, matches: bool
 ) -> tuple[EventKind, str] | None:
     """The event of one trial between two checks, if any: (kind, words)."""
     if was is None:
@@ -245,7 +245,7 @@ def _compare(
 Deliver = Callable[[Watch, "WatchReport"], None]
 
 
-def check_watch(store: SqliteStore, name: str, *, deliver: Deliver | None = None) -> WatchReport:
+def check_watch(store: Store, name: str, *, deliver: Deliver | None = None) -> WatchReport:
     """Run a watch's search, say what is new or changed since its last check, and keep what it saw.
 
     ``deliver(watch, report)`` (an e-mail, say) runs before what the check saw is kept, when it
@@ -288,14 +288,14 @@ def check_watch(store: SqliteStore, name: str, *, deliver: Deliver | None = None
 
 
 def check_watches(
-    store: SqliteStore, names: Iterable[str] | None = None, *, deliver: Deliver | None = None
+    store: Store, names: Iterable[str] | None = None, *, deliver: Deliver | None = None
 ) -> list[WatchReport]:
     """Check some watches (every one by default), in name order (see :func:`check_watch`)."""
     chosen = [get_watch(store, n).name for n in names] if names else [w.name for w in list_watches(store)]
     return [check_watch(store, name, deliver=deliver) for name in chosen]
 
 
-def watch_events(store: SqliteStore, name: str, limit: int = EVENTS_KEPT) -> list[WatchEvent]:
+def watch_events(store: Store, name: str, limit: int = EVENTS_KEPT) -> list[WatchEvent]:
     """What a watch's checks reported, newest first."""
     watch = get_watch(store, name)
     rows = store.select(

@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", help="the store: a SQLite file path (default: $TRIALSCOPE_DB or the user data dir)"
+        "--db",
+        help="the store: a SQLite file path or postgresql://user@host/dbname "
+        "(default: $TRIALSCOPE_DB or the user data dir)",
     )
 
 

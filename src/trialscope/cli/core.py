@@ -10,14 +10,14 @@ import sys
 from trialscope import settings
 from trialscope.cli import add_db_argument
 from trialscope.errors import TrialScopeError
-from trialscope.store import SqliteStore, open_store, store_path
+from trialscope.store import Store, open_store, store_path
 
 
-def open_from_args(args: argparse.Namespace, *, readonly: bool = False) -> SqliteStore:
+def open_from_args(args: argparse.Namespace, *, readonly: bool = False) -> Store:
     return open_store(settings.resolve("db", getattr(args, "db", None)), readonly=readonly)
 
 
-def open_for_reading(args: argparse.Namespace) -> SqliteStore:
+def open_for_reading(args: argparse.Namespace) -> Store:
     """The store, writable when its file allows it (so its derived indexes can be brought up
     to date); read-only otherwise, and never created: a missing store is an error."""
     path = store_path(settings.resolve("db", getattr(args, "db", None)))
@@ -57,20 +57,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_argument(p)
     p.set_defaults(handler=cmd_stats)
 
-    p = sub.add_parser("db", help="create or upgrade the store's schema")
+    p = sub.add_parser("db", help="create, upgrade or copy a store")
     p.add_argument(
-        "action", choices=("init", "upgrade"), help="init: create an empty store; upgrade: migrate"
+        "action",
+        choices=("init", "upgrade", "copy"),
+        help="init: create an empty store; upgrade: migrate; copy SRC DEST: copy a whole store "
+        "(SQLite <-> PostgreSQL) into a new one",
     )
+    p.add_argument("stores", nargs="*", metavar="SRC DEST", help="copy: the store to copy and the new one")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(p)
     p.set_defaults(handler=cmd_db)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from trialscope.ingest import ingest_paths, plural, write_report
+    from trialscope.ingest import plural
 
     if args.batch_size < 1:
         raise TrialScopeError("--batch-size must be at least 1.")
     store = open_from_args(args)
+    # The indexes are this ingest's to refresh: a reader (a web worker) that finds them behind
+    # meanwhile serves them as they are rather than refresh them itself in a request.
+    with store.refresh_lock():
+        _ingest(store, args)
+    print(f"The store {store.name} now holds {plural(store.count(), 'trial')}.")
+    return 0
+
+
+def _ingest(store: Store, args: argparse.Namespace) -> None:
+    from trialscope.ingest import ingest_paths, plural, write_report
+
     summary = ingest_paths(
         store, args.paths, batch_size=args.batch_size, progress=not args.no_progress and sys.stderr.isatty()
     )
@@ -89,11 +105,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for done in refresh_all(store, progress=not args.no_progress and sys.stderr.isatty()):
             if not args.quiet:
                 print(f"Index {done.line} ({done.seconds:.1f} s).")
-    print(f"The store {store.path} now holds {plural(store.count(), 'trial')}.")
-    return 0
 
 
-def related_for_page(store: SqliteStore, nct_id: str) -> tuple:
+def related_for_page(store: Store, nct_id: str) -> tuple:
     """Related trials for the page, from the stored index; empty when there is none yet."""
     try:
         from trialscope.similar import related_for_page as lookup
@@ -129,13 +143,36 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from trialscope.store import upgrade_store
+    from trialscope.store import display_name, upgrade_store
 
+    if args.action == "copy":
+        return _copy(args)
+    if args.stores:
+        raise TrialScopeError(f"`db {args.action}` takes no store names; give the store with --db.")
     db = settings.resolve("db", getattr(args, "db", None))
     steps = upgrade_store(db)
     for step in steps:
         print(step)
-    print(f"The store {db} is at the current schema." if not steps else f"The store {db} was upgraded.")
+    name = display_name(db)
+    print(f"The store {name} is at the current schema." if not steps else f"The store {name} was upgraded.")
+    return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from trialscope.ingest import plural
+    from trialscope.store import display_name
+    from trialscope.store.copy import copy_store
+
+    if len(args.stores) != 2:
+        raise TrialScopeError(
+            "`db copy` takes two stores: SRC DEST (a file path or a postgresql:// address)."
+        )
+    source, dest = args.stores
+    done = copy_store(source, dest, progress=not args.no_progress and sys.stderr.isatty())
+    print(
+        f"Copied {plural(done.trials, 'trial')} ({done.rows:,} rows, indexes included) "
+        f"to {display_name(dest)}."
+    )
     return 0
 
 

@@ -23,7 +23,7 @@ from trialscope.cli.core import open_from_args
 from trialscope.cli.search import add_filter_arguments, filters_from_args
 from trialscope.errors import QueryError
 from trialscope.search.filters import FILTERS
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(handler=cmd_check)
 
 
-def _search_ready(store: SqliteStore) -> None:
+def _search_ready(store: Store) -> None:
     """Watches search the store: bring the search index up to date with the trials first."""
     from trialscope.indexes import refresh_all
 

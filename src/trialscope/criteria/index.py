@@ -32,7 +32,7 @@ from trialscope.criteria.catalogue import vocabulary_version
 from trialscope.criteria.trial import typed_criteria
 from trialscope.criteria.types import TypedCriterion
 from trialscope.model import Eligibility, Intervention, MeshTerm, Trial
-from trialscope.store import SqliteStore
+from trialscope.store import Store, open_store
 from trialscope.store.derived import How, Ids, chunks
 from trialscope.store.records import compress, decompress, read_trial_part
 
@@ -77,7 +77,7 @@ class _Typed:
         return Trial(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
-def typed_rows(store: SqliteStore, trial_ids: Sequence[int]) -> list[tuple[int, bytes]]:
+def typed_rows(store: Store, trial_ids: Sequence[int]) -> list[tuple[int, bytes]]:
     """(trial id, stored typed criteria) of some trials, typed now."""
     rows = store.select_in("trials", ("id", "trial"), "id", list(trial_ids))
     return [
@@ -89,13 +89,11 @@ def typed_rows(store: SqliteStore, trial_ids: Sequence[int]) -> list[tuple[int, 
 def _worker_rows(args: tuple[str, list[int]]) -> list[tuple[int, bytes]]:
     """Rows typed in a worker process, on its own read-only connection to the store."""
     path, trial_ids = args
-    with SqliteStore(path, readonly=True) as store:
+    with open_store(path, readonly=True) as store:
         return typed_rows(store, trial_ids)
 
 
-def _typed_batches(
-    store: SqliteStore, trial_ids: list[int]
-) -> Iterable[tuple[list[int], list[tuple[int, bytes]]]]:
+def _typed_batches(store: Store, trial_ids: list[int]) -> Iterable[tuple[list[int], list[tuple[int, bytes]]]]:
     pieces = list(chunks(trial_ids, BATCH))
     workers = min(os.cpu_count() or 1, len(pieces))
     if len(trial_ids) < PARALLEL_FROM or workers < 2 or store.path == ":memory:" or sys.platform != "linux":
@@ -117,7 +115,7 @@ class CriteriaIndex:
     def __init__(self) -> None:
         self.version = f"{FORMAT}.{vocabulary_version()}"
 
-    def refresh(self, store: SqliteStore, changed: Ids, removed: Ids, how: How) -> str:
+    def refresh(self, store: Store, changed: Ids, removed: Ids, how: How) -> str:
         if removed:
             store.delete_trials(TABLE, removed)
         done = 0
@@ -134,7 +132,7 @@ class CriteriaIndex:
 CRITERIA_INDEX = CriteriaIndex()
 
 
-def _current_rows(store: SqliteStore, trial_ids: Sequence[int]) -> set[int]:
+def _current_rows(store: Store, trial_ids: Sequence[int]) -> set[int]:
     """Which of these trials the index holds as they are now (none while another vocabulary
     built it, or before it was built; not the trials written since its last refresh)."""
     state = store.derived_state(CRITERIA_INDEX.name)
@@ -145,7 +143,7 @@ def _current_rows(store: SqliteStore, trial_ids: Sequence[int]) -> set[int]:
 
 
 def criteria_of(
-    store: SqliteStore, trial_ids: Iterable[int], *, trials: Mapping[int, Trial] | None = None
+    store: Store, trial_ids: Iterable[int], *, trials: Mapping[int, Trial] | None = None
 ) -> dict[int, Criteria]:
     """The typed criteria of some trials (by store id), from the index where it is current,
     typed on the fly where it is not; ids not stored are left out. ``trials`` may hold some of
@@ -176,7 +174,7 @@ def criteria_of(
     return {i: found[i] for i in ids if i in found}
 
 
-def criteria_by_nct_id(store: SqliteStore, nct_ids: Iterable[str]) -> dict[str, Criteria]:
+def criteria_by_nct_id(store: Store, nct_ids: Iterable[str]) -> dict[str, Criteria]:
     """:func:`criteria_of` by NCT id (ids not stored are left out)."""
     ids = store.ids_of(list(nct_ids))
     typed = criteria_of(store, ids.values())

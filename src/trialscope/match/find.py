@@ -28,7 +28,7 @@ from trialscope.match.screening import Candidate, MatchResult, candidate_from_tr
 from trialscope.patient import Patient, PatientError, patient_from_note
 from trialscope.search import SearchQuery, normalize_query, search_reader, search_trials
 from trialscope.search.freetext import MAX_CHARS, MAX_SALIENT, salient_words
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 
 DEFAULT_CANDIDATES = 200  # trials screened per patient, besides those named
 MAX_CANDIDATES = 1000
@@ -68,7 +68,7 @@ def check_note(text: str) -> str:
     return text
 
 
-def _search_text(store: SqliteStore, patient: Patient, text: str | None) -> tuple[str, str]:
+def _search_text(store: Store, patient: Patient, text: str | None) -> tuple[str, str]:
     """The candidate search's text (OR-ed words and phrases) and a sentence on how it was made."""
     words: list[str] = []
     if text:
@@ -85,7 +85,7 @@ def _search_text(store: SqliteStore, patient: Patient, text: str | None) -> tupl
 
 
 def find_candidates(
-    store: SqliteStore,
+    store: Store,
     patient: Patient,
     *,
     text: str | None = None,
@@ -155,7 +155,7 @@ def find_candidates(
 
 
 def find_matches(
-    store: SqliteStore,
+    store: Store,
     patient: Patient,
     *,
     text: str | None = None,
@@ -180,7 +180,7 @@ def find_matches(
 
 
 def match_note(
-    store: SqliteStore,
+    store: Store,
     text: str,
     *,
     query: SearchQuery | None = None,

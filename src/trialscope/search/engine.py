@@ -3,7 +3,7 @@
 :func:`search_trials` is the library call the CLI, the web pages and the JSON API share;
 :func:`iter_all_hits` streams every hit of a query for exports, whatever their number.
 
-One :class:`SearchReader` per open store (kept by the store, see ``SqliteStore.memo``) holds
+One :class:`SearchReader` per open store (kept by the store, see ``Store.memo``) holds
 the trials' search facts as columns and a :class:`~trialscope.search.match.Matcher` over the
 postings; it reloads them when the store's content changes, so a running server sees an
 ingest without a restart.
@@ -47,7 +47,7 @@ from trialscope.search.rank import bm25_scores
 from trialscope.search.snippets import lead_of, match_phrases, snippet_of
 from trialscope.search.synonyms import Synonym, SynonymTable
 from trialscope.search.syntax import AllOf, AnyOf, Negated, Node, Term, parse_text, tokenize
-from trialscope.store import SqliteStore, is_current, refresh_indexes
+from trialscope.store import Store, is_current, open_store, refresh_indexes
 
 log = logging.getLogger(__name__)
 _CURSOR_VERSION = 2
@@ -60,9 +60,10 @@ FACET_FILTERS = {"status": "status", "phase": "phase", "study_type": "type", "in
 class SearchReader:
     """What searching one store version needs in memory (built on first use, per store)."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.version = reader_version(store)
+        self.version = index_version(store)
+        self.seen = ("", self.version)  # (content version, index version) last checked
         self.columns: Columns = load_columns(store)
         self.matcher = Matcher(store, self.columns.owner(), self.columns.norms_by_id(B))
         self.n_docs = self.columns.size
@@ -77,51 +78,65 @@ class SearchReader:
 _READERS_LOCK = threading.Lock()
 
 
-def reader_version(store: SqliteStore) -> str:
-    """What a reader's in-memory state reflects: the trials and the index's segments (every
-    refresh or merge writes a new segment, so a merge alone also makes readers reload)."""
-    return f"{store.content_version()}/{store.max_value('text_segments', 'seg')}"
+def index_version(store: Store) -> str:
+    """What a reader's in-memory state reflects: how far the search index has read the
+    change log, and its newest segment (every refresh or merge writes one, so a merge alone
+    also makes readers reload). Trials written but not yet indexed change nothing a reader
+    holds, so they make no reader reload (a web worker would reload once per ingest batch)."""
+    state = store.derived_state(SEARCH_INDEX.name)
+    return f"{state[1] if state else 0}/{store.max_value('text_segments', 'seg')}"
 
 
-def search_reader(store: SqliteStore) -> SearchReader:
+def search_reader(store: Store) -> SearchReader:
     """The store's reader, current with its content (the index brought up to date first
     when the store can be written)."""
     holder: dict[str, SearchReader] = store.memo("search", dict)
     reader = holder.get("reader")
-    version = reader_version(store)
-    if reader is not None and reader.version == version:
+    seen = (store.content_version(), index_version(store))
+    if reader is not None and reader.seen == seen:
         return reader
     with _READERS_LOCK:
         reader = holder.get("reader")
-        if reader is None or reader.version != reader_version(store):
-            if not is_current(store, SEARCH_INDEX):
-                _catch_up(store)
+        seen = (store.content_version(), index_version(store))
+        if reader is not None and reader.seen == seen:
+            return reader
+        if not is_current(store, SEARCH_INDEX):
+            _catch_up(store)
+            # Still behind (another process is refreshing it, or the store cannot be
+            # written): serve the index as it is, and look again at the next search.
+            seen = (seen[0] if is_current(store, SEARCH_INDEX) else "", index_version(store))
+        if reader is None or reader.version != seen[1]:
             reader = holder["reader"] = SearchReader(store)
+        reader.seen = seen
         return reader
 
 
-def _catch_up(store: SqliteStore) -> None:
+def _catch_up(store: Store) -> None:
     """Bring the search index up to date before reading it: through the store itself, or,
     for a read-only one (a web worker's), through a writable store on the same file. Where
-    the file cannot be written, search reads the index as it is."""
+    the file cannot be written, or another process is refreshing it (PostgreSQL), search
+    reads the index as it is."""
     if not store.readonly:
-        refresh_indexes(store, [SEARCH_INDEX])
+        refresh_indexes(store, [SEARCH_INDEX], wait=False)
         return
     if store.path == ":memory:":
         return
+    with store.refresh_lock(wait=False) as free:
+        if not free:  # another process (an ingest, say) is refreshing it: that refresh commits soon
+            return
     try:
-        writer = SqliteStore(store.path)
+        writer = open_store(store.path)
     except StoreError:
         return
     try:
-        refresh_indexes(writer, [SEARCH_INDEX])
-    except sqlite3.OperationalError as error:  # read-only file system, or another writer's lock
+        refresh_indexes(writer, [SEARCH_INDEX], wait=False)
+    except (sqlite3.OperationalError, StoreError) as error:  # read-only file system, another writer's lock
         log.info("the search index of %s is not current (%s)", store.path, error)
     finally:
         writer.close()
 
 
-def warm_search(store: SqliteStore) -> None:
+def warm_search(store: Store) -> None:
     """Load a store's search columns, sites and gazetteer now (a web worker's start-up)."""
     from trialscope.search.geo import warm_gazetteer
 
@@ -317,7 +332,7 @@ def _order(keys: np.ndarray, ids: np.ndarray, top: int | None) -> np.ndarray:
     return candidates[order] if top is None else candidates[order][:top]
 
 
-def _find(store: SqliteStore, query: SearchQuery, *, deadline: _Deadline, use_synonyms: bool,
+def _find(store: Store, query: SearchQuery, *, deadline: _Deadline, use_synonyms: bool,
           top: int | None) -> _Found:  # fmt: skip
     reader = search_reader(store)
     cols = reader.columns
@@ -423,7 +438,7 @@ def _hits(found: _Found, start: int, stop: int, *, snippets: bool) -> list[Searc
 
 
 def search_trials(
-    store: SqliteStore, query: SearchQuery, *, timeout_s: float = 5.0, use_synonyms: bool = True
+    store: Store, query: SearchQuery, *, timeout_s: float = 5.0, use_synonyms: bool = True
 ) -> SearchResults:
     """Run a search: total, one page of hits (best first), facet counts, next-page cursor.
 
@@ -471,7 +486,7 @@ def search_trials(
 
 
 def iter_all_hits(
-    store: SqliteStore,
+    store: Store,
     query: SearchQuery,
     *,
     snippets: bool = False,
@@ -495,12 +510,12 @@ def iter_all_hits(
         yield from _hits(found, start, start + chunk, snippets=snippets)
 
 
-def explain_search(store: SqliteStore, query: SearchQuery) -> list[str]:
+def explain_search(store: Store, query: SearchQuery) -> list[str]:
     """How a search is read and run, a line each (``trialscope search --explain``)."""
     query = normalize_query(query)
     reader = search_reader(store)
     node, note = _text_tree(query, reader)
-    lines = [f"store: {reader.n_docs:,} trials, content version {reader.version}"]
+    lines = [f"store: {reader.n_docs:,} trials, content version {reader.seen[0]}"]
     if node is None:
         lines.append("text: none (every trial passes)")
     else:

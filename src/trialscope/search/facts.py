@@ -21,7 +21,7 @@ import numpy as np
 
 from trialscope.search.document import FIELDS
 from trialscope.search.geo import EARTH_RADIUS_KM, Place, bounding_box, inner_box
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 
 CODED = ("status", "study_type", "sponsor_class", "sex")
 
@@ -84,7 +84,7 @@ class Columns:
     country_row: np.ndarray
     country_code: np.ndarray
     country_values: list[str]
-    store: SqliteStore | None = None
+    store: Store | None = None
     _points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     _code_of: dict[str, dict[str | None, int]] = field(default_factory=dict)
     _by_id: np.ndarray | None = None
@@ -185,7 +185,7 @@ _FACTS = (
 )
 
 
-def load_columns(store: SqliteStore) -> Columns:
+def load_columns(store: Store) -> Columns:
     """Read the search tables into columns (sites' points are read on first use)."""
     got = dict(
         zip((n for n, _ in _FACTS), store.column_arrays("search_facts", _FACTS, order_by="id"), strict=True)

@@ -42,7 +42,7 @@ from trialscope.search.values import (
     split_values,
     to_enums,
 )
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Context:
 
     columns: Columns
     matcher: Matcher
-    store: SqliteStore
+    store: Store
     synonyms: SynonymTable | None
     place: Place | None
     within_km: float | None

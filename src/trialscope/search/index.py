@@ -44,7 +44,7 @@ from trialscope.search.synonyms import (
     choose_synonyms,
     is_abbreviation,
 )
-from trialscope.store import SqliteStore
+from trialscope.store import Store, open_store
 from trialscope.store.derived import How, Ids, chunks
 
 SEGMENT_TRIALS = 10_000  # trials per segment built at once (~100 MB of token arrays at most)
@@ -114,7 +114,7 @@ def facts_row(trial_id: int, t: Trial, lengths: list[int], removed: bool = False
     )
 
 
-def _read_batch(store: SqliteStore, ids: list[int]) -> _Batch:
+def _read_batch(store: Store, ids: list[int]) -> _Batch:
     removed = {i for i, when in store.select_in("trials", ("id", "removed_at"), "id", ids) if when}
     return _index_batch(store.trials_by_id(ids, results=False), removed)
 
@@ -152,7 +152,7 @@ def _index_batch(trials: dict[int, Trial], removed: set[int]) -> _Batch:
 def _worker_batch(args: tuple[str, list[int]]) -> _Batch:
     """A batch built in a worker process, on its own read-only connection to the store."""
     path, ids = args
-    store = SqliteStore(path, readonly=True)
+    store = open_store(path, readonly=True)
     try:
         return _read_batch(store, ids)
     finally:
@@ -162,7 +162,7 @@ def _worker_batch(args: tuple[str, list[int]]) -> _Batch:
 class _Places:
     """The gazetteer's answers for site addresses, read from and saved to search_places."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.known: dict[tuple[str, str, str], tuple[float, float] | None] = {
             (c, s, k): (lat, lon) if lat is not None else None
@@ -187,7 +187,7 @@ class _Places:
         self.new.clear()
 
 
-def _write(store: SqliteStore, batch: _Batch, places: _Places) -> None:
+def _write(store: Store, batch: _Batch, places: _Places) -> None:
     """One batch, in one transaction: a new segment and the facts that point at it."""
     points = list(batch.points)
     seen = {(t, lat, lon) for t, lat, lon, _ in points}
@@ -211,7 +211,7 @@ def _write(store: SqliteStore, batch: _Batch, places: _Places) -> None:
         places.save()
 
 
-def _choose_synonyms(store: SqliteStore) -> None:
+def _choose_synonyms(store: Store) -> None:
     rows = store.select("search_acronyms", ("trial_id", "abbr", "expansion", "columns", "kind"))
     listed: dict[str, set[int]] = {}
     evidence: dict[tuple[str, str, str], tuple[str, set[int]]] = {}
@@ -237,7 +237,7 @@ class SearchIndex:
     version = "5"
     owner = "search"
 
-    def refresh(self, store: SqliteStore, changed: Ids, removed: Ids, how: How) -> str:
+    def refresh(self, store: Store, changed: Ids, removed: Ids, how: How) -> str:
         if removed:
             with store.transaction():
                 for table in _PER_TRIAL:
@@ -256,7 +256,7 @@ class SearchIndex:
         return f"{len(changed):,} trials indexed" + (f", {len(removed):,} removed" if removed else "")
 
 
-def _batches(store: SqliteStore, ids: list[int]) -> Iterable[_Batch]:
+def _batches(store: Store, ids: list[int]) -> Iterable[_Batch]:
     pieces = list(chunks(ids, SEGMENT_TRIALS))
     workers = min(os.cpu_count() or 1, len(pieces))
     if len(ids) < PARALLEL_FROM or workers < 2 or store.path == ":memory:" or sys.platform != "linux":

@@ -29,7 +29,7 @@ from trialscope.errors import QueryError
 from trialscope.search.document import FIELDS, WEIGHTS
 from trialscope.search.postings import EMPTY, Entries, decode_positions, decode_postings
 from trialscope.search.syntax import AllOf, AnyOf, Negated, Node, Term
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 
 CACHE_BYTES = 128 * 1024 * 1024
 FIELD_CAP = (
@@ -76,7 +76,7 @@ class Matcher:
     """Reads postings of one store version; ``owner[trial id]`` is the segment holding the
     trial's words now (-1: none), ``norms[field, trial id]`` each field's length norm."""
 
-    def __init__(self, store: SqliteStore, owner: np.ndarray, norms: np.ndarray | None = None) -> None:
+    def __init__(self, store: Store, owner: np.ndarray, norms: np.ndarray | None = None) -> None:
         self.store = store
         self.owner = owner
         self.norms = norms if norms is not None else np.ones((len(FIELDS), owner.size))

@@ -27,18 +27,18 @@ from trialscope.search.postings import (
     encode_positions,
     encode_postings,
 )
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 
 MERGE_FACTOR = 10  # segments of one tier merged at a time
 _TERMS_PER_READ = 500  # terms read (from every segment merged) at a time: bounds memory
 
 
-def next_segment(store: SqliteStore) -> int:
+def next_segment(store: Store) -> int:
     """A segment number never used before (rows of an unfinished one count as used)."""
     return max(store.max_value("text_segments", "seg"), store.max_value("text_terms", "seg")) + 1
 
 
-def live_segments(store: SqliteStore) -> dict[int, int]:
+def live_segments(store: Store) -> dict[int, int]:
     """Segment -> trials whose words it holds now."""
     return {int(seg): int(n) for seg, n in store.count_by("search_facts", "text_seg")}
 
@@ -68,7 +68,7 @@ def merges_due(live: dict[int, int], factor: int | None = None) -> list[list[int
     return []
 
 
-def collect_segments(store: SqliteStore, *, factor: int | None = None) -> None:
+def collect_segments(store: Store, *, factor: int | None = None) -> None:
     """Drop segments no trial points at; merge segments of a tier while one holds ``factor``."""
     live = live_segments(store)
     known = {int(s) for (s,) in store.select("text_segments", ("seg",))}
@@ -119,7 +119,7 @@ def _ranks(counts: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
-def merge_segments(store: SqliteStore, segments: list[int]) -> int:
+def merge_segments(store: Store, segments: list[int]) -> int:
     """Merge some segments into a new one; returns its number."""
     ids, segs = store.column_arrays("search_facts", (("id", "int"), ("text_seg", "int")), order_by="id")
     ids_a, segs_a = np.asarray(ids), np.asarray(segs)

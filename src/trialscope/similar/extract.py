@@ -27,7 +27,7 @@ from trialscope.similar.features import extract_features
 from trialscope.similar.neighbours import PARALLEL_MIN_ROWS
 from trialscope.similar.thesaurus import Thesaurus, learn_abbreviations
 from trialscope.similar.vectors import Vocabulary
-from trialscope.store import SqliteStore
+from trialscope.store import Store, open_store
 
 EXTRACT_CHUNK = 2_000
 
@@ -51,7 +51,7 @@ class Extracted:
 _THESAURUS: Thesaurus | None = None  # set during extraction; forked workers inherit it
 
 
-def learn_thesaurus(store: SqliteStore) -> Thesaurus:
+def learn_thesaurus(store: Store) -> Thesaurus:
     """Known condition terms and their ancestors, and abbreviations, from every stored record."""
     book = Thesaurus()
     terms: list[str] = []
@@ -67,18 +67,18 @@ def learn_thesaurus(store: SqliteStore) -> Thesaurus:
     book.learn_terms(terms, ancestors)
     texts = (
         text
-        for table, column in (
-            ("trials", "brief_title"),
-            ("trials", "official_title"),
-            ("trial_interventions", "name"),
+        for table, column, order in (
+            ("trials", "brief_title", "id"),
+            ("trials", "official_title", "id"),
+            ("trial_interventions", "name", "trial_id"),
         )
-        for (text,) in store.select(table, (column,))
+        for (text,) in store.select(table, (column,), order_by=(order,))
     )
     book.abbreviations = learn_abbreviations(texts)
     return book
 
 
-def _extract(store: SqliteStore, rows: Sequence[tuple[int, str, str]]) -> Extracted:
+def _extract(store: Store, rows: Sequence[tuple[int, str, str]]) -> Extracted:
     trials = store.trials_by_id([trial_id for trial_id, _, _ in rows])
     learned = _THESAURUS
     local = Vocabulary()
@@ -112,19 +112,19 @@ def _extract(store: SqliteStore, rows: Sequence[tuple[int, str, str]]) -> Extrac
     )
 
 
-_WORKER_STORE: SqliteStore | None = None
+_WORKER_STORE: Store | None = None
 
 
 def _worker_extract(args: tuple[str, Sequence[tuple[int, str, str]]]) -> Extracted:
     global _WORKER_STORE
     path, rows = args
     if _WORKER_STORE is None or _WORKER_STORE.path != path:
-        _WORKER_STORE = SqliteStore(path, readonly=True)
+        _WORKER_STORE = open_store(path, readonly=True)
     return _extract(_WORKER_STORE, rows)
 
 
 def extract_all(
-    store: SqliteStore,
+    store: Store,
     rows: Sequence[tuple[int, str, str]],
     vocab: Vocabulary,
     learned: Thesaurus | None = None,
@@ -144,7 +144,7 @@ def extract_all(
 
 
 def _extract_all(
-    store: SqliteStore,
+    store: Store,
     rows: Sequence[tuple[int, str, str]],
     vocab: Vocabulary,
     on_progress: Callable[[int], None] | None,

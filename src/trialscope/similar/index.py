@@ -51,7 +51,7 @@ from trialscope.similar.vectors import (
     unpack_row,
     weigh_columns,
 )
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 from trialscope.store.derived import How, Ids
 
 FORMAT = "1"
@@ -100,17 +100,17 @@ def duplicate_code(key: str | None) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=7).digest(), "big")
 
 
-def has_index(store: SqliteStore) -> bool:
+def has_index(store: Store) -> bool:
     """Whether the store holds a built index of this format."""
     meta = read_meta(store)
     return meta.get("format") == FORMAT and meta.get("version") == VERSION
 
 
-def read_meta(store: SqliteStore) -> dict[str, str]:
+def read_meta(store: Store) -> dict[str, str]:
     return {str(k): str(v) for k, v in store.select("similar_meta", ("key", "value"))}
 
 
-def stored_weights(store: SqliteStore) -> Weights:
+def stored_weights(store: Store) -> Weights:
     meta = read_meta(store)
     return Weights.from_dict(orjson.loads(meta["weights"])) if "weights" in meta else Weights()
 
@@ -151,7 +151,7 @@ def _floor(scores: np.ndarray, k: int) -> float:
     return float(scores[k - 1]) if len(scores) >= k else 0.0
 
 
-def _write_vocab(store: SqliteStore, vocab: Vocabulary, start: int = 0) -> None:
+def _write_vocab(store: Store, vocab: Vocabulary, start: int = 0) -> None:
     store.insert(
         "similar_vocab",
         (
@@ -162,7 +162,7 @@ def _write_vocab(store: SqliteStore, vocab: Vocabulary, start: int = 0) -> None:
     )
 
 
-def _write_meta(store: SqliteStore, values: dict[str, object]) -> None:
+def _write_meta(store: Store, values: dict[str, object]) -> None:
     store.insert(
         "similar_meta",
         [(k, v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in values.items()],
@@ -170,7 +170,7 @@ def _write_meta(store: SqliteStore, values: dict[str, object]) -> None:
     )
 
 
-def load_vocabulary(store: SqliteStore) -> Vocabulary:
+def load_vocabulary(store: Store) -> Vocabulary:
     vocab = Vocabulary()
     rows = store.select("similar_vocab", ("id", "block", "key", "df", "idf"), order_by=("id",))
     vocab.keys = [r[2] for r in rows]
@@ -207,7 +207,7 @@ def _progress_bar(enabled: bool, total: int, desc: str) -> Callable[[int], None]
 
 
 def build_index(
-    store: SqliteStore, *, progress: bool = False, weights: Weights | None = None, k: int = DEFAULT_K
+    store: Store, *, progress: bool = False, weights: Weights | None = None, k: int = DEFAULT_K
 ) -> IndexStats:
     """Compute every trial's features, vectors and top-k neighbours, and store them, in one pass.
 
@@ -318,7 +318,7 @@ class SimilarIndex:
     owner = "similar"
     last: IndexStats | None = None  # what the latest refresh in this process did
 
-    def refresh(self, store: SqliteStore, changed: Ids, removed: Ids, how: How) -> str:
+    def refresh(self, store: Store, changed: Ids, removed: Ids, how: How) -> str:
         """Build the index when it is new or much changed; else recompute the changed trials."""
         bar = how.progress is not None
         meta = read_meta(store)
@@ -337,7 +337,7 @@ class SimilarIndex:
 SIMILAR_INDEX = SimilarIndex()
 
 
-def update_index_after_ingest(store: SqliteStore, *, progress: bool = False) -> IndexStats | None:
+def update_index_after_ingest(store: Store, *, progress: bool = False) -> IndexStats | None:
     """Bring the index up to date with the store (the change log says what changed); None
     when nothing had to be done.
 
@@ -355,7 +355,7 @@ def update_index_after_ingest(store: SqliteStore, *, progress: bool = False) -> 
 
 
 def _update(
-    store: SqliteStore, changed: list[tuple[int, str, str]], removed: list[int], meta: dict[str, str]
+    store: Store, changed: list[tuple[int, str, str]], removed: list[int], meta: dict[str, str]
 ) -> IndexStats:
     started = time.perf_counter()
     k = int(meta.get("k", DEFAULT_K))

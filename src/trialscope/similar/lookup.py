@@ -26,7 +26,7 @@ from trialscope.similar.features import BLOCKS
 from trialscope.similar.index import has_index, stored_weights, unpack_list
 from trialscope.similar.reasons import Column, explain
 from trialscope.similar.vectors import combine, unpack_row
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 from trialscope.vocab import phase_enum, to_enum
 
 FALLBACK_CANDIDATES = 500
@@ -72,7 +72,7 @@ def normalize_phases(values: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _candidates(store: SqliteStore, ids: Sequence[int], scores: Sequence[float]) -> list[_Candidate]:
+def _candidates(store: Store, ids: Sequence[int], scores: Sequence[float]) -> list[_Candidate]:
     score_of = dict(zip(ids, scores, strict=True))
     dups = dict(store.select_in("similar_trials", ("trial_id", "dup"), "trial_id", list(ids)))
     found: dict[int, _Candidate] = {}
@@ -88,7 +88,7 @@ def _candidates(store: SqliteStore, ids: Sequence[int], scores: Sequence[float])
     return [found[i] for i in ids if i in found]
 
 
-def _countries_of(store: SqliteStore, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+def _countries_of(store: Store, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
     """Each trial's site countries, one name per country, in the order its record lists them."""
     out: dict[int, dict[str, None]] = {i: {} for i in ids}
     for trial_id, country in store.select_in("sites", ("trial_id", "country"), "trial_id", list(ids)):
@@ -114,7 +114,7 @@ class _Filters:
     def active(self) -> bool:
         return bool(self.statuses or self.phases or self.has_results is not None or self.countries)
 
-    def apply(self, store: SqliteStore, candidates: list[_Candidate]) -> list[_Candidate]:
+    def apply(self, store: Store, candidates: list[_Candidate]) -> list[_Candidate]:
         kept = [c for c in candidates if self._passes(c)]
         if self.countries and kept:
             countries = _countries_of(store, [c.trial_id for c in kept])
@@ -129,7 +129,7 @@ class _Filters:
         return self.has_results is None or c.has_results == self.has_results
 
 
-def _own_row(store: SqliteStore, nct_id: str) -> tuple[int, bytes, bytes, bytes, int] | None:
+def _own_row(store: Store, nct_id: str) -> tuple[int, bytes, bytes, bytes, int] | None:
     found = store.ids_of([nct_id.strip().upper()])
     if not found:
         raise TrialNotFoundError(nct_id)
@@ -139,7 +139,7 @@ def _own_row(store: SqliteStore, nct_id: str) -> tuple[int, bytes, bytes, bytes,
 
 
 def related_trials(
-    store: SqliteStore,
+    store: Store,
     nct_id: str,
     *,
     limit: int = 10,
@@ -197,7 +197,7 @@ def _distinct(candidates: list[_Candidate], own_dup: int, limit: int) -> list[_C
 
 
 def _fallback(
-    store: SqliteStore, trial_id: int, own: tuple[np.ndarray, np.ndarray], filters: _Filters, seen: set[int]
+    store: Store, trial_id: int, own: tuple[np.ndarray, np.ndarray], filters: _Filters, seen: set[int]
 ) -> list[_Candidate]:
     """Trials sharing a condition with this one that pass the filters, scored from stored vectors
     as the index scores them (:func:`~trialscope.similar.vectors.combine`)."""
@@ -238,18 +238,18 @@ def _fallback(
     ]
 
 
-def _blocks_of(store: SqliteStore, cols: list[int]) -> list[int]:
+def _blocks_of(store: Store, cols: list[int]) -> list[int]:
     found = dict(store.select_in("similar_vocab", ("id", "block"), "id", cols))
     return [found.get(c, 0) for c in cols]
 
 
-def _vectors(store: SqliteStore, ids: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def _vectors(store: Store, ids: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     rows = store.select_in("similar_trials", ("trial_id", "vector"), "trial_id", list(ids))
     return {trial_id: unpack_row(blob) for trial_id, blob in rows}
 
 
 def _describe(
-    store: SqliteStore, chosen: list[_Candidate], own: tuple[np.ndarray, np.ndarray], own_facts: dict
+    store: Store, chosen: list[_Candidate], own: tuple[np.ndarray, np.ndarray], own_facts: dict
 ) -> list[Related]:
     """Related entries with reasons from the stored vectors and facts."""
     if not chosen:
@@ -283,12 +283,12 @@ def _describe(
     return out
 
 
-def _columns(store: SqliteStore, cols: list[int]) -> dict[int, Column]:
+def _columns(store: Store, cols: list[int]) -> dict[int, Column]:
     rows = store.select_in("similar_vocab", ("id", "block", "key", "idf"), "id", cols)
     return {col: Column(block, key, idf) for col, block, key, idf in rows}
 
 
-def related_for_page(store: SqliteStore, nct_id: str, limit: int = 10) -> list[RelatedTrial]:
+def related_for_page(store: Store, nct_id: str, limit: int = 10) -> list[RelatedTrial]:
     """The page's "More Related Trials": empty when the store has no index (or not for this trial) yet."""
     if not has_index(store):
         return []

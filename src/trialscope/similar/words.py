@@ -177,20 +177,18 @@ def add_stems(
         part = unicodedata.normalize("NFC", part)
     counts = Counter(TOKEN.findall(part))
     cache = _WRITTEN
-    missing = []
-    for word, n in counts.items():
-        stem = cache.get(word)
-        if stem is None:
-            missing.append(word)
-        elif stem and stem not in skip:
-            key = prefix + stem
-            bag[key] = bag.get(key, 0.0) + weight * n
+    missing = [word for word in counts if word not in cache]
     if missing:
         folded = [_folded(word) for word in missing]
         stems = _stems(folded)
         for word, key in zip(missing, folded, strict=True):
-            cache[word] = stem = stems[key]
-            if stem and stem not in skip:
-                bag[prefix + stem] = bag.get(prefix + stem, 0.0) + weight * counts[word]
+            cache[word] = stems[key]
+    # Keys go into the bag in the order the words first occur, whatever the cache held before
+    # (the vocabulary numbers keys in that order: a build must not depend on earlier builds).
+    for word, n in counts.items():
+        stem = cache[word]
+        if stem and stem not in skip:
+            key = prefix + stem
+            bag[key] = bag.get(key, 0.0) + weight * n
     if shown is not None:
         shown.see([(word, stem) for word in counts if (stem := cache[word])], running)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from trialscope.store.sqlite import SqliteStore
+    from trialscope.store.protocol import Store
 
 Progress = Callable[[int, int], None]
 Ids = Sequence[int]
@@ -50,7 +50,7 @@ class DerivedIndex(Protocol):
     version: str
     owner: str
 
-    def refresh(self, store: SqliteStore, changed: Ids, removed: Ids, how: How) -> str:
+    def refresh(self, store: Store, changed: Ids, removed: Ids, how: How) -> str:
         """Index ``changed`` trials again and forget ``removed`` ones (``how.full``: the index's
         tables were just emptied and ``changed`` is every trial). Returns a one-line summary."""
         ...
@@ -72,23 +72,38 @@ class Refreshed:
         return f"{self.name}: {self.summary}"
 
 
-def is_current(store: SqliteStore, index: DerivedIndex) -> bool:
+def is_current(store: Store, index: DerivedIndex) -> bool:
     """Whether the index has read every change and was built by this version of its code."""
     state = store.derived_state(index.name)
     return state is not None and state[0] == index.version and state[1] >= store.last_change()
 
 
 def refresh_indexes(
-    store: SqliteStore,
+    store: Store,
     indexes: Iterable[DerivedIndex],
     *,
     full: bool = False,
     progress: Callable[[str], Progress | None] | None = None,
+    wait: bool = True,
 ) -> list[Refreshed]:
     """Bring each index up to date with the trials; ``full`` rebuilds them all.
 
-    ``progress(name)`` may return a callback ``(done, total)`` for that index's work.
+    ``progress(name)`` may return a callback ``(done, total)`` for that index's work. One
+    process at a time refreshes a store's indexes (``store.refresh_lock``); the next one
+    waits for it, and then finds little or nothing left to do — or, with ``wait=False``,
+    does nothing and returns [].
     """
+    with store.refresh_lock(wait=wait) as got:
+        return _refresh(store, indexes, full=full, progress=progress) if got else []
+
+
+def _refresh(
+    store: Store,
+    indexes: Iterable[DerivedIndex],
+    *,
+    full: bool,
+    progress: Callable[[str], Progress | None] | None,
+) -> list[Refreshed]:
     done: list[Refreshed] = []
     for index in indexes:
         started = time.perf_counter()

@@ -184,6 +184,35 @@ class SqliteStore(SqliteTables):
                 for statement in create_sql(TABLES.values()):
                     self.conn.execute(statement)
 
+    @property
+    def name(self) -> str:
+        """The store as a user sees it: its file."""
+        return self.path
+
+    def table_names(self) -> list[str]:
+        """The tables of the store's schema that exist."""
+        return sorted(
+            r[0] for r in self._rows("SELECT name FROM sqlite_master WHERE type='table'") if r[0] in TABLES
+        )
+
+    @contextmanager
+    def refresh_lock(self, *, wait: bool = True) -> Iterator[bool]:
+        """Held while derived indexes are refreshed (SQLite's one writer at a time suffices)."""
+        yield True
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that see one moment of the store (one read transaction, under the lock)."""
+        with self.lock:
+            if self.conn.in_transaction:
+                yield
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.conn.execute("COMMIT")
+
     def close(self) -> None:
         """Close the connection, once no thread holds the store's lock (a statement running
         on a connection closed under it crashes the process)."""
@@ -435,6 +464,12 @@ class SqliteStore(SqliteTables):
         """The log's last entry once it was pruned empty (SQLite keeps it for AUTOINCREMENT)."""
         rows = self._rows("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
         return int(rows[0][0]) if rows else 0
+
+    def set_last_change(self, seq: int) -> None:
+        """Make ``seq`` the newest entry of the log (``db copy`` carries it over)."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM sqlite_sequence WHERE name = 'changes'")
+            self.conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('changes', ?)", (seq,))
 
     def content_version(self) -> str:
         """A string that changes whenever the trials change (readers reload on a change)."""

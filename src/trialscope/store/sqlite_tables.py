@@ -93,7 +93,7 @@ class SqliteTables:
         where known, then by last-update date and when it was seen)."""
         rows = self._rows(
             "SELECT nct_id, hash, last_update, seen_at, origin, source, registry_version, raw FROM trial_versions "
-            "WHERE nct_id = ? ORDER BY coalesce(last_update, ''), coalesce(registry_version, -1), seen_at",
+            "WHERE nct_id = ? ORDER BY coalesce(last_update, ''), coalesce(registry_version, -1), seen_at, hash",
             (nct_id.strip().upper(),),
         )
         return [
@@ -104,14 +104,15 @@ class SqliteTables:
     def versions_seen_since(self, when: str) -> list[tuple[str, str, str | None, str]]:
         """(nct id, hash, last update, seen at) of every version first seen at or after ``when``."""
         return self._rows(
-            "SELECT nct_id, hash, last_update, seen_at FROM trial_versions WHERE seen_at >= ? ORDER BY seen_at",
+            "SELECT nct_id, hash, last_update, seen_at FROM trial_versions WHERE seen_at >= ? "
+            "ORDER BY seen_at, nct_id, hash",
             (when,),
         )
 
     def removed_since(self, when: str) -> list[tuple[str, str]]:
         """(nct id, removed at) of every trial marked removed at or after ``when``."""
         return self._rows(
-            "SELECT nct_id, removed_at FROM trials WHERE removed_at >= ? ORDER BY removed_at", (when,)
+            "SELECT nct_id, removed_at FROM trials WHERE removed_at >= ? ORDER BY removed_at, id", (when,)
         )
 
     def removed_at(self, nct_id: str) -> str | None:
@@ -189,7 +190,9 @@ class SqliteTables:
             ("study_type", stats.by_type),
             ("source_format", stats.by_source),
         ):
-            for value, n in self._rows(f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC"):
+            for value, n in self._rows(
+                f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC, 1"
+            ):
                 counter[value or "(none)"] = n
         return stats
 
@@ -359,6 +362,13 @@ class SqliteTables:
     def blob_column(self, table: str, column: str, *, order_by: str) -> list[bytes]:
         """One blob column of every row, in order (rows of packed numbers, say)."""
         return [r[0] for r in self._rows(f"SELECT {column} FROM {table} ORDER BY {order_by}")]
+
+    def iter_rows(self, table: str, *, batch_size: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of a table (its declared columns), in storage order, in batches."""
+        with self.lock:
+            cursor = self.conn.execute(f"SELECT {', '.join(TABLES[table].column_names)} FROM {table}")
+            while rows := cursor.fetchmany(batch_size):
+                yield rows
 
     def analyze(self, tables: Sequence[str]) -> None:
         """Refresh the query planner's statistics after a large change."""

@@ -28,7 +28,7 @@ from trialscope.search import FACETS, FacetValue, SearchHit, iter_all_hits, quer
 from trialscope.search.geo import canonical_country
 from trialscope.search.hits import csv_lines, jsonl_lines
 from trialscope.similar import related_trials
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 from trialscope.web import openapi
 from trialscope.web.common import canonical_nct_id, run_search, store_of, trial_answer
 from trialscope.web.matching import MatchInput, MatchRequest, read_body, run_match
@@ -69,7 +69,7 @@ RELATED_KEYS = ("limit", "status", "phase", "has_results", "country")
 MAX_RELATED = 100
 
 
-def _store_or_error(request: Request) -> SqliteStore | Response:
+def _store_or_error(request: Request) -> Store | Response:
     store = store_of(request)
     if store is None:
         return error_json(

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from trialscope import __version__, settings
 from trialscope.errors import QueryError, TrialNotFoundError, TrialScopeError
 from trialscope.search import warm_search
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 from trialscope.web import api, changes, match, views
 from trialscope.web.cache import SearchCache
 from trialscope.web.common import plural, query_message
@@ -258,7 +258,7 @@ def _warm_search(stores: StoreHolder) -> None:
         log.warning("could not prepare search at start-up", exc_info=True)
 
 
-def create_app(settings_or_db_path: WebSettings | str | Path, store: SqliteStore | None = None) -> Starlette:
+def create_app(settings_or_db_path: WebSettings | str | Path, store: Store | None = None) -> Starlette:
     """The TrialScope web app over one store.
 
     ``settings_or_db_path`` is a :class:`WebSettings` or just the store's path; pass

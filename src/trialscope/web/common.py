@@ -30,7 +30,7 @@ from trialscope.model import Trial
 from trialscope.render.page import RelatedTrial, TrialPage, build_page
 from trialscope.search import FILTERS, SearchResults, query_from_params, search_trials
 from trialscope.similar import related_for_page
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 from trialscope.web.cache import SearchCache
 from trialscope.web.params import Params
 from trialscope.web.responses import etag_for, not_modified
@@ -56,7 +56,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
-def store_of(request: Request) -> SqliteStore | None:
+def store_of(request: Request) -> Store | None:
     """The request thread's read-only store, or None while the store holds no trials."""
     return request.app.state.stores.get()
 
@@ -71,7 +71,7 @@ def canonical_nct_id(raw: str) -> str:
 
 def run_search(
     request: Request,
-    store: SqliteStore,
+    store: Store,
     params: Params,
     *,
     facets: Sequence[str] | None,
@@ -129,7 +129,7 @@ class TrialAnswer:
     headers: dict[str, str]
 
 
-def trial_answer(request: Request, store: SqliteStore, nct_id: str) -> TrialAnswer | Response:
+def trial_answer(request: Request, store: Store, nct_id: str) -> TrialAnswer | Response:
     """The trial and its page (with related trials and typed criteria), or a 304 when the client
     holds this version."""
     etag = etag_for(request)
@@ -142,7 +142,7 @@ def trial_answer(request: Request, store: SqliteStore, nct_id: str) -> TrialAnsw
     return TrialAnswer(trial, page, {"etag": etag, "cache-control": "no-cache"})
 
 
-def related_for(store: SqliteStore, nct_id: str, limit: int = RELATED_ON_PAGE) -> tuple[RelatedTrial, ...]:
+def related_for(store: Store, nct_id: str, limit: int = RELATED_ON_PAGE) -> tuple[RelatedTrial, ...]:
     """The page's related trials; empty while the similarity index is not built."""
     try:
         return tuple(related_for_page(store, nct_id, limit=limit))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from trialscope.search.values import PHASES
-from trialscope.store import SqliteStore
+from trialscope.store import Store
 from trialscope.web.cache import SearchCache
 from trialscope.web.common import run_search
 from trialscope.web.params import Params, values, without
@@ -26,7 +26,7 @@ class StatsExtras:
     summary_only: int | None  # None for the counts of a search
 
 
-def registry_extras(request: Request, store: SqliteStore, params: Params, total: int) -> StatsExtras:
+def registry_extras(request: Request, store: Store, params: Params, total: int) -> StatsExtras:
     """The counts beside the facets, for the trials matching ``params`` (``total`` of them)."""
     others = without(params, "phase")
     if values(params, "phase"):

@@ -11,7 +11,9 @@ other's rows), so:
   600,000 trials), so one connection per process is the right number; a search takes
   milliseconds, so they queue briefly rather than each thread holding its own copy.
 
-SQLite's WAL mode lets all of them read while an ingest writes. A server started before
+SQLite's WAL mode lets all of them read while an ingest writes. A PostgreSQL store is one
+pool of connections that every thread shares (``store.shared``): then one store serves the
+trial pages of all threads, and one more the searches. A server started before
 any ingest keeps looking for the store (at most every few seconds), so the helpful "load
 some records" page turns into the app without a restart.
 
@@ -28,10 +30,10 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from trialscope.errors import StoreError
-from trialscope.store import SqliteStore, open_store
+from trialscope.store import Store, open_store
 
 
-def lock_of(store: SqliteStore) -> AbstractContextManager[object]:
+def lock_of(store: Store) -> AbstractContextManager[object]:
     """The lock every user of a shared store's connection holds (the store's own)."""
     return store.lock
 
@@ -41,20 +43,21 @@ class StoreHolder:
 
     RETRY_S = 3.0
 
-    def __init__(self, db: str, store: SqliteStore | None = None) -> None:
+    def __init__(self, db: str, store: Store | None = None) -> None:
         # An in-memory store cannot be opened twice: then the one given is shared (tests only).
         self._memory = store if store is not None and store.path == ":memory:" else None
         self.db = store.path if store is not None and self._memory is None else db
         self._local = threading.local()
-        self._opened: list[SqliteStore] = []
-        self._search: tuple[int, SqliteStore] | None = None
+        self._opened: list[Store] = []
+        self._search: tuple[int, Store] | None = None
+        self._shared: tuple[int, Store] | None = None  # a PostgreSQL store, for every thread
         self._lock = threading.Lock()
         self._check_lock = threading.Lock()
         self._generation = 0
         self._has_trials = False
         self._checked = 0.0
 
-    def _open(self) -> SqliteStore | None:
+    def _open(self) -> Store | None:
         if self._memory is not None:
             return self._memory
         try:
@@ -65,11 +68,18 @@ class StoreHolder:
             self._opened.append(store)
         return store
 
-    def _thread_store(self) -> SqliteStore | None:
-        held: tuple[int, SqliteStore] | None = getattr(self._local, "held", None)
+    def _thread_store(self) -> Store | None:
+        held: tuple[int, Store] | None = getattr(self._local, "held", None)
         if held is not None and held[0] == self._generation:
             return held[1]
-        store = self._open()
+        shared = self._shared
+        store: Store | None = None
+        if shared is not None and shared[0] == self._generation:
+            store = shared[1]
+        else:
+            store = self._open()
+            if store is not None and getattr(store, "shared", False):
+                self._shared = (self._generation, store)
         if store is not None:
             self._local.held = (self._generation, store)
         return store
@@ -90,11 +100,11 @@ class StoreHolder:
                 self._has_trials = store is not None and store.count() > 0
         return self._has_trials
 
-    def get(self) -> SqliteStore | None:
+    def get(self) -> Store | None:
         """This thread's store once the store holds trials; None before."""
         return self._thread_store() if self.ready() else None
 
-    def search_store(self) -> SqliteStore | None:
+    def search_store(self) -> Store | None:
         """The process's store for searches (use it under :func:`lock_of`); None before trials."""
         if not self.ready():
             return None
@@ -116,7 +126,7 @@ class StoreHolder:
         return store.content_version() if store is not None else "none"
 
     @contextmanager
-    def writable(self) -> Iterator[SqliteStore]:
+    def writable(self) -> Iterator[Store]:
         """A writable store on the same file, for the few writes the web makes (saving a watch),
         closed after use (the in-memory store of the tests is shared instead)."""
         if self._memory is not None:
@@ -136,4 +146,4 @@ class StoreHolder:
             self._generation += 1  # threads open new connections if the app serves again
         for store in opened:
             if store is not self._memory:
-                store.close()  # waits for a thread still reading through it (SqliteStore.close)
+                store.close()  # waits for a thread still reading through it (Store.close)

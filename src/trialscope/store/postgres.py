@@ -37,7 +37,14 @@ from trialscope.store import display_name
 from trialscope.store import postgres_schema as ddl
 from trialscope.store.postgres_aact import aact_sql
 from trialscope.store.postgres_tables import PostgresTables, clean, natural_order
-from trialscope.store.records import Changes, PreparedTrial, StoredRecord, UpsertStats, prepare_record, wins
+from trialscope.store.records import (
+    PreparedTrial,
+    StoredRecord,
+    UpsertStats,
+    newest_of,
+    plan_upsert,
+    prepare_record,
+)
 from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES
 
 T = TypeVar("T")
@@ -293,51 +300,23 @@ class PostgresStore(PostgresTables):
     def upsert_prepared(self, records: Iterable[PreparedTrial]) -> UpsertStats:
         """Store prepared records in one transaction (see SqliteStore.upsert_prepared)."""
         stats = UpsertStats()
-        batch: dict[str, PreparedTrial] = {}
-        versions: list[tuple[object, ...]] = []
-        for record in records:
-            versions.append(record.version)
-            previous = batch.get(record.nct_id)
-            if previous is not None:
-                stats.skipped += 1
-                if not wins(record, previous.last_update, int(previous.summary_only)):
-                    continue
-            batch[record.nct_id] = record
+        batch, versions = newest_of(records, stats)
         if not batch:
             return stats
         with self.transaction():
             last = self._lock_log()
             # Every distinct version is kept, the ones that do not become the trial too.
             self._insert_versions(versions)
-            existing = self._existing(list(batch))
             next_id = self._rows("SELECT coalesce(max(id), 0) + 1 FROM trials")[0][0]
-            writes: list[tuple[int, PreparedTrial]] = []
-            replaced: list[int] = []
-            seen: list[int] = []
-            for nct_id, record in batch.items():
-                old = existing.get(nct_id)
-                if old is None:
-                    writes.append((next_id, record))
-                    next_id += 1
-                    stats.inserted += 1
-                elif wins(record, old[1], old[2]):
-                    replaced.append(old[0])
-                    writes.append((old[0], record))
-                    stats.replaced += 1
-                else:
-                    stats.skipped += 1
-                    seen.append(old[0])
-            if seen:  # the same (or an older) record again: the stored one is confirmed current
-                self._execute(
-                    "UPDATE trials SET checked_at = %s WHERE id = ANY(%s)",
-                    (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), seen),
-                )
-            if replaced:
-                self._delete(replaced)
-            if writes:
-                self._insert(writes)
-                self._log(last, [(i, p.nct_id, 0) for i, p in writes])
-                stats.changed.extend(i for i, _ in writes)
+            plan = plan_upsert(batch, self._existing(list(batch)), next_id, stats)
+            if plan.seen:  # the same (or an older) record again: the stored one is confirmed current
+                now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                self._execute("UPDATE trials SET checked_at = %s WHERE id = ANY(%s)", (now, plan.seen))
+            if plan.replaced:
+                self._delete(plan.replaced)
+            if plan.writes:
+                self._insert(plan.writes)
+                self._log(last, [(i, p.nct_id, 0) for i, p in plan.writes])
         return stats
 
     def _insert_versions(self, rows: Sequence[Sequence[object]]) -> int:
@@ -459,27 +438,6 @@ class PostgresStore(PostgresTables):
     def set_last_change(self, seq: int) -> None:
         """Make ``seq`` the newest entry of the log (``db copy`` carries it over)."""
         self._execute(f"UPDATE {ddl.STATE_TABLE} SET last_change = %s", (seq,))
-
-    def content_version(self) -> str:
-        """A string that changes whenever the trials change (readers reload on a change)."""
-        return str(self.last_change())
-
-    def changes_since(self, seq: int) -> Changes:
-        """Trials written and removed after entry ``seq`` of the log (the last word wins)."""
-        last: dict[int, int] = {}
-        upto = seq
-        for entry, trial_id, removed in self._rows(
-            "SELECT seq, trial_id, removed FROM changes WHERE seq > %s ORDER BY seq", (seq,)
-        ):
-            last[trial_id] = removed
-            upto = entry
-        changed = tuple(sorted(t for t, r in last.items() if not r))
-        removed = tuple(sorted(t for t, r in last.items() if r))
-        return Changes(changed, removed, max(upto, seq))
-
-    def derived_state(self, name: str) -> tuple[str, int] | None:
-        rows = self._rows("SELECT version, applied FROM derived WHERE name = %s", (name,))
-        return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     def set_derived_state(self, name: str, version: str, applied: int) -> None:
         self._execute(

@@ -15,16 +15,15 @@ trials list sites, conditions and sponsors in the order the record gives them, o
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 
-from trialscope.errors import StoreError, TrialNotFoundError
-from trialscope.model import Trial
+from trialscope.errors import StoreError
 from trialscope.store.postgres_schema import COPY_TYPES, column_of, compared, create_sql, key_target
-from trialscope.store.records import RawRecord, StoreStats, Version, decompress, read_trial
+from trialscope.store.reads import StoreReads
 from trialscope.store.schema import TABLES, Table, tables_of
 
 _SEP = "\x1f"
@@ -73,8 +72,10 @@ def natural_order(table: Table, first: Sequence[str] = ()) -> list[str]:
     return list(terms)
 
 
-class PostgresTables:
+class PostgresTables(StoreReads):
     """Reading trials and the generic table operations, through ``self._rows`` / ``self._execute``."""
+
+    MARK = "%s"
 
     lock: threading.RLock
 
@@ -95,132 +96,9 @@ class PostgresTables:
 
     # --- reading trials ---------------------------------------------------------------
 
-    def get_trial(self, nct_id: str) -> Trial:
-        """The stored trial, results and all; TrialNotFoundError if there is none."""
-        rows = self._rows("SELECT trial, results FROM trials WHERE nct_id = %s", (nct_id.strip().upper(),))
-        if not rows:
-            raise TrialNotFoundError(nct_id)
-        return read_trial(*rows[0])
-
-    def get_trials(self, nct_ids: Iterable[str], *, results: bool = True) -> dict[str, Trial]:
-        """Stored trials by NCT id (ids not stored are left out); see SqliteStore.get_trials."""
-        ids = [n.strip().upper() for n in nct_ids]
-        rows = self.select_in("trials", ("nct_id", "trial", "results" if results else "NULL"), "nct_id", ids)
-        return {nct_id: read_trial(blob, more) for nct_id, blob, more in rows}
-
-    def trials_by_id(self, trial_ids: Iterable[int], *, results: bool = True) -> dict[int, Trial]:
-        rows = self.select_in(
-            "trials", ("id", "trial", "results" if results else "NULL"), "id", list(trial_ids)
-        )
-        return {trial_id: read_trial(blob, more) for trial_id, blob, more in rows}
-
-    def get_raw(self, nct_id: str) -> RawRecord:
-        """The raw record the stored trial was parsed from (its newest version)."""
-        rows = self._rows(
-            "SELECT t.nct_id, v.raw, t.source_format, t.source_file, t.content_hash FROM trials t "
-            "LEFT JOIN trial_versions v ON v.nct_id = t.nct_id AND v.hash = t.content_hash WHERE t.nct_id = %s",
-            (nct_id.strip().upper(),),
-        )
-        if not rows:
-            raise TrialNotFoundError(nct_id)
-        row = rows[0]
-        return RawRecord(row[0], decompress(row[1]) if row[1] else b"", row[2], row[3], row[4])
-
-    def versions(self, nct_id: str) -> list[Version]:
-        """Every version seen of a record, oldest first (see SqliteStore.versions)."""
-        rows = self._rows(
-            "SELECT nct_id, hash, last_update, seen_at, origin, source, registry_version, raw FROM trial_versions "
-            "WHERE nct_id = %s ORDER BY coalesce(last_update, ''), coalesce(registry_version, -1), seen_at, hash",
-            (nct_id.strip().upper(),),
-        )
-        return [
-            Version(nct, digest, last_update, seen_at, origin, source, number, decompress(raw))
-            for nct, digest, last_update, seen_at, origin, source, number, raw in rows
-        ]
-
-    def versions_seen_since(self, when: str) -> list[tuple[str, str, str | None, str]]:
-        """(nct id, hash, last update, seen at) of every version first seen at or after ``when``."""
-        return self._rows(
-            "SELECT nct_id, hash, last_update, seen_at FROM trial_versions WHERE seen_at >= %s "
-            "ORDER BY seen_at, nct_id, hash",
-            (when,),
-        )
-
-    def removed_since(self, when: str) -> list[tuple[str, str]]:
-        """(nct id, removed at) of every trial marked removed at or after ``when``."""
-        return self._rows(
-            "SELECT nct_id, removed_at FROM trials WHERE removed_at >= %s ORDER BY removed_at, id", (when,)
-        )
-
-    def removed_at(self, nct_id: str) -> str | None:
-        """When the registry stopped listing a trial (None: it lists it)."""
-        rows = self._rows("SELECT removed_at FROM trials WHERE nct_id = %s", (nct_id.strip().upper(),))
-        return rows[0][0] if rows else None
-
-    def stalest(self, n: int) -> list[str]:
-        """The ``n`` trials checked against the registry longest ago (summary-only ones aside)."""
-        rows = self._rows(
-            "SELECT nct_id FROM trials WHERE summary_only = 0 AND removed_at IS NULL "
-            "ORDER BY coalesce(checked_at, ''), id LIMIT %s",
-            (n,),
-        )
-        return [r[0] for r in rows]
-
-    def get_state(self, key: str) -> str | None:
-        """A value a sync keeps between runs."""
-        rows = self._rows("SELECT value FROM sync_state WHERE key = %s", (key,))
-        return rows[0][0] if rows else None
-
     def has_table(self, table: str) -> bool:
         """Whether the store has this table yet (see SqliteStore.has_table)."""
         return self._rows("SELECT to_regclass(%s)", (table,))[0][0] is not None
-
-    def has_trial(self, nct_id: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM trials WHERE nct_id = %s", (nct_id.strip().upper(),)))
-
-    def iter_trials(self, batch_size: int = 1000, *, results: bool = True) -> Iterator[Trial]:
-        """Every stored trial, in id order, read in batches."""
-        last = 0
-        more = "results" if results else "NULL"
-        while True:
-            rows = self._rows(
-                f"SELECT id, trial, {more} FROM trials WHERE id > %s ORDER BY id LIMIT %s", (last, batch_size)
-            )
-            if not rows:
-                return
-            for _, blob, extra in rows:
-                yield read_trial(blob, extra)
-            last = rows[-1][0]
-
-    def nct_ids(self) -> list[str]:
-        return [r[0] for r in self._rows("SELECT nct_id FROM trials ORDER BY id")]
-
-    def trial_ids(self) -> list[int]:
-        return [r[0] for r in self._rows("SELECT id FROM trials ORDER BY id")]
-
-    def ids_of(self, nct_ids: Sequence[str]) -> dict[str, int]:
-        return dict(self.select_in("trials", ("nct_id", "id"), "nct_id", [n.upper() for n in nct_ids]))
-
-    def count(self) -> int:
-        return int(self._rows("SELECT count(*) FROM trials")[0][0])
-
-    def stats(self) -> StoreStats:
-        """Counts by status, phase, study type, source and results."""
-        stats = StoreStats()
-        stats.trials, stats.summary_only, stats.with_results = self._rows(
-            "SELECT count(*), coalesce(sum(summary_only), 0), coalesce(sum(has_results), 0) FROM trials"
-        )[0]
-        for column, counter in (
-            ("overall_status", stats.by_status),
-            ("phase", stats.by_phase),
-            ("study_type", stats.by_type),
-            ("source_format", stats.by_source),
-        ):
-            for value, n in self._rows(
-                f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC, 1 NULLS FIRST"
-            ):
-                counter[value or "(none)"] = n
-        return stats
 
     # --- generic operations for derived indexes ---------------------------------------
 
@@ -347,13 +225,6 @@ class PostgresTables:
         with self.transaction():
             self._executemany(f"UPDATE {table} SET {sets} WHERE {test}", prepared)
 
-    def max_value(self, table: str, column: str) -> int:
-        return int(self._rows(f"SELECT coalesce(max({column}), 0) FROM {table}")[0][0])
-
-    def max_of(self, table: str, column: str) -> Any:
-        """The largest value of a column (None for an empty table)."""
-        return self._rows(f"SELECT max({column}) FROM {table}")[0][0]
-
     def count_by(self, table: str, column: str) -> list[tuple[Any, int]]:
         return self._rows(f"SELECT {column}, count(*) FROM {table} GROUP BY 1 ORDER BY 1 NULLS FIRST")
 
@@ -368,9 +239,6 @@ class PostgresTables:
                ORDER BY term, seg""",
             [list(segments), after, list(segments), after, terms],
         )
-
-    def count_rows(self, table: str) -> int:
-        return int(self._rows(f"SELECT count(*) FROM {table}")[0][0])
 
     def column_arrays(
         self, table: str, columns: Sequence[tuple[str, str]], *, order_by: str

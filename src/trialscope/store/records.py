@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, TypeVar
 
@@ -166,6 +167,60 @@ def wins(new: PreparedTrial, old_update: str | None, old_summary_only: int) -> b
     if bool(new.summary_only) != bool(old_summary_only):
         return not new.summary_only
     return (new.last_update or "") > (old_update or "")
+
+
+def newest_of(
+    records: Iterable[PreparedTrial], stats: UpsertStats
+) -> tuple[dict[str, PreparedTrial], list[tuple[Any, ...]]]:
+    """A batch's records by NCT id (of two for one trial, the one that wins; the other counted
+    as skipped), and every record's version row (all are kept, winners or not)."""
+    batch: dict[str, PreparedTrial] = {}
+    versions: list[tuple[Any, ...]] = []
+    for record in records:
+        versions.append(record.version)
+        previous = batch.get(record.nct_id)
+        if previous is not None:
+            stats.skipped += 1  # one of the pair is dropped
+            if not wins(record, previous.last_update, int(previous.summary_only)):
+                continue
+        batch[record.nct_id] = record
+    return batch, versions
+
+
+@dataclass(slots=True)
+class UpsertPlan:
+    """What a batch does to the stored trials: rows written under these ids (a replaced trial
+    keeps its id, a new one gets the next free id), trials replaced, and trials seen again."""
+
+    writes: list[tuple[int, PreparedTrial]]
+    replaced: list[int]
+    seen: list[int]
+
+
+def plan_upsert(
+    batch: dict[str, PreparedTrial],
+    existing: dict[str, tuple[int, str | None, int]],
+    next_id: int,
+    stats: UpsertStats,
+) -> UpsertPlan:
+    """Each record of a batch against the stored trial of its NCT id ((id, last update,
+    summary only) in ``existing``): inserted, replacing it, or skipped as seen again."""
+    plan = UpsertPlan([], [], [])
+    for nct_id, record in batch.items():
+        old = existing.get(nct_id)
+        if old is None:
+            plan.writes.append((next_id, record))
+            next_id += 1
+            stats.inserted += 1
+        elif wins(record, old[1], old[2]):
+            plan.replaced.append(old[0])
+            plan.writes.append((old[0], record))
+            stats.replaced += 1
+        else:
+            stats.skipped += 1
+            plan.seen.append(old[0])
+    stats.changed.extend(i for i, _ in plan.writes)
+    return plan
 
 
 def prepare_record(record: StoredRecord) -> PreparedTrial:

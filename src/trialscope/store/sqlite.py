@@ -29,12 +29,12 @@ from typing import Self, TypeVar
 from trialscope.errors import SchemaVersionError, StoreError
 from trialscope.store import migrations
 from trialscope.store.records import (
-    Changes,
     PreparedTrial,
     StoredRecord,
     UpsertStats,
+    newest_of,
+    plan_upsert,
     prepare_record,
-    wins,
 )
 from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table
 from trialscope.store.sqlite_tables import SqliteTables, _marks
@@ -297,16 +297,7 @@ class SqliteStore(SqliteTables):
         in the change log in the same transaction.
         """
         stats = UpsertStats()
-        batch: dict[str, PreparedTrial] = {}
-        versions: list[tuple[object, ...]] = []
-        for record in records:
-            versions.append(record.version)
-            previous = batch.get(record.nct_id)
-            if previous is not None:
-                stats.skipped += 1  # one of the pair is dropped
-                if not wins(record, previous.last_update, int(previous.summary_only)):
-                    continue
-            batch[record.nct_id] = record
+        batch, versions = newest_of(records, stats)
         if not batch:
             return stats
         with self.transaction():
@@ -314,39 +305,22 @@ class SqliteStore(SqliteTables):
             self.conn.executemany(
                 f"INSERT OR IGNORE INTO trial_versions VALUES ({_marks(versions[0])})", versions
             )
-            existing = self._existing(list(batch))
             next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM trials").fetchone()[0]
-            writes: list[tuple[int, PreparedTrial]] = []
-            replaced: list[int] = []
-            seen: list[int] = []
-            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            for nct_id, record in batch.items():
-                old = existing.get(nct_id)
-                if old is None:
-                    writes.append((next_id, record))
-                    next_id += 1
-                    stats.inserted += 1
-                elif wins(record, old[1], old[2]):
-                    replaced.append(old[0])
-                    writes.append((old[0], record))
-                    stats.replaced += 1
-                else:
-                    stats.skipped += 1
-                    seen.append(old[0])
-            if seen:  # the same (or an older) record again: the stored one is confirmed current
+            plan = plan_upsert(batch, self._existing(list(batch)), next_id, stats)
+            if plan.seen:  # the same (or an older) record again: the stored one is confirmed current
+                now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 self.conn.executemany(
-                    "UPDATE trials SET checked_at = ? WHERE id = ?", [(now, trial_id) for trial_id in seen]
+                    "UPDATE trials SET checked_at = ? WHERE id = ?", [(now, i) for i in plan.seen]
                 )
-            if replaced:
-                self._delete(replaced)
-            if writes:
-                self._insert(writes)
+            if plan.replaced:
+                self._delete(plan.replaced)
+            if plan.writes:
+                self._insert(plan.writes)
                 self.conn.executemany(
                     "INSERT INTO changes(trial_id, nct_id, removed) VALUES (?, ?, 0)",
-                    [(i, p.nct_id) for i, p in writes],
+                    [(i, p.nct_id) for i, p in plan.writes],
                 )
-                stats.changed.extend(i for i, _ in writes)
-        if self._checkpointer is not None and writes:
+        if self._checkpointer is not None and plan.writes:
             self._checkpointer.wake.set()
         return stats
 
@@ -470,28 +444,6 @@ class SqliteStore(SqliteTables):
         with self.transaction():
             self.conn.execute("DELETE FROM sqlite_sequence WHERE name = 'changes'")
             self.conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('changes', ?)", (seq,))
-
-    def content_version(self) -> str:
-        """A string that changes whenever the trials change (readers reload on a change)."""
-        return str(self.last_change())
-
-    def changes_since(self, seq: int) -> Changes:
-        """Trials written and removed after entry ``seq`` of the log (the last word wins)."""
-        last: dict[int, int] = {}
-        upto = seq
-        for entry, trial_id, removed in self._rows(
-            "SELECT seq, trial_id, removed FROM changes WHERE seq > ? ORDER BY seq", (seq,)
-        ):
-            last[trial_id] = removed
-            upto = entry
-        changed = tuple(sorted(t for t, r in last.items() if not r))
-        removed = tuple(sorted(t for t, r in last.items() if r))
-        return Changes(changed, removed, max(upto, seq))
-
-    def derived_state(self, name: str) -> tuple[str, int] | None:
-        """(version, last log entry read) of a derived index; None before its first build."""
-        rows = self._rows("SELECT version, applied FROM derived WHERE name = ?", (name,))
-        return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     def set_derived_state(self, name: str, version: str, applied: int) -> None:
         with self.transaction():

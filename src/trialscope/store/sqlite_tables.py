@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from trialscope.errors import StoreError, TrialNotFoundError
-from trialscope.model import Trial
-from trialscope.store.records import RawRecord, StoreStats, Version, decompress, read_trial
+from trialscope.errors import StoreError
+from trialscope.store.reads import StoreReads
 from trialscope.store.schema import TABLES, tables_of
 
 _CHUNK = 500  # values per IN (...) list
@@ -40,8 +39,10 @@ def _numbers(text: str | None, dtype: type) -> np.ndarray:
     return np.fromstring(text, dtype=dtype, sep=",")
 
 
-class SqliteTables:
+class SqliteTables(StoreReads):
     """Reading trials and the generic table operations, over ``self.conn`` under ``self.lock``."""
+
+    MARK = "?"
 
     conn: sqlite3.Connection
     lock: threading.RLock
@@ -53,88 +54,7 @@ class SqliteTables:
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
 
-    # --- reading trials ---------------------------------------------------------------
-
-    def get_trial(self, nct_id: str) -> Trial:
-        """The stored trial, results and all; TrialNotFoundError if there is none."""
-        rows = self._rows("SELECT trial, results FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),))
-        if not rows:
-            raise TrialNotFoundError(nct_id)
-        return read_trial(*rows[0])
-
-    def get_trials(self, nct_ids: Iterable[str], *, results: bool = True) -> dict[str, Trial]:
-        """Stored trials by NCT id (ids not stored are left out); without their results
-        section when ``results`` is false (faster, for whoever needs only the protocol)."""
-        ids = [n.strip().upper() for n in nct_ids]
-        rows = self.select_in("trials", ("nct_id", "trial", "results" if results else "NULL"), "nct_id", ids)
-        return {nct_id: read_trial(blob, more) for nct_id, blob, more in rows}
-
-    def trials_by_id(self, trial_ids: Iterable[int], *, results: bool = True) -> dict[int, Trial]:
-        """Stored trials by their store id (ids not stored are left out); see :meth:`get_trials`."""
-        rows = self.select_in(
-            "trials", ("id", "trial", "results" if results else "NULL"), "id", list(trial_ids)
-        )
-        return {trial_id: read_trial(blob, more) for trial_id, blob, more in rows}
-
-    def get_raw(self, nct_id: str) -> RawRecord:
-        """The raw record the stored trial was parsed from (its newest version)."""
-        rows = self._rows(
-            "SELECT t.nct_id, v.raw, t.source_format, t.source_file, t.content_hash FROM trials t "
-            "LEFT JOIN trial_versions v ON v.nct_id = t.nct_id AND v.hash = t.content_hash WHERE t.nct_id = ?",
-            (nct_id.strip().upper(),),
-        )
-        if not rows:
-            raise TrialNotFoundError(nct_id)
-        row = rows[0]
-        return RawRecord(row[0], decompress(row[1]) if row[1] else b"", row[2], row[3], row[4])
-
-    def versions(self, nct_id: str) -> list[Version]:
-        """Every version seen of a record, oldest first (by the registry's own version number
-        where known, then by last-update date and when it was seen)."""
-        rows = self._rows(
-            "SELECT nct_id, hash, last_update, seen_at, origin, source, registry_version, raw FROM trial_versions "
-            "WHERE nct_id = ? ORDER BY coalesce(last_update, ''), coalesce(registry_version, -1), seen_at, hash",
-            (nct_id.strip().upper(),),
-        )
-        return [
-            Version(nct, digest, last_update, seen_at, origin, source, number, decompress(raw))
-            for nct, digest, last_update, seen_at, origin, source, number, raw in rows
-        ]
-
-    def versions_seen_since(self, when: str) -> list[tuple[str, str, str | None, str]]:
-        """(nct id, hash, last update, seen at) of every version first seen at or after ``when``."""
-        return self._rows(
-            "SELECT nct_id, hash, last_update, seen_at FROM trial_versions WHERE seen_at >= ? "
-            "ORDER BY seen_at, nct_id, hash",
-            (when,),
-        )
-
-    def removed_since(self, when: str) -> list[tuple[str, str]]:
-        """(nct id, removed at) of every trial marked removed at or after ``when``."""
-        return self._rows(
-            "SELECT nct_id, removed_at FROM trials WHERE removed_at >= ? ORDER BY removed_at, id", (when,)
-        )
-
-    def removed_at(self, nct_id: str) -> str | None:
-        """When the registry stopped listing a trial (None: it lists it)."""
-        rows = self._rows("SELECT removed_at FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),))
-        return rows[0][0] if rows else None
-
-    def stalest(self, n: int) -> list[str]:
-        """The ``n`` trials checked against the registry longest ago (summary-only ones aside)."""
-        return [
-            r[0]
-            for r in self._rows(
-                "SELECT nct_id FROM trials WHERE summary_only = 0 AND removed_at IS NULL "
-                "ORDER BY coalesce(checked_at, ''), id LIMIT ?",
-                (n,),
-            )
-        ]
-
-    def get_state(self, key: str) -> str | None:
-        """A value a sync keeps between runs."""
-        rows = self._rows("SELECT value FROM sync_state WHERE key = ?", (key,))
-        return rows[0][0] if rows else None
+    # --- what a sync keeps -------------------------------------------------------------
 
     def set_state(self, values: dict[str, str | None]) -> None:
         """Keep (or, for None, forget) sync values, in the current transaction if there is one."""
@@ -146,55 +66,6 @@ class SqliteTables:
                     self.conn.execute(
                         "INSERT OR REPLACE INTO sync_state(key, value) VALUES (?, ?)", (key, value)
                     )
-
-    def has_trial(self, nct_id: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM trials WHERE nct_id = ?", (nct_id.strip().upper(),)))
-
-    def iter_trials(self, batch_size: int = 1000, *, results: bool = True) -> Iterator[Trial]:
-        """Every stored trial, in storage order, read in batches."""
-        last = 0
-        more = "results" if results else "NULL"
-        while True:
-            rows = self._rows(
-                f"SELECT id, trial, {more} FROM trials WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size)
-            )
-            if not rows:
-                return
-            for _, blob, extra in rows:
-                yield read_trial(blob, extra)
-            last = rows[-1][0]
-
-    def nct_ids(self) -> list[str]:
-        return [r[0] for r in self._rows("SELECT nct_id FROM trials ORDER BY id")]
-
-    def trial_ids(self) -> list[int]:
-        """Every trial's store id, ascending."""
-        return [r[0] for r in self._rows("SELECT id FROM trials ORDER BY id")]
-
-    def ids_of(self, nct_ids: Sequence[str]) -> dict[str, int]:
-        """Store ids by NCT id, for the ids that are stored."""
-        return dict(self.select_in("trials", ("nct_id", "id"), "nct_id", [n.upper() for n in nct_ids]))
-
-    def count(self) -> int:
-        return int(self._rows("SELECT count(*) FROM trials")[0][0])
-
-    def stats(self) -> StoreStats:
-        """Counts by status, phase, study type, source and results."""
-        stats = StoreStats()
-        stats.trials, stats.summary_only, stats.with_results = self._rows(
-            "SELECT count(*), coalesce(sum(summary_only), 0), coalesce(sum(has_results), 0) FROM trials"
-        )[0]
-        for column, counter in (
-            ("overall_status", stats.by_status),
-            ("phase", stats.by_phase),
-            ("study_type", stats.by_type),
-            ("source_format", stats.by_source),
-        ):
-            for value, n in self._rows(
-                f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC, 1"
-            ):
-                counter[value or "(none)"] = n
-        return stats
 
     # --- generic operations for derived indexes ---------------------------------------
 
@@ -306,14 +177,6 @@ class SqliteTables:
         with self.transaction():
             self.conn.executemany(f"UPDATE {table} SET {sets} WHERE {key} = ?", rows)
 
-    def max_value(self, table: str, column: str) -> int:
-        """The largest value of an integer column (0 for an empty table)."""
-        return int(self._rows(f"SELECT coalesce(max({column}), 0) FROM {table}")[0][0])
-
-    def max_of(self, table: str, column: str) -> Any:
-        """The largest value of a column (None for an empty table)."""
-        return self._rows(f"SELECT max({column}) FROM {table}")[0][0]
-
     def count_by(self, table: str, column: str) -> list[tuple[Any, int]]:
         """(value, rows) for each value of a column."""
         return self._rows(f"SELECT {column}, count(*) FROM {table} GROUP BY {column}")
@@ -330,9 +193,6 @@ class SqliteTables:
                 ORDER BY term, seg""",
             [*segments, after, *segments, after, terms],
         )
-
-    def count_rows(self, table: str) -> int:
-        return int(self._rows(f"SELECT count(*) FROM {table}")[0][0])
 
     def column_arrays(
         self, table: str, columns: Sequence[tuple[str, str]], *, order_by: str

@@ -1,0 +1,212 @@
+"""What every store backend reads the same way: trials by NCT id or store id, a record's
+versions, removals, what a sync keeps, counts, the change log and the derived indexes' state.
+
+These statements are plain SQL that SQLite and PostgreSQL both run; only the parameter mark
+differs (``?`` and ``%s``), and each backend names its own in :attr:`StoreReads.MARK`. Every
+read that returns more than one row says its order, so both give the same rows in the same
+order. :class:`StoreReads` is a base of :class:`~trialscope.store.sqlite_tables.SqliteTables`
+and :class:`~trialscope.store.postgres_tables.PostgresTables`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from trialscope.errors import TrialNotFoundError
+from trialscope.model import Trial
+from trialscope.store.records import Changes, RawRecord, StoreStats, Version, decompress, read_trial
+
+
+def _key(nct_id: str) -> str:
+    return nct_id.strip().upper()
+
+
+class StoreReads:
+    """Reads over ``self._rows(sql, params)`` with ``self.MARK`` as the parameter mark."""
+
+    MARK: str
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def select_in(
+        self, table: str, columns: Sequence[str], column: str, values: Sequence[object]
+    ) -> list[Any]:  # pragma: no cover - each backend's
+        raise NotImplementedError
+
+    def _ask(self, sql: str, *params: object) -> list[Any]:
+        """The rows of a statement written with ``?`` marks, in this backend's marks."""
+        return self._rows(sql.replace("?", self.MARK), params)
+
+    # --- trials -----------------------------------------------------------------------
+
+    def get_trial(self, nct_id: str) -> Trial:
+        """The stored trial, results and all; TrialNotFoundError if there is none."""
+        rows = self._ask("SELECT trial, results FROM trials WHERE nct_id = ?", _key(nct_id))
+        if not rows:
+            raise TrialNotFoundError(nct_id)
+        return read_trial(*rows[0])
+
+    def get_trials(self, nct_ids: Iterable[str], *, results: bool = True) -> dict[str, Trial]:
+        """Stored trials by NCT id (ids not stored are left out); without their results
+        section when ``results`` is false (faster, for whoever needs only the protocol)."""
+        ids = [_key(n) for n in nct_ids]
+        rows = self.select_in("trials", ("nct_id", "trial", "results" if results else "NULL"), "nct_id", ids)
+        return {nct_id: read_trial(blob, more) for nct_id, blob, more in rows}
+
+    def trials_by_id(self, trial_ids: Iterable[int], *, results: bool = True) -> dict[int, Trial]:
+        """Stored trials by their store id (ids not stored are left out); see :meth:`get_trials`."""
+        rows = self.select_in(
+            "trials", ("id", "trial", "results" if results else "NULL"), "id", list(trial_ids)
+        )
+        return {trial_id: read_trial(blob, more) for trial_id, blob, more in rows}
+
+    def get_raw(self, nct_id: str) -> RawRecord:
+        """The raw record the stored trial was parsed from (its newest version)."""
+        rows = self._ask(
+            "SELECT t.nct_id, v.raw, t.source_format, t.source_file, t.content_hash FROM trials t "
+            "LEFT JOIN trial_versions v ON v.nct_id = t.nct_id AND v.hash = t.content_hash WHERE t.nct_id = ?",
+            _key(nct_id),
+        )
+        if not rows:
+            raise TrialNotFoundError(nct_id)
+        row = rows[0]
+        return RawRecord(row[0], decompress(row[1]) if row[1] else b"", row[2], row[3], row[4])
+
+    def has_trial(self, nct_id: str) -> bool:
+        return bool(self._ask("SELECT 1 FROM trials WHERE nct_id = ?", _key(nct_id)))
+
+    def iter_trials(self, batch_size: int = 1000, *, results: bool = True) -> Iterator[Trial]:
+        """Every stored trial, in id order, read in batches."""
+        last = 0
+        more = "results" if results else "NULL"
+        while True:
+            rows = self._ask(
+                f"SELECT id, trial, {more} FROM trials WHERE id > ? ORDER BY id LIMIT ?", last, batch_size
+            )
+            if not rows:
+                return
+            for _, blob, extra in rows:
+                yield read_trial(blob, extra)
+            last = rows[-1][0]
+
+    def nct_ids(self) -> list[str]:
+        return [r[0] for r in self._ask("SELECT nct_id FROM trials ORDER BY id")]
+
+    def trial_ids(self) -> list[int]:
+        """Every trial's store id, ascending."""
+        return [r[0] for r in self._ask("SELECT id FROM trials ORDER BY id")]
+
+    def ids_of(self, nct_ids: Sequence[str]) -> dict[str, int]:
+        """Store ids by NCT id, for the ids that are stored."""
+        return dict(self.select_in("trials", ("nct_id", "id"), "nct_id", [_key(n) for n in nct_ids]))
+
+    def count(self) -> int:
+        return int(self._ask("SELECT count(*) FROM trials")[0][0])
+
+    def stats(self) -> StoreStats:
+        """Counts by status, phase, study type, source and results."""
+        stats = StoreStats()
+        stats.trials, stats.summary_only, stats.with_results = self._ask(
+            "SELECT count(*), coalesce(sum(summary_only), 0), coalesce(sum(has_results), 0) FROM trials"
+        )[0]
+        for column, counter in (
+            ("overall_status", stats.by_status),
+            ("phase", stats.by_phase),
+            ("study_type", stats.by_type),
+            ("source_format", stats.by_source),
+        ):
+            for value, n in self._ask(
+                f"SELECT {column}, count(*) FROM trials GROUP BY 1 ORDER BY 2 DESC, 1 NULLS FIRST"
+            ):
+                counter[value or "(none)"] = n
+        return stats
+
+    # --- versions, removals, what a sync keeps ----------------------------------------
+
+    def versions(self, nct_id: str) -> list[Version]:
+        """Every version seen of a record, oldest first (by the registry's own version number
+        where known, then by last-update date and when it was seen)."""
+        rows = self._ask(
+            "SELECT nct_id, hash, last_update, seen_at, origin, source, registry_version, raw FROM trial_versions "
+            "WHERE nct_id = ? ORDER BY coalesce(last_update, ''), coalesce(registry_version, -1), seen_at, hash",
+            _key(nct_id),
+        )
+        return [
+            Version(nct, digest, last_update, seen_at, origin, source, number, decompress(raw))
+            for nct, digest, last_update, seen_at, origin, source, number, raw in rows
+        ]
+
+    def versions_seen_since(self, when: str) -> list[tuple[str, str, str | None, str]]:
+        """(nct id, hash, last update, seen at) of every version first seen at or after ``when``."""
+        return self._ask(
+            "SELECT nct_id, hash, last_update, seen_at FROM trial_versions WHERE seen_at >= ? "
+            "ORDER BY seen_at, nct_id, hash",
+            when,
+        )
+
+    def removed_since(self, when: str) -> list[tuple[str, str]]:
+        """(nct id, removed at) of every trial marked removed at or after ``when``."""
+        return self._ask(
+            "SELECT nct_id, removed_at FROM trials WHERE removed_at >= ? ORDER BY removed_at, id", when
+        )
+
+    def removed_at(self, nct_id: str) -> str | None:
+        """When the registry stopped listing a trial (None: it lists it)."""
+        rows = self._ask("SELECT removed_at FROM trials WHERE nct_id = ?", _key(nct_id))
+        return rows[0][0] if rows else None
+
+    def stalest(self, n: int) -> list[str]:
+        """The ``n`` trials checked against the registry longest ago (summary-only ones aside)."""
+        rows = self._ask(
+            "SELECT nct_id FROM trials WHERE summary_only = 0 AND removed_at IS NULL "
+            "ORDER BY coalesce(checked_at, ''), id LIMIT ?",
+            n,
+        )
+        return [r[0] for r in rows]
+
+    def get_state(self, key: str) -> str | None:
+        """A value a sync keeps between runs."""
+        rows = self._ask("SELECT value FROM sync_state WHERE key = ?", key)
+        return rows[0][0] if rows else None
+
+    # --- counts -----------------------------------------------------------------------
+
+    def count_rows(self, table: str) -> int:
+        return int(self._ask(f"SELECT count(*) FROM {table}")[0][0])
+
+    def max_value(self, table: str, column: str) -> int:
+        """The largest value of an integer column (0 for an empty table)."""
+        return int(self._ask(f"SELECT coalesce(max({column}), 0) FROM {table}")[0][0])
+
+    def max_of(self, table: str, column: str) -> Any:
+        """The largest value of a column (None for an empty table)."""
+        return self._ask(f"SELECT max({column}) FROM {table}")[0][0]
+
+    # --- the change log and derived indexes --------------------------------------------
+
+    def changes_since(self, seq: int) -> Changes:
+        """Trials written and removed after entry ``seq`` of the log (the last word wins)."""
+        last: dict[int, int] = {}
+        upto = seq
+        for entry, trial_id, removed in self._ask(
+            "SELECT seq, trial_id, removed FROM changes WHERE seq > ? ORDER BY seq", seq
+        ):
+            last[trial_id] = removed
+            upto = entry
+        changed = tuple(sorted(t for t, r in last.items() if not r))
+        removed = tuple(sorted(t for t, r in last.items() if r))
+        return Changes(changed, removed, max(upto, seq))
+
+    def derived_state(self, name: str) -> tuple[str, int] | None:
+        """(version, last log entry read) of a derived index; None before its first build."""
+        rows = self._ask("SELECT version, applied FROM derived WHERE name = ?", name)
+        return (str(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def content_version(self) -> str:
+        """A string that changes whenever the trials change (readers reload on a change)."""
+        return str(self.last_change())
+
+    def last_change(self) -> int:  # pragma: no cover - each backend's
+        raise NotImplementedError

@@ -480,3 +480,37 @@ def test_postgres_reads_survive_a_dropped_connection_and_a_lost_server_is_one_se
         store.count()  # inside a transaction nothing is asked twice
     assert store.get_trial("NCT04184258") == seed_trial()
     store.close()
+
+
+def test_a_large_first_batch_trains_the_stores_dictionaries_and_every_value_reads_back(
+    new_store: MakeStore,
+) -> None:
+    """Values written before a store had dictionaries stay zlib; the first batch of 500 or more
+    trains them (kept in blob_dicts); later values are zstd frames smaller than zlib's, and a
+    store opened after another process trained them reads them (the dictionary is looked up)."""
+    from trialscope.store.blobs import MIN_SAMPLES
+
+    lines = (CTGOV / "v2_json/partrita__clinicaltrial-watch-tigit__snapshots.jsonl").read_bytes().splitlines()
+    records = [orjson.loads(line) for line in lines if b"protocolSection" in line][: MIN_SAMPLES + 100]
+    first = StoredRecord(parse_study(records[0]), orjson.dumps(records[0]))
+    store = new_store()
+    store.upsert_trials([first])  # one record: nothing to train on, zlib
+    store.upsert_trials([StoredRecord(parse_study(r), orjson.dumps(r)) for r in records[1:]])
+    assert {kind for (kind,) in store.select("blob_dicts", ("kind",))} == {"raw", "trial"}
+    blobs = dict(store.select("trials", ("nct_id", "trial")))
+    zstd = [nct for nct, blob in blobs.items() if bytes(blob[:4]) == b"\x28\xb5\x2f\xfd"]
+    assert len(zstd) == len(blobs) - 1 and first.trial.nct_id not in zstd
+    from trialscope.store.blobs import compress, decompress
+
+    stored = [bytes(blobs[nct]) for nct in zstd]
+    assert sum(map(len, stored)) < 0.8 * sum(len(compress(decompress(b))) for b in stored)
+    later = StoredRecord(parse_study(records[1]), orjson.dumps(records[1]))
+    assert len(store.get_raw(later.trial.nct_id).raw) == len(later.raw)
+    # Another process's view: a store object opened afresh reads both formats.
+    other = open_store(new_store.address, readonly=True)  # type: ignore[attr-defined]
+    try:
+        for record in (first, later):
+            assert other.get_trial(record.trial.nct_id) == record.trial
+            assert other.get_raw(record.trial.nct_id).raw == record.raw
+    finally:
+        other.close()

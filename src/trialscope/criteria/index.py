@@ -33,8 +33,9 @@ from trialscope.criteria.trial import typed_criteria
 from trialscope.criteria.types import TypedCriterion
 from trialscope.model import Eligibility, Intervention, MeshTerm, Trial
 from trialscope.store import Store, open_store
+from trialscope.store.blobs import compress, decompress
 from trialscope.store.derived import How, Ids, chunks
-from trialscope.store.records import compress, decompress, read_trial_part
+from trialscope.store.records import read_trial_part
 
 TABLE = "criteria_trials"
 FORMAT = "1"  # of the rows; bump it (or change the vocabulary) and every trial is typed again

@@ -42,6 +42,8 @@ from trialscope.store.records import (
     StoredRecord,
     UpsertStats,
     newest_of,
+    packed_row,
+    packed_version,
     plan_upsert,
     prepare_record,
 )
@@ -91,6 +93,7 @@ class PostgresStore(PostgresTables):
             ) from exc
         try:
             self._check_schema()
+            self._open_codec()
         except BaseException:
             self.pool.close()
             raise
@@ -305,8 +308,9 @@ class PostgresStore(PostgresTables):
             return stats
         with self.transaction():
             last = self._lock_log()
+            codec = self.codec_for(list(batch.values()))
             # Every distinct version is kept, the ones that do not become the trial too.
-            self._insert_versions(versions)
+            self._insert_versions([packed_version(v, codec) for v in versions])
             next_id = self._rows("SELECT coalesce(max(id), 0) + 1 FROM trials")[0][0]
             plan = plan_upsert(batch, self._existing(list(batch)), next_id, stats)
             if plan.seen:  # the same (or an older) record again: the stored one is confirmed current
@@ -315,7 +319,7 @@ class PostgresStore(PostgresTables):
             if plan.replaced:
                 self._delete(plan.replaced)
             if plan.writes:
-                self._insert(plan.writes)
+                self._insert([(i, packed_row(p, codec)) for i, p in plan.writes])
                 self._log(last, [(i, p.nct_id, 0) for i, p in plan.writes])
         return stats
 
@@ -339,6 +343,8 @@ class PostgresStore(PostgresTables):
         if not rows:
             return 0
         with self.transaction():
+            codec = self.codec_for([])
+            rows = [packed_version(r, codec) for r in rows]
             added = sum(self._insert_versions([row]) for row in rows)
             # A version already kept (the current one, say) learns its registry version number.
             self._executemany(

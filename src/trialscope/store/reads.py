@@ -15,7 +15,18 @@ from typing import Any
 
 from trialscope.errors import TrialNotFoundError
 from trialscope.model import Trial
-from trialscope.store.records import Changes, RawRecord, StoreStats, Version, decompress, read_trial
+from trialscope.store import blobs
+from trialscope.store.blobs import BlobCodec
+from trialscope.store.records import (
+    Changes,
+    PreparedTrial,
+    RawRecord,
+    StoreStats,
+    Version,
+    decompress,
+    read_trial,
+    training_samples,
+)
 
 
 def _key(nct_id: str) -> str:
@@ -203,6 +214,52 @@ class StoreReads:
         """(version, last log entry read) of a derived index; None before its first build."""
         rows = self._ask("SELECT version, applied FROM derived WHERE name = ?", name)
         return (str(rows[0][0]), int(rows[0][1])) if rows else None
+
+    # --- compression dictionaries (store/blobs.py) --------------------------------------
+
+    _codec: BlobCodec | None = None
+
+    def insert(self, table: str, rows: Iterable[Sequence[object]], *, replace: bool = False) -> None:
+        raise NotImplementedError  # pragma: no cover - each backend's
+
+    def has_table(self, table: str) -> bool:
+        raise NotImplementedError  # pragma: no cover - each backend's
+
+    def _read_codec(self) -> BlobCodec:
+        """The store's dictionaries as they are stored (none in a store made before them)."""
+        rows = (
+            self._ask("SELECT kind, data FROM blob_dicts ORDER BY kind")
+            if self.has_table("blob_dicts")
+            else []
+        )
+        return BlobCodec({kind: bytes(data) for kind, data in rows})
+
+    def _open_codec(self) -> None:
+        """At open: the dictionaries registered for reading, and this store asked for any it
+        trains later in another process."""
+        self._codec = self._read_codec()
+        blobs.add_source(self._dictionary)
+
+    def _dictionary(self, number: int) -> bytes | None:
+        codec = self._read_codec()
+        for data in codec.dictionaries.values():
+            if blobs.register(data).dict_id() == number:
+                self._codec = codec
+                return data
+        return None
+
+    def codec_for(self, records: Sequence[PreparedTrial]) -> BlobCodec:
+        """How to compress a batch being written (inside its transaction): the store's
+        dictionaries, trained from this batch when the store has none and it is large enough."""
+        codec = self._codec
+        if codec is None or not codec.trained:
+            codec = self._codec = self._read_codec()
+        if not codec.trained and len(records) >= blobs.MIN_SAMPLES:
+            trained = BlobCodec.train(training_samples(records))
+            if trained is not None:
+                self.insert("blob_dicts", sorted(trained.items()))
+                codec = self._codec = BlobCodec(trained)
+        return codec
 
     def content_version(self) -> str:
         """A string that changes whenever the trials change (readers reload on a change)."""

@@ -14,44 +14,40 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
-try:  # ISA-L writes and reads the same zlib format several times faster than zlib itself.
-    from isal.isal_zlib import compress as _zlib_compress
-    from isal.isal_zlib import decompress
-except ImportError:  # pragma: no cover - the optional accelerator is missing
-    from zlib import compress as _zlib_compress
-    from zlib import decompress
-
 from trialscope.model import Results, Trial
+from trialscope.store.blobs import BlobCodec, decompress
+from trialscope.store.schema import TABLES
 
 T = TypeVar("T")
+# Where the compressed values are in a prepared row (the trials row without its id) and a version row.
+_TRIAL_AT = TABLES["trials"].column_names.index("trial") - 1
+_RESULTS_AT = TABLES["trials"].column_names.index("results") - 1
+_RAW_AT = TABLES["trial_versions"].column_names.index("raw")
 _encode = msgspec.json.Encoder().encode
 _decode_trial = msgspec.json.Decoder(Trial).decode
 _decode_results = msgspec.json.Decoder(Results).decode
 
 
-def compress(data: bytes) -> bytes:
-    """zlib-format compression of a stored blob (trial JSON, raw record); level 1 for speed."""
-    return _zlib_compress(data, 1)
-
-
-def trial_blobs(trial: Trial) -> tuple[bytes, bytes | None]:
-    """The stored blobs of a trial: everything but its results, and its results (or None)."""
+def trial_json(trial: Trial) -> tuple[bytes, bytes | None]:
+    """A trial as the JSON of its two stored values: everything but its results, and its
+    results (or None). The store compresses them when it writes them."""
     if trial.results is None:
-        return compress(_encode(trial)), None
-    return compress(_encode(replace(trial, results=None))), compress(_encode(trial.results))
+        return _encode(trial), None
+    return _encode(replace(trial, results=None)), _encode(trial.results)
 
 
 def read_trial(blob: bytes, results: bytes | None) -> Trial:
-    """A trial from its stored blobs; ``results`` None reads it without its results section.
+    """A trial from its stored (compressed) values; ``results`` None reads it without its
+    results section.
 
     >>> trial = Trial(nct_id="NCT00000001", brief_title="A trial")
-    >>> read_trial(*trial_blobs(trial)) == trial
+    >>> read_trial(*(compress(v) for v in trial_json(trial))) == trial
     True
     """
     trial = _decode_trial(decompress(blob))
@@ -223,8 +219,31 @@ def plan_upsert(
     return plan
 
 
+def packed_row(record: PreparedTrial, codec: BlobCodec) -> PreparedTrial:
+    """A prepared record with its trial and results values compressed, to write."""
+    row = list(record.row)
+    row[_TRIAL_AT] = codec.pack(row[_TRIAL_AT], "trial")
+    if row[_RESULTS_AT] is not None:
+        row[_RESULTS_AT] = codec.pack(row[_RESULTS_AT], "trial")
+    return record._replace(row=tuple(row))
+
+
+def packed_version(version: tuple[Any, ...], codec: BlobCodec) -> tuple[Any, ...]:
+    """A ``trial_versions`` row with its raw record compressed."""
+    return (*version[:_RAW_AT], codec.pack(version[_RAW_AT], "raw"), *version[_RAW_AT + 1 :])
+
+
+def training_samples(records: Sequence[PreparedTrial]) -> dict[str, list[bytes]]:
+    """Uncompressed values of each kind from prepared records, to train a store's dictionaries."""
+    return {
+        "raw": [r.version[_RAW_AT] for r in records],
+        "trial": [v for r in records for v in (r.row[_TRIAL_AT], r.row[_RESULTS_AT]) if v is not None],
+    }
+
+
 def prepare_record(record: StoredRecord) -> PreparedTrial:
-    """Flatten a record into table rows (the ``trials`` row without its id)."""
+    """Flatten a record into table rows (the ``trials`` row without its id), its values not
+    compressed yet: the store compresses them as it writes (:func:`packed`)."""
     t = record.trial
     d = t.design
     e = t.eligibility
@@ -258,7 +277,7 @@ def prepare_record(record: StoredRecord) -> PreparedTrial:
         t.source_format,
         record.source_file,
         content_hash,
-        *trial_blobs(t),
+        *trial_json(t),
         now,
         now,
         None,
@@ -271,7 +290,7 @@ def prepare_record(record: StoredRecord) -> PreparedTrial:
         record.origin,
         record.source_file,
         record.registry_version,
-        compress(record.raw),
+        record.raw,
     )
     mesh = [
         (kind, m.term, m.id, ancestor)

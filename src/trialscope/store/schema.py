@@ -154,6 +154,9 @@ _ALL = (
         indexes=(("seen_at",),),
         trial_column=None,
     ),
+    # The zstd dictionaries a store compresses its raw records and parsed trials with
+    # (store/blobs.py), trained from its first large batch; never changed once written.
+    _table("blob_dicts", "store", "kind text !, data blob !", key=("kind",), trial_column=None),
     # What a sync keeps between runs: the data timestamp, the date cursor, a page to resume from.
     _table("sync_state", "store", "key text !, value text !", key=("key",), trial_column=None),
     # Every trial written or removed, in order: derived indexes catch up by reading it.

@@ -33,6 +33,8 @@ from trialscope.store.records import (
     StoredRecord,
     UpsertStats,
     newest_of,
+    packed_row,
+    packed_version,
     plan_upsert,
     prepare_record,
 )
@@ -150,6 +152,7 @@ class SqliteStore(SqliteTables):
             self.conn.execute("PRAGMA busy_timeout = 10000")
             self.conn.execute("PRAGMA temp_store = MEMORY")
             self._check_schema()
+            self._open_codec()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Cannot open the store at {self.path}: {exc}.") from exc
 
@@ -301,6 +304,8 @@ class SqliteStore(SqliteTables):
         if not batch:
             return stats
         with self.transaction():
+            codec = self.codec_for(list(batch.values()))
+            versions = [packed_version(v, codec) for v in versions]
             # Every distinct version is kept, the ones that do not become the trial too.
             self.conn.executemany(
                 f"INSERT OR IGNORE INTO trial_versions VALUES ({_marks(versions[0])})", versions
@@ -315,7 +320,7 @@ class SqliteStore(SqliteTables):
             if plan.replaced:
                 self._delete(plan.replaced)
             if plan.writes:
-                self._insert(plan.writes)
+                self._insert([(i, packed_row(p, codec)) for i, p in plan.writes])
                 self.conn.executemany(
                     "INSERT INTO changes(trial_id, nct_id, removed) VALUES (?, ?, 0)",
                     [(i, p.nct_id) for i, p in plan.writes],
@@ -364,6 +369,8 @@ class SqliteStore(SqliteTables):
         if not rows:
             return 0
         with self.transaction():
+            codec = self.codec_for([])
+            rows = [packed_version(r, codec) for r in rows]
             before = self.conn.total_changes
             self.conn.executemany(f"INSERT OR IGNORE INTO trial_versions VALUES ({_marks(rows[0])})", rows)
             added = self.conn.total_changes - before

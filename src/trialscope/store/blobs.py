@@ -1,0 +1,140 @@
+"""How a store compresses its large values: each record's raw JSON, each parsed trial and its
+results.
+
+Records of one registry share most of their bytes (the same keys, the same phrases), which
+compression of one record at a time cannot see. So a store trains two zstd dictionaries —
+one for raw records, one for parsed trials — from the first large batch written into it,
+keeps them in its ``blob_dicts`` table, and compresses every later value with them: about
+twice as small as zlib (docs/PERFORMANCE.md). Values written before a store had them (and
+stores made by an earlier TrialScope) stay in zlib's format; :func:`decompress` reads both.
+
+A zstd frame names its dictionary by number, so reading needs no store at hand: each open
+store registers its dictionaries here (:func:`register`), and a frame whose dictionary is not
+registered yet (another process trained it after this one opened the store) asks the stores
+that registered themselves as sources (:func:`add_source`).
+
+>>> decompress(compress(b'{"a": 1}')) == b'{"a": 1}'
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+
+import zstandard
+
+try:  # ISA-L writes and reads the same zlib format several times faster than zlib itself.
+    from isal.isal_zlib import compress as _zlib_compress
+    from isal.isal_zlib import decompress as _zlib_decompress
+except ImportError:  # pragma: no cover - the optional accelerator is missing
+    from zlib import compress as _zlib_compress
+    from zlib import decompress as _zlib_decompress
+
+from trialscope.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("raw", "trial")  # a dictionary for raw records, one for parsed trials and results
+DICT_BYTES = 262_144  # 256 KiB: on the shared records, values ~1.6x smaller than zlib at level 3
+MIN_SAMPLES = 500  # a batch this large (or larger) trains a store's dictionaries
+MAX_SAMPLES = 4_000  # samples read to train one
+LEVEL = 3
+_MAGIC = b"\x28\xb5\x2f\xfd"
+
+_DICTS: dict[int, zstandard.ZstdCompressionDict] = {}  # by number: immutable, shared by every store
+_SOURCES: list[weakref.ref[Callable[[int], bytes | None]]] = []
+_LOCK = threading.Lock()
+_LOCAL = threading.local()  # each thread its own decompressors (they are not thread-safe)
+
+
+def compress(data: bytes) -> bytes:
+    """zlib compression of a value, level 1 for speed (a store without dictionaries)."""
+    return _zlib_compress(data, 1)
+
+
+def decompress(blob: bytes) -> bytes:
+    """A stored value: a zstd frame (with the dictionary it names) or zlib."""
+    if blob[:4] != _MAGIC:
+        return _zlib_decompress(blob)
+    number = zstandard.get_frame_parameters(blob).dict_id
+    cache: dict[int, zstandard.ZstdDecompressor] | None = getattr(_LOCAL, "decompressors", None)
+    if cache is None:
+        cache = _LOCAL.decompressors = {}
+    decompressor = cache.get(number)
+    if decompressor is None:
+        decompressor = cache[number] = zstandard.ZstdDecompressor(dict_data=_dictionary(number))
+    return decompressor.decompress(blob)
+
+
+def _dictionary(number: int) -> zstandard.ZstdCompressionDict:
+    with _LOCK:
+        found = _DICTS.get(number)
+        sources = [s() for s in _SOURCES]
+    if found is not None:
+        return found
+    for source in sources:
+        data = source(number) if source is not None else None
+        if data is not None:
+            return register(data)
+    raise StoreError(
+        f"A stored value is compressed with dictionary {number}, which this store does not hold."
+    )
+
+
+def register(data: bytes) -> zstandard.ZstdCompressionDict:
+    """Make a dictionary known to :func:`decompress` (the same dictionary twice is one)."""
+    dictionary = zstandard.ZstdCompressionDict(data)
+    with _LOCK:
+        return _DICTS.setdefault(dictionary.dict_id(), dictionary)
+
+
+def add_source(lookup: Callable[[int], bytes | None]) -> None:
+    """A store's own look-up of a dictionary by number, asked when a frame names one not yet
+    registered; held weakly (a closed store's look-up goes away with it)."""
+    with _LOCK:
+        _SOURCES[:] = [s for s in _SOURCES if s() is not None]
+        _SOURCES.append(weakref.WeakMethod(lookup) if hasattr(lookup, "__self__") else weakref.ref(lookup))
+
+
+class BlobCodec:
+    """A store's compression: zstd with its dictionaries, or zlib until it has them."""
+
+    def __init__(self, dictionaries: dict[str, bytes] | None = None) -> None:
+        self.dictionaries = dict(dictionaries or {})
+        self._compressors: dict[str, zstandard.ZstdCompressor] = {}
+        self._lock = threading.Lock()
+        for kind, data in self.dictionaries.items():
+            self._compressors[kind] = zstandard.ZstdCompressor(level=LEVEL, dict_data=register(data))
+
+    @property
+    def trained(self) -> bool:
+        return bool(self._compressors)
+
+    def pack(self, data: bytes, kind: str) -> bytes:
+        """One value compressed (``kind``: ``raw`` or ``trial``)."""
+        compressor = self._compressors.get(kind)
+        if compressor is None:
+            return compress(data)
+        with self._lock:  # a compressor is not thread-safe
+            return compressor.compress(data)
+
+    @staticmethod
+    def train(samples: Mapping[str, Sequence[bytes]]) -> dict[str, bytes] | None:
+        """Dictionaries trained from uncompressed values of each kind; None when there are too
+        few values (or zstd cannot train on them)."""
+        out: dict[str, bytes] = {}
+        for kind in KINDS:
+            values: list[bytes | bytearray | memoryview] = []
+            values.extend(v for v in samples.get(kind, ()) if v)
+            del values[MAX_SAMPLES:]
+            if len(values) < MIN_SAMPLES:
+                return None
+            try:
+                out[kind] = zstandard.train_dictionary(DICT_BYTES, values, level=LEVEL).as_bytes()
+            except zstandard.ZstdError as exc:
+                log.info("no compression dictionary for %s values: %s", kind, exc)
+                return None
+        return out

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 import sqlite3
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -704,3 +705,49 @@ def search_trials_total(path: Path, text: str) -> int:
 def test_distance_helper_is_the_haversine() -> None:
     assert haversine_km(53.9, 27.5667, 53.9, 27.5667) == 0
     assert 470 < haversine_km(53.9, 27.57, 52.23, 21.01) < 480
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lat=st.floats(-85, 85),
+    lon=st.floats(-180, 180),
+    km=st.sampled_from([0.5, 5.0, 50.0, 300.0, 2000.0, 15000.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_near_finds_exactly_the_sites_haversine_puts_inside(
+    lat: float, lon: float, km: float, seed: int
+) -> None:
+    """The dot-product test of near_rows keeps the same sites as measuring each one would,
+    sites on the very edge included."""
+    import numpy as np
+
+    from trialscope.search.facts import Columns, near_rows, site_distances
+    from trialscope.search.geo import EARTH_RADIUS_KM, Place
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    # Sites scattered near the place, some on the edge of the circle, some anywhere.
+    bearing = rng.uniform(0, 2 * np.pi, n)
+    spread = np.concatenate(
+        [rng.uniform(0, 2 * km, n // 3), np.full(n // 3, km), rng.uniform(0, 20000, n - 2 * (n // 3))]
+    )
+    delta = spread / EARTH_RADIUS_KM
+    phi1, lam1 = np.radians(lat), np.radians(lon)
+    phi2 = np.arcsin(np.sin(phi1) * np.cos(delta) + np.cos(phi1) * np.sin(delta) * np.cos(bearing))
+    lam2 = lam1 + np.arctan2(
+        np.sin(bearing) * np.sin(delta) * np.cos(phi1), np.cos(delta) - np.sin(phi1) * np.sin(phi2)
+    )
+    site_lat, site_lon = np.degrees(phi2), (np.degrees(lam2) + 540) % 360 - 180
+    order = np.argsort(site_lat, kind="stable")
+    cols = Columns.__new__(Columns)
+    cols._points = (site_lat[order], site_lon[order], np.arange(n, dtype=np.int64)[order])
+    cols._unit = None
+    cols._lock = threading.Lock()
+    place = Place("here", lat, lon)
+    rows, at = near_rows(cols, place, km)
+    measured = np.asarray([haversine_km(lat, lon, a, b) for a, b in zip(site_lat, site_lon, strict=True)])
+    expected = set(np.flatnonzero(measured <= km * (1 - 1e-9)).tolist())
+    found = set(rows.tolist())
+    assert expected <= found
+    assert all(measured[r] <= km * (1 + 1e-9) for r in found - expected)
+    assert np.allclose(site_distances(cols, place, at), measured[rows], atol=1e-6)

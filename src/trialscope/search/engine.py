@@ -35,7 +35,7 @@ import numpy as np
 from trialscope.errors import QueryError, StoreError
 from trialscope.model import Trial
 from trialscope.search.document import B, field_texts
-from trialscope.search.facts import Columns, load_columns, near_rows
+from trialscope.search.facts import Columns, load_columns, site_distances
 from trialscope.search.filters import BY_FIELD, FILTERS, Context
 from trialscope.search.freetext import MAX_CHARS, is_free_text, salient_words
 from trialscope.search.geo import Place, country_name, locate_place
@@ -380,11 +380,14 @@ def _find(store: Store, query: SearchQuery, *, deadline: _Deadline, use_synonyms
     order = _order(keys, ids, top)
     distances: dict[int, float] = {}
     if place is not None and query.within_km is not None:
-        near, how_far = near_rows(cols, place, query.within_km)
-        best = np.full(cols.size, np.inf)
-        np.minimum.at(best, near, how_far)
-        chosen = rows[order]
-        distances = {int(r): float(best[r]) for r in chosen if np.isfinite(best[r])}
+        near, sites = ctx.near()
+        shown = np.zeros(cols.size, dtype=bool)
+        shown[rows[order]] = True
+        mine = shown[near]  # the sites within reach of the hits shown: only those are measured
+        for row, km in zip(
+            near[mine].tolist(), site_distances(cols, place, sites[mine]).tolist(), strict=True
+        ):
+            distances[row] = min(km, distances.get(row, km))
     return _Found(query, reader, rows[order], keys[order], scores[order] if scores is not None else None,
                   total, facets, distances, terms, place, note)  # fmt: skip
 

@@ -13,6 +13,7 @@ generic ``column_arrays``, so any backend serves them.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ class Columns:
     country_values: list[str]
     store: Store | None = None
     _points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _unit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     _code_of: dict[str, dict[str | None, int]] = field(default_factory=dict)
     _by_id: np.ndarray | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -130,6 +132,16 @@ class Columns:
                     )
         assert self._points is not None
         return self._points
+
+    def unit_vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every located site of :meth:`points` on the unit sphere (float32 x, y, z), for
+        distance tests that need no trigonometry per site; made on first use."""
+        if self._unit is None:
+            lat, lon, _ = self.points()
+            with self._lock:
+                if self._unit is None:
+                    self._unit = _unit(lat, lon)
+        return self._unit
 
     def code(self, column: str, value: str | None) -> int:
         """The code of a value in a coded column; -2 (matching nothing) when absent."""
@@ -229,24 +241,59 @@ def load_columns(store: Store) -> Columns:
     return columns
 
 
+_SURE = 1e-5  # float32 cosines this far from the limit decide a site without haversine
+
+
 def near_rows(cols: Columns, place: Place, within_km: float) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of trials with a site within ``within_km`` of the place, and each such site's
-    distance; a trial with several such sites appears once for each."""
+    """Rows of trials with a site within ``within_km`` of the place, and the position of each
+    such site in :meth:`Columns.points` (a trial with several such sites appears once for each;
+    :func:`site_distances` gives their distances).
+
+    Inside or not is the cosine of the angle between the site and the place (a dot product of
+    unit vectors, three multiplications a site) against the cosine of the distance allowed;
+    only a site within float32's rounding of the limit is measured with haversine.
+    """
     lat_min, lat_max, lon_min, lon_max = bounding_box(place.lat, place.lon, within_km)
     point_lat, point_lon, point_row = cols.points()
     lo = int(np.searchsorted(point_lat, lat_min, side="left"))
     hi = int(np.searchsorted(point_lat, lat_max, side="right"))
-    lat, lon, rows = point_lat[lo:hi], point_lon[lo:hi], point_row[lo:hi]
+    at = np.arange(lo, hi)
     if lon_min is not None:
-        keep = (lon >= lon_min) & (lon <= lon_max)
-        lat, lon, rows = lat[keep], lon[keep], rows[keep]
-    distance = haversine(place, lat, lon)
-    inside = distance <= within_km
+        lon = point_lon[lo:hi]
+        at = at[(lon >= lon_min) & (lon <= lon_max)]
+    x, y, z = cols.unit_vectors()
+    px, py, pz = _unit(np.asarray([place.lat]), np.asarray([place.lon]))
+    cosine = x[at] * np.float32(px[0]) + y[at] * np.float32(py[0]) + z[at] * np.float32(pz[0])
+    limit = math.cos(min(within_km / EARTH_RADIUS_KM, math.pi))
+    inside = cosine >= limit + _SURE
+    close = np.flatnonzero(np.abs(cosine - limit) < _SURE)
+    if close.size:
+        inside[close] = haversine(place, point_lat[at[close]], point_lon[at[close]]) <= within_km
     box = inner_box(place.lat, place.lon, within_km)
     if box is not None:  # rounding must not drop a site the inner box says is inside
+        lat, lon = point_lat[at], point_lon[at]
         inside |= (lat >= box[0]) & (lat <= box[1]) & (lon >= box[2]) & (lon <= box[3])
-    keep = inside & (rows >= 0)
-    return rows[keep], distance[keep]
+    at = at[inside]
+    rows = point_row[at]
+    keep = rows >= 0
+    return rows[keep], at[keep]
+
+
+def site_distances(cols: Columns, place: Place, at: np.ndarray) -> np.ndarray:
+    """Distances in km from the place to the sites at these positions of :meth:`Columns.points`."""
+    point_lat, point_lon, _ = cols.points()
+    return haversine(place, point_lat[at], point_lon[at])
+
+
+def _unit(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points on the unit sphere, float32."""
+    phi, lam = np.radians(lat), np.radians(lon)
+    cos_phi = np.cos(phi)
+    return (
+        (cos_phi * np.cos(lam)).astype(np.float32),
+        (cos_phi * np.sin(lam)).astype(np.float32),
+        np.sin(phi).astype(np.float32),
+    )
 
 
 def haversine(place: Place, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ text filters, the place for distances, the store for cities and ids).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,9 +45,9 @@ from trialscope.search.values import (
 from trialscope.store import Store
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
-    """What filter tests may need besides the columns."""
+    """What filter tests may need besides the columns (one per search)."""
 
     columns: Columns
     matcher: Matcher
@@ -55,6 +55,16 @@ class Context:
     synonyms: SynonymTable | None
     place: Place | None
     within_km: float | None
+    _near: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def near(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the trials with a site within reach of the place, and each such site's
+        distance (:func:`~trialscope.search.facts.near_rows`): worked out once per search, for
+        the filter and for the distances the hits show."""
+        if self._near is None:
+            assert self.place is not None and self.within_km is not None
+            self._near = near_rows(self.columns, self.place, self.within_km)
+        return self._near
 
 
 Test = Callable[[Context, Any], np.ndarray]
@@ -183,9 +193,8 @@ def _cities(ctx: Context, cities: tuple[str, ...]) -> np.ndarray:
 
 
 def _near(ctx: Context, _: str) -> np.ndarray:
-    assert ctx.place is not None and ctx.within_km is not None
     mask = np.zeros(ctx.columns.size, dtype=bool)
-    mask[near_rows(ctx.columns, ctx.place, ctx.within_km)[0]] = True
+    mask[ctx.near()[0]] = True
     return mask
 
 

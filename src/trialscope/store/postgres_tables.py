@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from trialscope.errors import StoreError
 from trialscope.store.postgres_schema import COPY_TYPES, column_of, compared, create_sql, key_target
 from trialscope.store.reads import StoreReads
 from trialscope.store.schema import TABLES, Table, tables_of
@@ -143,12 +142,6 @@ class PostgresTables(StoreReads):
         test, params = self._any(table, column, values)
         with self.transaction():
             self._execute(f"DELETE FROM {table} WHERE {test}", params)
-
-    def delete_trials(self, table: str, trial_ids: Sequence[int]) -> None:
-        column = TABLES[table].trial_column
-        if column is None:
-            raise StoreError(f"The table {table} has no trial column.")
-        self.delete_in(table, column, trial_ids)
 
     def select(
         self,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from trialscope.errors import TrialNotFoundError
+from trialscope.errors import StoreError, TrialNotFoundError
 from trialscope.model import Trial
 from trialscope.store import blobs
 from trialscope.store.blobs import BlobCodec
@@ -27,6 +27,7 @@ from trialscope.store.records import (
     read_trial,
     training_samples,
 )
+from trialscope.store.schema import TABLES
 
 
 def _key(nct_id: str) -> str:
@@ -181,6 +182,18 @@ class StoreReads:
         """A value a sync keeps between runs."""
         rows = self._ask("SELECT value FROM sync_state WHERE key = ?", key)
         return rows[0][0] if rows else None
+
+    # --- generic ----------------------------------------------------------------------
+
+    def delete_in(self, table: str, column: str, values: Sequence[object]) -> None:
+        raise NotImplementedError  # pragma: no cover - each backend's
+
+    def delete_trials(self, table: str, trial_ids: Sequence[int]) -> None:
+        """Delete the rows of these trials from a table that has a trial column."""
+        column = TABLES[table].trial_column
+        if column is None:
+            raise StoreError(f"The table {table} has no trial column.")
+        self.delete_in(table, column, trial_ids)
 
     # --- counts -----------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from trialscope.errors import StoreError
 from trialscope.store.reads import StoreReads
 from trialscope.store.schema import TABLES, tables_of
 
@@ -95,13 +94,6 @@ class SqliteTables(StoreReads):
             for start in range(0, len(values), _CHUNK):
                 chunk = list(values[start : start + _CHUNK])
                 self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({_marks(chunk)})", chunk)
-
-    def delete_trials(self, table: str, trial_ids: Sequence[int]) -> None:
-        """Delete the rows of these trials from a table that has a trial column."""
-        column = TABLES[table].trial_column
-        if column is None:
-            raise StoreError(f"The table {table} has no trial column.")
-        self.delete_in(table, column, trial_ids)
 
     def select(
         self,

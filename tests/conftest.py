@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-# A throwaway PostgreSQL server (session scope) and a new database per test that asks for one.
-pytest_plugins = ["pg_server"]
+# A throwaway PostgreSQL server (session scope) and a new database per test that asks for one;
+# the freshness and web fixtures registered here, before test modules import their helpers.
+pytest_plugins = ["pg_server", "freshness_fixtures", "web_fixtures"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -115,6 +115,8 @@ def test_watch_names_and_searches_are_checked(synced: Any) -> None:
         check_watch(synced, "gone")
 
 
+# The SMTP server of this test is on loopback and logs in without TLS on purpose (aiosmtpd warns).
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 def test_alerts_go_out_through_a_real_smtp_server(watched: dict[str, Any], smtp_server: Any) -> None:
     store, server, ids = watched["store"], watched["server"], watched["ids"]
     _change_the_five(server, ids)

@@ -355,16 +355,15 @@ def cpu_per_request(db: Path, count: int) -> dict[str, dict[str, float]]:
 
 def store_facts(db: Path, sample: int) -> tuple[int, list[str]]:
     """How many trials, a random sample of their ids; a warning when an index is missing."""
-    from trialscope.search.index import index_is_current
-    from trialscope.similar import has_index
-    from trialscope.store import open_store
+    from trialscope.indexes import DERIVED_INDEXES
+    from trialscope.store import is_current, open_store
 
     with open_store(db, readonly=True) as store:
         ids = store.nct_ids()
-        if not index_is_current(store.conn) or not has_index(store):
+        if not all(is_current(store, index) for index in DERIVED_INDEXES):
             print(
-                f"warning: {db} lacks a current search or similarity index, so the figures would not be a "
-                "served store's; build them on a copy (refresh_search_index, update_index_after_ingest)",
+                f"warning: {db} lacks a current derived index, so the figures would not be a served "
+                "store's; run `trialscope index` on a copy first",
                 file=sys.stderr,
             )
     rng = random.Random(42)

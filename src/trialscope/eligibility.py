@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _HEADING = re.compile(
     r"^\s*(?:#+\s*)?(?:\*\*)?\s*(?:key\s+|main\s+|major\s+|general\s+)?"
@@ -57,10 +58,23 @@ def _items(lines: list[str]) -> list[str]:
     return items
 
 
+CACHED_CHARS = 20_000  # criteria texts up to this long are split once and remembered
+
+
 def split_criteria(text: str | None) -> CriteriaSplit:
-    """Split criteria text into inclusion, exclusion and unheaded items."""
+    """Split criteria text into inclusion, exclusion and unheaded items (the split of a text
+    seen lately is remembered: every search hit and page of a trial splits the same text)."""
     if not text or not text.strip():
         return CriteriaSplit()
+    return _split_remembered(text) if len(text) <= CACHED_CHARS else _split(text)
+
+
+@lru_cache(maxsize=2048)
+def _split_remembered(text: str) -> CriteriaSplit:
+    return _split(text)
+
+
+def _split(text: str) -> CriteriaSplit:
     buckets: dict[str, list[str]] = {"inclusion": [], "exclusion": [], "other": []}
     current = "other"
     block: list[str] = []

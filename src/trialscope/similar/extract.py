@@ -28,6 +28,7 @@ from trialscope.similar.neighbours import PARALLEL_MIN_ROWS
 from trialscope.similar.thesaurus import Thesaurus, learn_abbreviations
 from trialscope.similar.vectors import Vocabulary
 from trialscope.store import Store, open_store
+from trialscope.store.blobs import compress
 
 EXTRACT_CHUNK = 2_000
 
@@ -96,7 +97,7 @@ def _extract(store: Store, rows: Sequence[tuple[int, str, str]]) -> Extracted:
         bags.append(features.bags)
         kept.append((trial_id, nct_id, content_hash))
         dup_keys.append(features.dup_key)
-        facts.append(orjson.dumps(features.facts))
+        facts.append(compress(orjson.dumps(features.facts)))  # kept compressed: stored as they are
     raw = local.add_bags(bags)
     return Extracted(
         trial_ids=np.asarray([r[0] for r in kept], dtype=np.int64),

@@ -55,7 +55,7 @@ from trialscope.store import Store
 from trialscope.store.derived import How, Ids
 
 FORMAT = "1"
-VERSION = "3"  # of what the index computes; a store built by another version is rebuilt
+VERSION = "4"  # of what the index computes; a store built by another version is rebuilt (4: facts compressed)
 SIMILAR_NAME = "similar"
 # Past this share of changed trials a full build is cheaper than an update.
 FULL_REBUILD_SHARE = 0.3
@@ -125,12 +125,29 @@ def pair_scorer(vocab: Vocabulary, weights: Weights) -> PairScorer:
     return PairScorer(vocab.block_array(), weights)
 
 
-def vectorize(raw: sparse.csr_matrix, vocab: Vocabulary, rows_per_chunk: int = 50_000) -> sparse.csr_matrix:
-    """Per-block unit vectors of a raw matrix, a slice of rows at a time to bound memory."""
-    if raw.shape[0] <= rows_per_chunk:
+def vectorize(raw: sparse.csr_matrix, vocab: Vocabulary, rows_per_chunk: int = 20_000) -> sparse.csr_matrix:
+    """Per-block unit vectors of a raw matrix, a slice of rows at a time to bound memory.
+
+    A slice's vectors never hold more entries than its raw rows (columns are folded and cut,
+    not added), so the result's arrays are made once at the raw matrix's size and each slice
+    is copied in and let go: the vectors are never held twice.
+    """
+    n = raw.shape[0]
+    if n <= rows_per_chunk:
         return unit_vectors(raw, vocab)
-    parts = [unit_vectors(raw[i : i + rows_per_chunk], vocab) for i in range(0, raw.shape[0], rows_per_chunk)]
-    return sparse.vstack(parts, format="csr", dtype=np.float32)
+    data = np.empty(raw.nnz, dtype=np.float32)
+    indices = np.empty(raw.nnz, dtype=np.int32)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    at = 0
+    for start in range(0, n, rows_per_chunk):
+        part = unit_vectors(raw[start : start + rows_per_chunk], vocab)
+        size = part.nnz
+        data[at : at + size] = part.data
+        indices[at : at + size] = part.indices
+        indptr[start + 1 : start + 1 + part.shape[0]] = part.indptr[1:] + at
+        at += size
+    # Copies: the slices would keep the raw-sized buffers alive (vectors hold about half as many).
+    return sparse.csr_matrix((data[:at].copy(), indices[:at].copy(), indptr), shape=(n, len(vocab.keys)))
 
 
 # --- writing -------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from trialscope.similar.index import has_index, stored_weights, unpack_list
 from trialscope.similar.reasons import Column, explain
 from trialscope.similar.vectors import combine, unpack_row
 from trialscope.store import Store
+from trialscope.store.blobs import decompress
 from trialscope.vocab import phase_enum, to_enum
 
 FALLBACK_CANDIDATES = 500
@@ -178,7 +179,7 @@ def related_trials(
         seen = {c.trial_id for c in candidates} | {trial_id}
         extra = _fallback(store, trial_id, unpack_row(vector), filters, seen)
         chosen = _distinct(chosen + extra, dup, limit)
-    return _describe(store, chosen, unpack_row(vector), orjson.loads(facts))
+    return _describe(store, chosen, unpack_row(vector), orjson.loads(decompress(facts)))
 
 
 def _distinct(candidates: list[_Candidate], own_dup: int, limit: int) -> list[_Candidate]:
@@ -256,7 +257,7 @@ def _describe(
         return []
     ids = [c.trial_id for c in chosen]
     stored = {
-        r[0]: (unpack_row(r[1]), orjson.loads(r[2]))
+        r[0]: (unpack_row(r[1]), orjson.loads(decompress(r[2])))
         for r in store.select_in("similar_trials", ("trial_id", "vector", "facts"), "trial_id", ids)
     }
     shared: set[int] = set()

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import orjson
 
+from trialscope.ctgov.fields import iter_v2_studies
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "ctgov" / "v2_json"
 
@@ -31,19 +33,10 @@ DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "ctgov" / "v2_json"
 def load_real_studies(source: Path = DEFAULT_SOURCE) -> list[dict]:
     """Every real API v2 study under ``source``, in a stable order, one per NCT id."""
     studies: dict[str, dict] = {}
-    for path in sorted(source.rglob("*")):
-        if path.suffix == ".jsonl":
-            items = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-        elif path.suffix == ".json":
-            data = orjson.loads(path.read_bytes())
-            items = data if isinstance(data, list) else data.get("studies", [data])
-        else:
-            continue
-        for item in items:
-            if isinstance(item, dict) and "protocolSection" in item:
-                nct = item["protocolSection"].get("identificationModule", {}).get("nctId")
-                if nct:
-                    studies.setdefault(nct, item)
+    for item in iter_v2_studies(source):
+        nct = item["protocolSection"].get("identificationModule", {}).get("nctId")
+        if nct:
+            studies.setdefault(nct, item)
     return [studies[k] for k in sorted(studies)]
 
 

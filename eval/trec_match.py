@@ -38,11 +38,18 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from trec_search import CTGOV, TREC, load_partial_docs, load_qrels, ndcg_at, precision_at
+from trec_search import (
+    TREC,
+    full_records,
+    load_partial_docs,
+    load_qrels,
+    ndcg_at,
+    precision_at,
+    store_of_partials,
+)
 
 from trialscope.criteria.index import CRITERIA_INDEX, criteria_of
-from trialscope.ctgov.sources import Rejected, iter_source_records, parse_source_record
-from trialscope.errors import ParseError, TrialScopeError
+from trialscope.errors import TrialScopeError
 from trialscope.match import Candidate, candidate_from_trial, find_candidates, match_note, match_patient
 from trialscope.match.find import DEFAULT_CANDIDATES
 from trialscope.patient import Patient, patient_from_json, patient_from_note
@@ -53,25 +60,12 @@ from trialscope.store import StoredRecord, open_store, refresh_indexes
 def build_corpus(db: Path) -> dict[str, int]:
     """Every full record of the shared data plus the TREC partial documents, in a fresh store."""
     partial = load_partial_docs(TREC / "partial_docs.jsonl")
-    if db.exists():
-        db.unlink()
-    store = open_store(db)
-    store.upsert_trials(
-        StoredRecord(t, orjson.dumps({"nct_id": t.nct_id}), "partial_docs.jsonl") for t in partial.values()
-    )
+    store = store_of_partials(db, partial)
     full: dict[str, StoredRecord] = {}
-    for item in iter_source_records(CTGOV):
-        if isinstance(item, Rejected):
-            continue
-        try:
-            trial = parse_source_record(item)
-        except ParseError:
-            continue
-        if trial.summary_only:
-            continue
-        known = full.get(trial.nct_id)
-        if known is None or (trial.last_update or "") > (known.trial.last_update or ""):
-            full[trial.nct_id] = StoredRecord(trial, item.raw, item.source)
+    for record in full_records():
+        known = full.get(record.trial.nct_id)
+        if known is None or (record.trial.last_update or "") > (known.trial.last_update or ""):
+            full[record.trial.nct_id] = record
     store.upsert_trials(full.values())
     refresh_indexes(store, [SEARCH_INDEX, CRITERIA_INDEX], full=True)
     counts = {"trials": store.count(), "partial": len(partial), "full": len(full)}

@@ -30,6 +30,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -39,7 +40,7 @@ from trialscope.errors import ParseError
 from trialscope.model import Trial
 from trialscope.search import SEARCH_INDEX, SearchQuery, search_trials
 from trialscope.search.freetext import MAX_SALIENT
-from trialscope.store import StoredRecord, open_store, refresh_indexes
+from trialscope.store import Store, StoredRecord, open_store, refresh_indexes
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -82,19 +83,19 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def build_store(db: Path, qrels: dict[str, dict[str, int]]) -> dict[str, int]:
-    """The corpus store: partial documents, replaced by full records where the shared data has them."""
-    judged = {doc for judgments in qrels.values() for doc in judgments}
-    partial = load_partial_docs(TREC / "partial_docs.jsonl")
-    corpus_ids = judged & (set(partial) | judged)
+def store_of_partials(db: Path, partial: dict[str, Trial]) -> Store:
+    """A new store at ``db`` (any old one removed) holding the TREC partial documents."""
     if db.exists():
         db.unlink()
     store = open_store(db)
-    records = [
+    store.upsert_trials(
         StoredRecord(t, orjson.dumps({"nct_id": t.nct_id}), "partial_docs.jsonl") for t in partial.values()
-    ]
-    store.upsert_trials(records)
-    full: dict[str, StoredRecord] = {}
+    )
+    return store
+
+
+def full_records() -> Iterator[StoredRecord]:
+    """Every full (not summary-only) registry record of the shared data that parses, as read."""
     for item in iter_source_records(CTGOV):
         if isinstance(item, Rejected):
             continue
@@ -102,8 +103,17 @@ def build_store(db: Path, qrels: dict[str, dict[str, int]]) -> dict[str, int]:
             trial = parse_source_record(item)
         except ParseError:
             continue
-        if trial.nct_id in corpus_ids and not trial.summary_only:
-            full[trial.nct_id] = StoredRecord(trial, item.raw, item.source)
+        if not trial.summary_only:
+            yield StoredRecord(trial, item.raw, item.source)
+
+
+def build_store(db: Path, qrels: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The corpus store: partial documents, replaced by full records where the shared data has them."""
+    judged = {doc for judgments in qrels.values() for doc in judgments}
+    partial = load_partial_docs(TREC / "partial_docs.jsonl")
+    corpus_ids = judged & (set(partial) | judged)
+    store = store_of_partials(db, partial)
+    full = {r.trial.nct_id: r for r in full_records() if r.trial.nct_id in corpus_ids}  # the last one read
     store.upsert_trials(full.values())
     refresh_indexes(store, [SEARCH_INDEX], full=True)
     counts = {

@@ -57,9 +57,9 @@ def unknown_fields(study: Any) -> set[str]:
     return {path for path in key_paths(study) if path not in known}
 
 
-def learn(folder: Path) -> set[str]:
-    """Every key path of every API v2 study under a folder (JSON, JSONL, pages, arrays)."""
-    found: set[str] = set()
+def iter_v2_studies(folder: Path) -> Iterator[dict[str, Any]]:
+    """Every API v2 study in the JSON and JSONL files under a folder (single studies, pages,
+    arrays), files in sorted path order, each file's studies in its order."""
     for path in sorted(folder.rglob("*")):
         if path.suffix == ".jsonl":
             items = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
@@ -70,7 +70,14 @@ def learn(folder: Path) -> set[str]:
             continue
         for item in items:
             if isinstance(item, dict) and "protocolSection" in item:
-                found.update(key_paths(item))
+                yield item
+
+
+def learn(folder: Path) -> set[str]:
+    """Every key path of every API v2 study under a folder."""
+    found: set[str] = set()
+    for study in iter_v2_studies(folder):
+        found.update(key_paths(study))
     return found
 
 

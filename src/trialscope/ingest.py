@@ -35,7 +35,7 @@ from trialscope.ctgov.sources import (
 )
 from trialscope.errors import ParseError
 from trialscope.store import Store, StoredRecord, UpsertStats
-from trialscope.store.sqlite import PreparedTrial, prepare_record
+from trialscope.store.records import PreparedTrial, prepare_record
 from trialscope.vocab import unknown_values
 
 DEFAULT_BATCH = 2000

@@ -23,7 +23,6 @@ its next request.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Self, TypeVar
@@ -39,15 +38,9 @@ from trialscope.store.postgres_aact import aact_sql
 from trialscope.store.postgres_tables import PostgresTables, clean, natural_order
 from trialscope.store.records import (
     PreparedTrial,
-    StoredRecord,
-    UpsertStats,
-    newest_of,
-    packed_row,
-    packed_version,
-    plan_upsert,
-    prepare_record,
 )
 from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES
+from trialscope.store.writes import LogEntry, TrialWrites
 
 T = TypeVar("T")
 
@@ -57,7 +50,7 @@ _CHILD_FIELDS = ("phases", "conditions", "mesh", "interventions", "sponsors", "s
 _CHANGES = ("seq", "trial_id", "nct_id", "removed")
 
 
-class PostgresStore(PostgresTables):
+class PostgresStore(PostgresTables, TrialWrites):
     """Trials in a PostgreSQL database. Safe to share across threads and processes."""
 
     dialect = "postgresql"
@@ -296,35 +289,7 @@ class PostgresStore(PostgresTables):
 
     # --- writing trials ---------------------------------------------------------------
 
-    def upsert_trials(self, records: Iterable[StoredRecord]) -> UpsertStats:
-        """Store a batch of records in one transaction: new ones inserted, newer ones replace."""
-        return self.upsert_prepared([prepare_record(r) for r in records])
-
-    def upsert_prepared(self, records: Iterable[PreparedTrial]) -> UpsertStats:
-        """Store prepared records in one transaction (see SqliteStore.upsert_prepared)."""
-        stats = UpsertStats()
-        batch, versions = newest_of(records, stats)
-        if not batch:
-            return stats
-        with self.transaction():
-            last = self._lock_log()
-            codec = self.codec_for(list(batch.values()))
-            # Every distinct version is kept, the ones that do not become the trial too.
-            self._insert_versions([packed_version(v, codec) for v in versions])
-            next_id = self._rows("SELECT coalesce(max(id), 0) + 1 FROM trials")[0][0]
-            plan = plan_upsert(batch, self._existing(list(batch)), next_id, stats)
-            if plan.seen:  # the same (or an older) record again: the stored one is confirmed current
-                now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                self._execute("UPDATE trials SET checked_at = %s WHERE id = ANY(%s)", (now, plan.seen))
-            if plan.replaced:
-                self._delete(plan.replaced)
-            if plan.writes:
-                self._insert([(i, packed_row(p, codec)) for i, p in plan.writes])
-                self._log(last, [(i, p.nct_id, 0) for i, p in plan.writes])
-        return stats
-
-    def _insert_versions(self, rows: Sequence[Sequence[object]]) -> int:
-        """Versions not kept yet (by NCT id and hash); how many were new."""
+    def _keep_versions(self, rows: Sequence[Sequence[object]]) -> int:
         if not rows:
             return 0
         columns = TABLES["trial_versions"].column_names
@@ -334,48 +299,22 @@ class PostgresStore(PostgresTables):
                 "ON CONFLICT (nct_id, hash) DO NOTHING",
                 [[clean(v) for v in row] for row in rows],
             )
-            return max(cursor.rowcount, 0)
+            return max(cursor.rowcount, 0)  # psycopg 3 counts the rows of every statement
 
-    def add_versions(self, records: Iterable[StoredRecord]) -> int:
-        """Keep versions of records without making any of them the trial (a registry's old
-        versions, say); returns how many were new."""
-        rows = [prepare_record(r).version for r in records]
-        if not rows:
-            return 0
-        with self.transaction():
-            codec = self.codec_for([])
-            rows = [packed_version(r, codec) for r in rows]
-            added = sum(self._insert_versions([row]) for row in rows)
-            # A version already kept (the current one, say) learns its registry version number.
-            self._executemany(
-                "UPDATE trial_versions SET registry_version = %s "
-                "WHERE nct_id = %s AND hash = %s AND registry_version IS NULL",
-                [(r[6], r[0], r[1]) for r in rows if r[6] is not None],
-            )
-        return added
+    def _number_versions(self, rows: Sequence[Sequence[object]]) -> None:
+        self._executemany(
+            "UPDATE trial_versions SET registry_version = %s "
+            "WHERE nct_id = %s AND hash = %s AND registry_version IS NULL",
+            [(r[6], r[0], r[1]) for r in rows if r[6] is not None],
+        )
 
-    def mark_removed(self, nct_ids: Sequence[str], when: str) -> int:
-        """Mark trials the registry no longer lists as removed at ``when`` (kept, and logged as
-        changed for the derived indexes); returns how many were newly marked."""
-        return self._set_removed(nct_ids, when)
-
-    def unmark_removed(self, nct_ids: Sequence[str]) -> int:
-        """Trials listed by the registry again: no longer removed; returns how many."""
-        return self._set_removed(nct_ids, None)
-
-    def _set_removed(self, nct_ids: Sequence[str], when: str | None) -> int:
-        with self.transaction():
-            last = self._lock_log()
-            ids = [v[0] for v in self._existing(list(nct_ids)).values()]
-            test = "removed_at IS NULL" if when else "removed_at IS NOT NULL"
-            changing = self._rows(
-                f"UPDATE trials SET removed_at = %s WHERE {test} AND id = ANY(%s) RETURNING id, nct_id",
-                (when, ids),
-            )
-            changing.sort()
-            if changing:
-                self._log(last, [(i, nct, 0) for i, nct in changing])
-        return len(changing)
+    def _set_removed_at(self, trial_ids: list[int], when: str | None) -> list[tuple[int, str]]:
+        test = "removed_at IS NULL" if when else "removed_at IS NOT NULL"
+        rows = self._rows(
+            f"UPDATE trials SET removed_at = %s WHERE {test} AND id = ANY(%s) RETURNING id, nct_id",
+            (when, trial_ids),
+        )
+        return [(int(i), str(nct)) for i, nct in rows]
 
     def set_state(self, values: dict[str, str | None]) -> None:
         """Keep (or, for None, forget) sync values, in the current transaction if there is one."""
@@ -390,22 +329,12 @@ class PostgresStore(PostgresTables):
                         (key, clean(value)),
                     )
 
-    def remove_trials(self, nct_ids: Sequence[str]) -> int:
-        """Delete trials and their rows, logging each as removed; returns how many there were."""
-        with self.transaction():
-            last = self._lock_log()
-            found = self._existing(list(nct_ids))
-            ids = [v[0] for v in found.values()]
-            if ids:
-                self._delete(ids)
-                self._log(last, [(v[0], nct, 1) for nct, v in found.items()])
-        return len(ids)
-
-    def _lock_log(self) -> int:
-        """Lock the change log's head for this transaction; the newest entry."""
+    def _open_log(self) -> int:
+        """Lock the change log's head for this transaction (writers on any host take turns,
+        trial ids are given out once); the newest entry."""
         return int(self._rows(f"SELECT last_change FROM {ddl.STATE_TABLE} FOR UPDATE")[0][0])
 
-    def _log(self, last: int, entries: list[tuple[int, str, int]]) -> None:
+    def _log(self, last: int, entries: list[LogEntry]) -> None:
         self._copy("changes", _CHANGES, [(last + n, *e) for n, e in enumerate(entries, 1)])
         self._execute(f"UPDATE {ddl.STATE_TABLE} SET last_change = %s", (last + len(entries),))
 

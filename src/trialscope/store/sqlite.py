@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,16 +29,11 @@ from trialscope.errors import SchemaVersionError, StoreError
 from trialscope.store import migrations
 from trialscope.store.records import (
     PreparedTrial,
-    StoredRecord,
     UpsertStats,
-    newest_of,
-    packed_row,
-    packed_version,
-    plan_upsert,
-    prepare_record,
 )
 from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table
 from trialscope.store.sqlite_tables import SqliteTables, _marks
+from trialscope.store.writes import LogEntry, TrialWrites
 
 T = TypeVar("T")
 
@@ -122,7 +116,7 @@ class _Checkpointer(threading.Thread):
         self.join()
 
 
-class SqliteStore(SqliteTables):
+class SqliteStore(SqliteTables, TrialWrites):
     """Trials in one SQLite file. Safe to share across threads; statements are serialized."""
 
     dialect = "sqlite"
@@ -280,121 +274,50 @@ class SqliteStore(SqliteTables):
             checkpointer.stop()
             self.conn.execute("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default
 
-    # --- writing trials ---------------------------------------------------------------
-
-    def upsert_trials(self, records: Iterable[StoredRecord]) -> UpsertStats:
-        """Store a batch of records in one transaction: new ones inserted, newer ones replace.
-
-        >>> store = SqliteStore(":memory:")
-        >>> store.upsert_trials([StoredRecord(Trial(nct_id="NCT00000001"), b"{}")]).inserted
-        1
-        """
-        return self.upsert_prepared([prepare_record(r) for r in records])
+    # --- writing trials (the steps: store/writes.py) ------------------------------------
 
     def upsert_prepared(self, records: Iterable[PreparedTrial]) -> UpsertStats:
-        """Store prepared records in one transaction (see upsert_trials).
-
-        The whole batch goes in with one executemany per table: trial ids are given here
-        (a replaced trial keeps its id, a new one gets the next free id), so the child rows
-        of every trial in the batch can be written together. Each trial written is logged
-        in the change log in the same transaction.
-        """
-        stats = UpsertStats()
-        batch, versions = newest_of(records, stats)
-        if not batch:
-            return stats
-        with self.transaction():
-            codec = self.codec_for(list(batch.values()))
-            versions = [packed_version(v, codec) for v in versions]
-            # Every distinct version is kept, the ones that do not become the trial too.
-            self.conn.executemany(
-                f"INSERT OR IGNORE INTO trial_versions VALUES ({_marks(versions[0])})", versions
-            )
-            next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM trials").fetchone()[0]
-            plan = plan_upsert(batch, self._existing(list(batch)), next_id, stats)
-            if plan.seen:  # the same (or an older) record again: the stored one is confirmed current
-                now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                self.conn.executemany(
-                    "UPDATE trials SET checked_at = ? WHERE id = ?", [(now, i) for i in plan.seen]
-                )
-            if plan.replaced:
-                self._delete(plan.replaced)
-            if plan.writes:
-                self._insert([(i, packed_row(p, codec)) for i, p in plan.writes])
-                self.conn.executemany(
-                    "INSERT INTO changes(trial_id, nct_id, removed) VALUES (?, ?, 0)",
-                    [(i, p.nct_id) for i, p in plan.writes],
-                )
-        if self._checkpointer is not None and plan.writes:
+        """Store prepared records in one transaction (:meth:`TrialWrites.upsert_prepared`); the
+        background checkpointer of a bulk write is told."""
+        stats = super().upsert_prepared(records)
+        if self._checkpointer is not None and stats.changed:
             self._checkpointer.wake.set()
         return stats
 
-    def mark_removed(self, nct_ids: Sequence[str], when: str) -> int:
-        """Mark trials the registry no longer lists as removed at ``when`` (they are kept, and
-        logged as changed for the derived indexes); returns how many were newly marked."""
-        return self._set_removed(nct_ids, when)
+    def _open_log(self) -> None:
+        """Nothing to open: SQLite has one writer at a time, and the log numbers itself."""
 
-    def unmark_removed(self, nct_ids: Sequence[str]) -> int:
-        """Trials listed by the registry again: no longer removed; returns how many."""
-        return self._set_removed(nct_ids, None)
+    def _log(self, opened: None, entries: list[LogEntry]) -> None:
+        self.conn.executemany("INSERT INTO changes(trial_id, nct_id, removed) VALUES (?, ?, ?)", entries)
 
-    def _set_removed(self, nct_ids: Sequence[str], when: str | None) -> int:
-        with self.transaction():
-            ids = [v[0] for v in self._existing(list(nct_ids)).values()]
-            test = "removed_at IS NULL" if when else "removed_at IS NOT NULL"
-            changing = [
-                r[0]
-                for start in range(0, len(ids), _CHUNK)
-                for r in self.conn.execute(
-                    f"SELECT id FROM trials WHERE {test} AND id IN ({_marks(ids[start : start + _CHUNK])})",
-                    ids[start : start + _CHUNK],
-                )
-            ]
-            self.conn.executemany(
-                "UPDATE trials SET removed_at = ? WHERE id = ?", [(when, i) for i in changing]
-            )
-            self._log_changed(changing)
-        return len(changing)
-
-    def _log_changed(self, trial_ids: Sequence[int]) -> None:
-        self.conn.executemany(
-            "INSERT INTO changes(trial_id, nct_id, removed) SELECT id, nct_id, 0 FROM trials WHERE id = ?",
-            [(i,) for i in trial_ids],
-        )
-
-    def add_versions(self, records: Iterable[StoredRecord]) -> int:
-        """Keep versions of records without making any of them the trial (a registry's old
-        versions, say); returns how many were new."""
-        rows = [prepare_record(r).version for r in records]
+    def _keep_versions(self, rows: Sequence[Sequence[object]]) -> int:
         if not rows:
             return 0
-        with self.transaction():
-            codec = self.codec_for([])
-            rows = [packed_version(r, codec) for r in rows]
-            before = self.conn.total_changes
-            self.conn.executemany(f"INSERT OR IGNORE INTO trial_versions VALUES ({_marks(rows[0])})", rows)
-            added = self.conn.total_changes - before
-            # A version already kept (the current one, say) learns its registry version number.
-            self.conn.executemany(
-                "UPDATE trial_versions SET registry_version = ? "
-                "WHERE nct_id = ? AND hash = ? AND registry_version IS NULL",
-                [(r[6], r[0], r[1]) for r in rows if r[6] is not None],
-            )
-            return added
+        before = self.conn.total_changes
+        self.conn.executemany(f"INSERT OR IGNORE INTO trial_versions VALUES ({_marks(rows[0])})", rows)
+        return self.conn.total_changes - before
 
-    def remove_trials(self, nct_ids: Sequence[str]) -> int:
-        """Delete trials and their rows, logging each as removed; returns how many there were.
-        (A sync never deletes: it marks trials removed. Versions are kept whatever happens.)"""
-        with self.transaction():
-            found = self._existing(list(nct_ids))
-            ids = [v[0] for v in found.values()]
-            if ids:
-                self._delete(ids)
-                self.conn.executemany(
-                    "INSERT INTO changes(trial_id, nct_id, removed) VALUES (?, ?, 1)",
-                    [(v[0], nct) for nct, v in found.items()],
-                )
-        return len(ids)
+    def _number_versions(self, rows: Sequence[Sequence[object]]) -> None:
+        self.conn.executemany(
+            "UPDATE trial_versions SET registry_version = ? "
+            "WHERE nct_id = ? AND hash = ? AND registry_version IS NULL",
+            [(r[6], r[0], r[1]) for r in rows if r[6] is not None],
+        )
+
+    def _set_removed_at(self, trial_ids: list[int], when: str | None) -> list[tuple[int, str]]:
+        test = "removed_at IS NULL" if when else "removed_at IS NOT NULL"
+        changing = [
+            (int(r[0]), str(r[1]))
+            for start in range(0, len(trial_ids), _CHUNK)
+            for r in self.conn.execute(
+                f"SELECT id, nct_id FROM trials WHERE {test} AND id IN ({_marks(trial_ids[start : start + _CHUNK])})",
+                trial_ids[start : start + _CHUNK],
+            )
+        ]
+        self.conn.executemany(
+            "UPDATE trials SET removed_at = ? WHERE id = ?", [(when, i) for i, _ in changing]
+        )
+        return changing
 
     def _existing(self, nct_ids: list[str]) -> dict[str, tuple[int, str | None, int]]:
         found: dict[str, tuple[int, str | None, int]] = {}

@@ -222,7 +222,7 @@ def test_a_write_by_one_process_is_seen_by_a_reader_in_another(postgres_server: 
     reader.wait(timeout=30)
     writer.close()
     assert lines and lines[-1][1:] == ["2", "1"], lines  # both trials, and the new one is found
-    assert int(lines[-1][0]) > int(first[0])
+    assert lines[-1][0] != first[0]
     assert seen_after < 30
 
 

@@ -126,3 +126,25 @@ def test_worker_processes_type_a_large_change_the_same(store, monkeypatch: pytes
     done = refresh_all(store, names=["criteria"], full=True)
     assert [d.changed for d in done] == [store.count()]
     assert stored_rows(store) == alone
+
+
+def test_a_large_batch_trains_the_criteria_dictionary_and_every_row_reads_back(tmp_path: Path) -> None:
+    """The first batch of 500 or more typed trials trains the store's criteria dictionary
+    (kept in blob_dicts beside the records' two); each row is a zstd frame naming it, smaller
+    than the same criteria compressed alone, and reads back as typed."""
+    from trialscope.store.blobs import MIN_SAMPLES, compress, decompress
+
+    trials = [t for t in snapshot_trials().values() if t.eligibility.criteria]
+    assert len(trials) >= MIN_SAMPLES  # the shared snapshots hold enough to train on
+    s = open_store(tmp_path / "many.db")
+    try:
+        s.upsert_trials(StoredRecord(t, orjson.dumps({"nct": t.nct_id})) for t in trials)
+        refresh_indexes(s, [CRITERIA_INDEX])
+        assert {kind for (kind,) in s.select("blob_dicts", ("kind",))} >= {"criteria"}
+        blobs = {i: bytes(b) for i, b in s.select(TABLE, ("trial_id", "criteria"))}
+        assert all(b[:4] == b"\x28\xb5\x2f\xfd" for b in blobs.values())
+        assert sum(map(len, blobs.values())) < 0.8 * sum(len(compress(decompress(b))) for b in blobs.values())
+        stored = s.trials_by_id(blobs, results=False)
+        assert all(decode_criteria(blobs[i]) == typed_criteria(stored[i]) for i in list(blobs)[:50])
+    finally:
+        s.close()

@@ -273,12 +273,19 @@ def test_a_trial_stored_before_versions_were_kept(synced: Any) -> None:
 
     from starlette.testclient import TestClient
 
+    from trialscope.store.blobs import compress
+    from trialscope.store.records import trial_json
     from trialscope.web import create_app
 
     nct_id = synced.nct_ids()[0]
+    protocol, results = trial_json(synced.get_trial(nct_id))
     synced.close()
-    with sqlite3.connect(synced.path) as conn:
+    with sqlite3.connect(synced.path) as conn:  # as schema 1 wrote it: each value compressed alone
         conn.execute("DELETE FROM trial_versions WHERE nct_id = ?", (nct_id,))
+        conn.execute(
+            "UPDATE trials SET trial = ?, results = ? WHERE nct_id = ?",
+            (compress(protocol), results and compress(results), nct_id),
+        )
     store = open_store(synced.path)
     history = record_history(store, nct_id)
     assert history.versions == [] and history.title == store.get_trial(nct_id).title

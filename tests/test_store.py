@@ -353,7 +353,9 @@ def test_bookkeeping_survives_pruning_and_copying_the_log(new_store: MakeStore) 
     store.prune_changes()
     assert store.count_rows("changes") == 0 and store.last_change() == 2  # the head is kept
     store.set_last_change(40)
-    assert store.content_version() == "40"
+    assert store.content_version() == "40.2"
+    store.set_derived_state("x", "1", 40)  # an index catching up changes what a reader sees too
+    assert store.content_version() == "40.40"
     store.upsert_trials([StoredRecord(seed_trial(), SEED_RAW)])
     assert store.last_change() == 41 and store.changes_since(40).changed == (1,)
 
@@ -486,9 +488,12 @@ def test_a_large_first_batch_trains_the_stores_dictionaries_and_every_value_read
     new_store: MakeStore,
 ) -> None:
     """Values written before a store had dictionaries stay zlib; the first batch of 500 or more
-    trains them (kept in blob_dicts); later values are zstd frames smaller than zlib's, and a
-    store opened after another process trained them reads them (the dictionary is looked up)."""
-    from trialscope.store.blobs import MIN_SAMPLES
+    trains them (kept in blob_dicts); later raw records are zstd frames smaller than zlib's;
+    every parsed trial is compressed against its raw record (and, once trained, the trial
+    dictionary), far smaller than compressed alone; and a store opened after another process
+    trained them reads them (the dictionary is looked up)."""
+    from trialscope.store.blobs import MIN_SAMPLES, compress, decompress, needs_base
+    from trialscope.store.records import trial_json
 
     lines = (CTGOV / "v2_json/partrita__clinicaltrial-watch-tigit__snapshots.jsonl").read_bytes().splitlines()
     records = [orjson.loads(line) for line in lines if b"protocolSection" in line][: MIN_SAMPLES + 100]
@@ -497,13 +502,17 @@ def test_a_large_first_batch_trains_the_stores_dictionaries_and_every_value_read
     store.upsert_trials([first])  # one record: nothing to train on, zlib
     store.upsert_trials([StoredRecord(parse_study(r), orjson.dumps(r)) for r in records[1:]])
     assert {kind for (kind,) in store.select("blob_dicts", ("kind",))} == {"raw", "trial"}
-    blobs = dict(store.select("trials", ("nct_id", "trial")))
-    zstd = [nct for nct, blob in blobs.items() if bytes(blob[:4]) == b"\x28\xb5\x2f\xfd"]
-    assert len(zstd) == len(blobs) - 1 and first.trial.nct_id not in zstd
-    from trialscope.store.blobs import compress, decompress
-
-    stored = [bytes(blobs[nct]) for nct in zstd]
+    raws = {nct: bytes(b) for nct, _, b in store.select("trial_versions", ("nct_id", "hash", "raw"))}
+    zstd = [nct for nct, blob in raws.items() if blob[:4] == b"\x28\xb5\x2f\xfd"]
+    assert len(zstd) == len(raws) - 1 and first.trial.nct_id not in zstd
+    stored = [raws[nct] for nct in zstd]
     assert sum(map(len, stored)) < 0.8 * sum(len(compress(decompress(b))) for b in stored)
+    trials = {nct: bytes(b) for nct, b in store.select("trials", ("nct_id", "trial"))}
+    assert all(needs_base(b) for b in trials.values())
+    named = [nct for nct, b in trials.items() if b[1:5] != b"\0\0\0\0"]  # the dictionary's number
+    assert len(named) == len(trials) - 1 and first.trial.nct_id not in named
+    alone = sum(len(compress(trial_json(store.get_trial(nct))[0])) for nct in named)
+    assert sum(len(trials[nct]) for nct in named) < 0.5 * alone
     later = StoredRecord(parse_study(records[1]), orjson.dumps(records[1]))
     assert len(store.get_raw(later.trial.nct_id).raw) == len(later.raw)
     # Another process's view: a store object opened afresh reads both formats.

@@ -11,7 +11,7 @@ and :class:`~trialscope.store.postgres_tables.PostgresTables`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from trialscope.errors import StoreError, TrialNotFoundError
 from trialscope.model import Trial
@@ -25,9 +25,13 @@ from trialscope.store.records import (
     Version,
     decompress,
     read_trial,
+    read_trial_part,
     training_samples,
 )
 from trialscope.store.schema import TABLES
+
+T = TypeVar("T")
+_CHUNK = 500  # values in one IN (...) list
 
 
 def _key(nct_id: str) -> str:
@@ -53,26 +57,45 @@ class StoreReads:
 
     # --- trials -----------------------------------------------------------------------
 
+    def _trial_rows(self, column: str, values: Sequence[object], results: bool) -> list[Any]:
+        """(key, trial, results, raw) of the trials whose ``column`` (``id`` or ``nct_id``) is one
+        of ``values``: each trial's values with the raw record they were compressed against."""
+        more = "t.results" if results else "NULL"
+        out: list[Any] = []
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            out.extend(
+                self._ask(
+                    f"SELECT t.{column}, t.trial, {more}, v.raw FROM trials t LEFT JOIN trial_versions v "
+                    f"ON v.nct_id = t.nct_id AND v.hash = t.content_hash WHERE t.{column} IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    *chunk,
+                )
+            )
+        return out
+
     def get_trial(self, nct_id: str) -> Trial:
         """The stored trial, results and all; TrialNotFoundError if there is none."""
-        rows = self._ask("SELECT trial, results FROM trials WHERE nct_id = ?", _key(nct_id))
+        rows = self._trial_rows("nct_id", [_key(nct_id)], True)
         if not rows:
             raise TrialNotFoundError(nct_id)
-        return read_trial(*rows[0])
+        return read_trial(*rows[0][1:])
 
     def get_trials(self, nct_ids: Iterable[str], *, results: bool = True) -> dict[str, Trial]:
         """Stored trials by NCT id (ids not stored are left out); without their results
         section when ``results`` is false (faster, for whoever needs only the protocol)."""
-        ids = [_key(n) for n in nct_ids]
-        rows = self.select_in("trials", ("nct_id", "trial", "results" if results else "NULL"), "nct_id", ids)
-        return {nct_id: read_trial(blob, more) for nct_id, blob, more in rows}
+        rows = self._trial_rows("nct_id", [_key(n) for n in nct_ids], results)
+        return {nct_id: read_trial(blob, more, raw) for nct_id, blob, more, raw in rows}
 
     def trials_by_id(self, trial_ids: Iterable[int], *, results: bool = True) -> dict[int, Trial]:
         """Stored trials by their store id (ids not stored are left out); see :meth:`get_trials`."""
-        rows = self.select_in(
-            "trials", ("id", "trial", "results" if results else "NULL"), "id", list(trial_ids)
-        )
-        return {trial_id: read_trial(blob, more) for trial_id, blob, more in rows}
+        rows = self._trial_rows("id", list(trial_ids), results)
+        return {trial_id: read_trial(blob, more, raw) for trial_id, blob, more, raw in rows}
+
+    def trial_parts(self, trial_ids: Iterable[int], part: type[T]) -> dict[int, T]:
+        """Some fields of stored trials by store id (see :func:`~trialscope.store.records.read_trial_part`)."""
+        rows = self._trial_rows("id", list(trial_ids), False)
+        return {trial_id: read_trial_part(blob, part, raw) for trial_id, blob, _, raw in rows}
 
     def get_raw(self, nct_id: str) -> RawRecord:
         """The raw record the stored trial was parsed from (its newest version)."""
@@ -92,16 +115,16 @@ class StoreReads:
     def iter_trials(self, batch_size: int = 1000, *, results: bool = True) -> Iterator[Trial]:
         """Every stored trial, in id order, read in batches."""
         last = 0
-        more = "results" if results else "NULL"
         while True:
-            rows = self._ask(
-                f"SELECT id, trial, {more} FROM trials WHERE id > ? ORDER BY id LIMIT ?", last, batch_size
-            )
-            if not rows:
+            ids = [
+                r[0]
+                for r in self._ask("SELECT id FROM trials WHERE id > ? ORDER BY id LIMIT ?", last, batch_size)
+            ]
+            if not ids:
                 return
-            for _, blob, extra in rows:
-                yield read_trial(blob, extra)
-            last = rows[-1][0]
+            trials = self.trials_by_id(ids, results=results)
+            yield from (trials[i] for i in ids if i in trials)
+            last = ids[-1]
 
     def nct_ids(self) -> list[str]:
         return [r[0] for r in self._ask("SELECT nct_id FROM trials ORDER BY id")]
@@ -271,12 +294,30 @@ class StoreReads:
             trained = BlobCodec.train(training_samples(records))
             if trained is not None:
                 self.insert("blob_dicts", sorted(trained.items()))
-                codec = self._codec = BlobCodec(trained)
+                codec = self._codec = BlobCodec({**codec.dictionaries, **trained})
         return codec
 
+    def pack_values(self, kind: str, values: Sequence[bytes]) -> list[bytes]:
+        """Values of one kind (``criteria``) compressed with the store's dictionary of that kind,
+        trained from these values (inside the caller's transaction) when the store has none and
+        they are enough to train it."""
+        codec = self._codec
+        if codec is None or not codec.has(kind):
+            codec = self._codec = self._read_codec()
+        if not codec.has(kind) and len(values) >= blobs.MIN_SAMPLES:
+            trained = BlobCodec.train({kind: values}, (kind,))
+            if trained is not None:
+                self.insert("blob_dicts", sorted(trained.items()))
+                codec = self._codec = BlobCodec({**codec.dictionaries, **trained})
+        return [codec.pack(value, kind) for value in values]
+
     def content_version(self) -> str:
-        """A string that changes whenever the trials change (readers reload on a change)."""
-        return str(self.last_change())
+        """A string that changes whenever the trials change and whenever a derived index
+        catches up with them (readers reload, and caches keyed by it miss, on a change): an
+        ingest commits its trials before the search index has them, and a search made in
+        between must not stand for the store's content once the index is refreshed."""
+        applied = self._ask("SELECT coalesce(sum(applied), 0) FROM derived")[0][0]
+        return f"{self.last_change()}.{int(applied)}"
 
     def last_change(self) -> int:  # pragma: no cover - each backend's
         raise NotImplementedError

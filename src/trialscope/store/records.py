@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 import msgspec
 
 from trialscope.model import Results, Trial
-from trialscope.store.blobs import BlobCodec, decompress
+from trialscope.store.blobs import BlobCodec, decompress, needs_base
 from trialscope.store.schema import TABLES
 
 T = TypeVar("T")
@@ -42,26 +42,33 @@ def trial_json(trial: Trial) -> tuple[bytes, bytes | None]:
     return _encode(replace(trial, results=None)), _encode(trial.results)
 
 
-def read_trial(blob: bytes, results: bytes | None) -> Trial:
+def read_trial(blob: bytes, results: bytes | None, raw: bytes | None = None) -> Trial:
     """A trial from its stored (compressed) values; ``results`` None reads it without its
-    results section.
+    results section; ``raw`` is the stored raw record it was compressed against, if it was.
 
-    >>> trial = Trial(nct_id="NCT00000001", brief_title="A trial")
-    >>> read_trial(*(compress(v) for v in trial_json(trial))) == trial
+    >>> trial, raw = Trial(nct_id="NCT00000001", brief_title="A trial"), b'{"briefTitle": "A trial"}'
+    >>> blob, _ = trial_json(trial)
+    >>> read_trial(BlobCodec().pack_against(blob, raw), None, BlobCodec().pack(raw, "raw")) == trial
     True
     """
-    trial = _decode_trial(decompress(blob))
-    return replace(trial, results=_decode_results(decompress(results))) if results else trial
+    base = _base(raw, blob, results)
+    trial = _decode_trial(decompress(blob, base))
+    return replace(trial, results=_decode_results(decompress(results, base))) if results else trial
 
 
-def read_trial_part(blob: bytes, part: type[T]) -> T:
+def read_trial_part(blob: bytes, part: type[T], raw: bytes | None = None) -> T:
     """Some fields of a stored trial: ``part`` is a dataclass naming a few of :class:`Trial`'s
     fields (with their types and defaults); the rest of the blob is skipped unread, which is
     several times faster than reading the whole trial (a derived index needing a few fields)."""
     decoder = _PART_DECODERS.get(part)
     if decoder is None:
         decoder = _PART_DECODERS[part] = msgspec.json.Decoder(part)
-    return decoder.decode(decompress(blob))
+    return decoder.decode(decompress(blob, _base(raw, blob)))
+
+
+def _base(raw: bytes | None, *values: bytes | None) -> bytes | None:
+    """The raw record a trial's values were compressed against, read only when they were."""
+    return decompress(raw) if raw is not None and any(needs_base(v) for v in values) else None
 
 
 _PART_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {}
@@ -220,11 +227,13 @@ def plan_upsert(
 
 
 def packed_row(record: PreparedTrial, codec: BlobCodec) -> PreparedTrial:
-    """A prepared record with its trial and results values compressed, to write."""
+    """A prepared record with its trial and results values compressed against its raw record
+    (kept with the same hash in ``trial_versions``, written in the same transaction)."""
     row = list(record.row)
-    row[_TRIAL_AT] = codec.pack(row[_TRIAL_AT], "trial")
+    raw = record.version[_RAW_AT]
+    row[_TRIAL_AT] = codec.pack_against(row[_TRIAL_AT], raw)
     if row[_RESULTS_AT] is not None:
-        row[_RESULTS_AT] = codec.pack(row[_RESULTS_AT], "trial")
+        row[_RESULTS_AT] = codec.pack_against(row[_RESULTS_AT], raw)
     return record._replace(row=tuple(row))
 
 

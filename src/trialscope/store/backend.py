@@ -1,7 +1,8 @@
 """What both store backends do alike beyond the shared reads (:mod:`.reads`) and writes
 (:mod:`.writes`): the generic ``select`` and ``select_range``, written once, with each backend
-giving only how it compares a column with a value and in what order its rows come; and whole columns, aggregated
-into one string each by the database, split into arrays.
+giving only how it compares a column with a value and in what order its rows come; whole
+columns, aggregated into one string each by the database, split into arrays; and the life of an
+open store (its memo, closing it, ``with``).
 
 :class:`Backend` is a base of :class:`~trialscope.store.sqlite_tables.SqliteTables` and
 :class:`~trialscope.store.postgres_tables.PostgresTables`.
@@ -9,13 +10,15 @@ into one string each by the database, split into arrays.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Self, TypeVar
 
 import numpy as np
 
 from trialscope.store.reads import StoreReads
 
+T = TypeVar("T")
 _SEP = "\x1f"  # between the values of an aggregated text column (char(31))
 
 
@@ -55,6 +58,38 @@ def split_columns(
 
 class Backend(StoreReads):
     """The generic operations both backends run alike, over ``self._rows`` and ``self.MARK``."""
+
+    lock: threading.RLock
+    _memo: dict[str, object]
+
+    def _disconnect(self) -> None:
+        """Close the backend's connections."""
+        raise NotImplementedError  # pragma: no cover
+
+    def close(self) -> None:
+        """Close the store, once no thread holds its lock (a statement running on a connection
+        closed under it crashes the process); what it memoized goes with it."""
+        with self.lock:
+            self._memo.clear()
+            self._disconnect()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def memo(self, key: str, factory: Callable[[], T]) -> T:
+        """The object kept under ``key`` for this open store, made by ``factory`` the first time.
+
+        Readers keep their in-memory state here (search's columns and postings, say), so
+        it lives and dies with the store that it describes.
+        """
+        with self.lock:
+            found = self._memo.get(key)
+            if found is None:
+                found = self._memo[key] = factory()
+            return found  # type: ignore[return-value]
 
     def _compared(self, table: str, column: str) -> tuple[str, Callable[[object], object]]:
         """How a column is compared with a value: the expression compared (nocase columns without

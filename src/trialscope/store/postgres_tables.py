@@ -14,7 +14,6 @@ trials list sites, conditions and sponsors in the order the record gives them, o
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -74,8 +73,6 @@ class PostgresTables(Backend):
     """Reading trials and the generic table operations, through ``self._rows`` / ``self._execute``."""
 
     MARK = "%s"
-
-    lock: threading.RLock
 
     def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover - PostgresStore's
         raise NotImplementedError

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self, TypeVar
 
 from trialscope.errors import SchemaVersionError, StoreError
 from trialscope.store import migrations
@@ -34,8 +33,6 @@ from trialscope.store.records import (
 from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table
 from trialscope.store.sqlite_tables import SqliteTables, _marks
 from trialscope.store.writes import LogEntry, TrialWrites
-
-T = TypeVar("T")
 
 # A new store's page size: 8 KiB pages cut per-page work for the large trial rows and the
 # postings; an existing store keeps the size it was made with.
@@ -210,18 +207,8 @@ class SqliteStore(SqliteTables, TrialWrites):
             finally:
                 self.conn.execute("COMMIT")
 
-    def close(self) -> None:
-        """Close the connection, once no thread holds the store's lock (a statement running
-        on a connection closed under it crashes the process)."""
-        with self.lock:
-            self._memo.clear()
-            self.conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _disconnect(self) -> None:
+        self.conn.close()
 
     # --- transactions and per-store state ---------------------------------------------
 
@@ -239,18 +226,6 @@ class SqliteStore(SqliteTables, TrialWrites):
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
-
-    def memo(self, key: str, factory: Callable[[], T]) -> T:
-        """The object kept under ``key`` for this open store, made by ``factory`` the first time.
-
-        Readers keep their in-memory state here (search's columns and postings, say), so
-        it lives and dies with the store that it describes.
-        """
-        with self.lock:
-            found = self._memo.get(key)
-            if found is None:
-                found = self._memo[key] = factory()
-            return found  # type: ignore[return-value]
 
     @contextmanager
     def bulk_writes(self) -> Iterator[None]:

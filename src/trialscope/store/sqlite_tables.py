@@ -9,7 +9,6 @@ writes SQL. :class:`SqliteTables` is a base of :class:`~trialscope.store.sqlite.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -38,7 +37,6 @@ class SqliteTables(Backend):
     MARK = "?"
 
     conn: sqlite3.Connection
-    lock: threading.RLock
 
     def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover - SqliteStore's
         raise NotImplementedError

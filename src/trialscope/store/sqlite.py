@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from trialscope.errors import SchemaVersionError, StoreError
@@ -194,36 +194,33 @@ class SqliteStore(SqliteTables, TrialWrites):
         """Held while derived indexes are refreshed (SQLite's one writer at a time suffices)."""
         yield True
 
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """Reads that see one moment of the store (one read transaction, under the lock)."""
-        with self.lock:
-            if self.conn.in_transaction:
-                yield
-                return
-            self.conn.execute("BEGIN")
-            try:
-                yield
-            finally:
-                self.conn.execute("COMMIT")
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads that see one moment of the store (one read transaction, under the lock; it
+        ends the same whether the reads failed or not)."""
+        return self._begun("BEGIN", on_error="COMMIT")
 
     def _disconnect(self) -> None:
         self.conn.close()
 
     # --- transactions and per-store state ---------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """One write transaction (nested calls join the outer one); the store's lock is held."""
+        return self._begun("BEGIN IMMEDIATE", on_error="ROLLBACK")
+
+    @contextmanager
+    def _begun(self, begin: str, *, on_error: str) -> Iterator[None]:
+        """Under the lock, in a transaction begun with ``begin``, or in the one already open
+        (which its opener ends); ended with ``on_error`` when the body raises, else COMMIT."""
         with self.lock:
             if self.conn.in_transaction:
                 yield
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(begin)
             try:
                 yield
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.conn.execute(on_error)
                 raise
             self.conn.execute("COMMIT")
 

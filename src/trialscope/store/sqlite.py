@@ -30,7 +30,7 @@ from trialscope.store.records import (
     PreparedTrial,
     UpsertStats,
 )
-from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table
+from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table, column_sql
 from trialscope.store.sqlite_tables import SqliteTables, _marks
 from trialscope.store.writes import LogEntry, TrialWrites
 
@@ -52,18 +52,7 @@ def table_sql(table: Table) -> str:
     >>> print(table_sql(TABLES["meta"]))
     CREATE TABLE IF NOT EXISTS meta (key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key));
     """
-    cols = []
-    for c in table.columns:
-        spec = f"{c.name} {_TYPES[c.type]}"
-        if table.autoincrement and table.key == (c.name,):
-            spec += " PRIMARY KEY AUTOINCREMENT"
-        elif c.not_null:
-            spec += " NOT NULL"
-        if c.nocase:
-            spec += " COLLATE NOCASE"
-        if c.default is not None:
-            spec += f" DEFAULT {c.default}"
-        cols.append(spec)
+    cols = column_sql(table, _TYPES, identity=" PRIMARY KEY AUTOINCREMENT", nocase=" COLLATE NOCASE")
     if table.key and not table.autoincrement:
         cols.append(f"PRIMARY KEY ({', '.join(table.key)})")
     tail = " WITHOUT ROWID" if table.clustered else ""

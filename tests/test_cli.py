@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CTGOV, SEED
 
-from trialscope.cli import main
+from trialscope.cli import build_parser, main
 
 
 @pytest.fixture()
@@ -176,3 +179,22 @@ def test_a_page_past_the_end_says_so_and_a_place_says_where_it_is(
     assert "page 99,999 is past the end" in capsys.readouterr().out
     assert main(["search", "lupus", "--near", "Minsk, Belarus", "--db", db]) == 0
     assert "Distances from Minsk, Belarus (53.9" in capsys.readouterr().out
+
+
+def _commands(parser: argparse.ArgumentParser) -> Iterator[tuple[argparse.ArgumentParser, str, Any]]:
+    """(parent, name, choice action) of every sub-command, at any depth (``watch check``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                yield parser, choice.dest, choice
+                yield from _commands(action.choices[choice.dest])
+
+
+def test_every_command_is_listed_with_a_line_saying_what_it_does() -> None:
+    # A command's help is its handler's docstring: a handler without one would be listed bare.
+    commands = list(_commands(build_parser()))
+    assert {"search", "match", "check", "serve"} <= {name for _, name, _ in commands}
+    for parent, name, choice in commands:
+        assert choice.help and choice.help.strip(), name
+        listing = " ".join(parent.format_help().split())
+        assert f"{name} {' '.join(choice.help.split())}" in listing, name

@@ -1,7 +1,8 @@
 """The ``trialscope`` command: a thin shell over the library.
 
 Each sub-command lives in a module of this package that defines ``register(subparsers)``;
-the handler it sets gets the parsed arguments and returns an exit code. A TrialScopeError
+its handler (:func:`add_command`) gets the parsed arguments and returns an exit code, and its
+docstring is the command's help. A TrialScopeError
 becomes one line on stderr and exit code 1, never a traceback.
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from trialscope import __version__
 from trialscope.errors import TrialScopeError
@@ -33,6 +35,32 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    return parser
+
+
+def add_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    handler: Callable[[argparse.Namespace], int],
+    *,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """The sub-command ``name`` that runs ``handler``, with the handler's docstring as its help:
+    the first paragraph is its line in the list of commands, the rest (or ``description``) the
+    text of its own ``--help``. What a command does is written once, where it is done.
+
+    >>> def cmd_hello(args: argparse.Namespace) -> int:
+    ...     \"\"\"say hello
+    ...
+    ...     Print a greeting and stop.\"\"\"
+    ...     return 0
+    >>> sub = argparse.ArgumentParser(prog="t").add_subparsers()
+    >>> add_command(sub, "hello", cmd_hello).description
+    'Print a greeting and stop.'
+    """
+    line, _, rest = inspect.cleandoc(handler.__doc__ or "").partition("\n\n")
+    parser = sub.add_parser(name, help=line, description=description or rest or None)
+    parser.set_defaults(handler=handler)
     return parser
 
 

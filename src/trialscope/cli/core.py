@@ -8,7 +8,7 @@ import re
 import sys
 
 from trialscope import settings
-from trialscope.cli import add_db_argument
+from trialscope.cli import add_command, add_db_argument
 from trialscope.errors import TrialScopeError
 from trialscope.store import Store, open_store, store_path
 
@@ -30,7 +30,7 @@ def open_for_reading(args: argparse.Namespace) -> Store:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ingest", help="read record files, folders and zips into the store")
+    p = add_command(sub, "ingest", cmd_ingest)
     p.add_argument("paths", nargs="+", help="files or folders (read recursively): JSON, JSONL, XML, CSV, zip")
     p.add_argument(
         "--report", help="write each rejected record and warning as a JSON line to this file (none: no file)"
@@ -44,20 +44,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="skip updating the derived indexes (search, related trials, typed criteria)",
     )
     add_db_argument(p)
-    p.set_defaults(handler=cmd_ingest)
 
-    p = sub.add_parser("show", help="the trial page of one trial")
+    p = add_command(sub, "show", cmd_show)
     p.add_argument("nct_id")
     p.add_argument("--format", "-f", choices=("text", "markdown", "html", "json"), default="text")
     p.add_argument("--no-related", action="store_true", help="leave More Related Trials empty")
     add_db_argument(p)
-    p.set_defaults(handler=cmd_show)
 
-    p = sub.add_parser("stats", help="counts by status, phase, study type, results")
+    p = add_command(sub, "stats", cmd_stats)
     add_db_argument(p)
-    p.set_defaults(handler=cmd_stats)
 
-    p = sub.add_parser("db", help="create, upgrade or copy a store")
+    p = add_command(sub, "db", cmd_db)
     p.add_argument(
         "action",
         choices=("init", "upgrade", "copy"),
@@ -67,10 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("stores", nargs="*", metavar="SRC DEST", help="copy: the store to copy and the new one")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(p)
-    p.set_defaults(handler=cmd_db)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """read record files, folders and zips into the store"""
     from trialscope.ingest import plural
 
     if args.batch_size < 1:
@@ -129,6 +126,7 @@ def check_nct_id(text: str) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    """the trial page of one trial"""
     from trialscope.render import build_page, render_page
 
     nct_id = check_nct_id(args.nct_id)
@@ -143,6 +141,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    """create, upgrade or copy a store"""
     from trialscope.store import display_name, upgrade_store
 
     if args.action == "copy":
@@ -177,6 +176,7 @@ def _copy(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    """counts by status, phase, study type, results"""
     stats = open_from_args(args, readonly=True).stats()
     print(
         f"Trials: {stats.trials:,} ({stats.with_results:,} with results, "

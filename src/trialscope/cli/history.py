@@ -17,7 +17,7 @@ import sys
 import msgspec
 
 from trialscope import settings
-from trialscope.cli import add_db_argument
+from trialscope.cli import add_command, add_db_argument
 from trialscope.cli.core import check_nct_id, open_for_reading, open_from_args
 from trialscope.cli.search import add_filter_arguments, filters_from_args
 from trialscope.errors import QueryError, TrialScopeError
@@ -25,12 +25,7 @@ from trialscope.search.filters import FILTERS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "history",
-        help="every kept version of a record and what changed in each, field by field",
-        description="Every kept version of a record (from files, the bulk zip, syncs and the registry's "
-        "own history), oldest first, each with what changed since the one before.",
-    )
+    p = add_command(sub, "history", cmd_history)
     p.add_argument("nct_id")
     p.add_argument("--format", "-f", choices=("text", "json"), default="text")
     p.add_argument(
@@ -45,21 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--api-url", help="the site root of the API, for --backfill (default: $TRIALSCOPE_API_URL)"
     )
     add_db_argument(p)
-    p.set_defaults(handler=cmd_history)
 
-    p = sub.add_parser(
-        "changes",
-        help="what changed in the registry since a day: new, updated, results posted, removed",
-        description="Trials new, updated (with the fields that changed), with results first posted, or "
-        "removed, on or after a day, judged by the registry's own dates. Search words and filters narrow "
-        "the list to the trials that search matches.",
-    )
+    p = add_command(sub, "changes", cmd_changes)
     p.add_argument("--since", required=True, help="the first day to report (2026-11-01; or 2026-11, 2026)")
     p.add_argument("--format", "-f", choices=("text", "json", "csv"), default="text")
     p.add_argument("--limit", type=int, help="report the newest N changes only (the counts are of all)")
     add_filter_arguments(p)
     add_db_argument(p)
-    p.set_defaults(handler=cmd_changes)
 
 
 def _encode(answer: object) -> str:
@@ -74,6 +61,11 @@ def _versions(text: str) -> tuple[int, int]:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    """every kept version of a record and what changed in each, field by field
+
+    Every kept version of a record (from files, the bulk zip, syncs and the registry's own history),
+    oldest first, each with what changed since the one before.
+    """
     from trialscope.history import FORMAT_WORDS, ORIGIN_WORDS, compare_versions, record_history
 
     nct_id = check_nct_id(args.nct_id)
@@ -130,6 +122,12 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_changes(args: argparse.Namespace) -> int:
+    """what changed in the registry since a day: new, updated, results posted, removed
+
+    Trials new, updated (with the fields that changed), with results first posted, or removed, on or after
+    a day, judged by the registry's own dates. Search words and filters narrow the list to the trials that
+    search matches.
+    """
     from trialscope.changes import changes_csv, changes_since, changes_text, check_since
     from trialscope.search import SearchQuery, normalize_query
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from trialscope import settings
-from trialscope.cli import add_db_argument
+from trialscope.cli import add_command, add_db_argument
 from trialscope.cli.core import check_nct_id, open_for_reading
 from trialscope.cli.search import add_filter_options, cli_query_error, filters_from_args
 from trialscope.errors import QueryError
@@ -31,13 +31,7 @@ MAX_FILE_BYTES = 10_000_000  # a note or a FHIR bundle larger than this is not a
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "match",
-        help="screen a patient (note, JSON profile or FHIR bundle) against trials, criterion by criterion",
-        description="Find trials for a patient: candidates by the note's telling words and the patient's "
-        "conditions (with any search filter), then every criterion of each judged met, not met, unknown or "
-        "not applicable, with the evidence; trials ranked eligible, maybe, ineligible.",
-    )
+    p = add_command(sub, "match", cmd_match)
     given = p.add_argument_group("the patient (one of)").add_mutually_exclusive_group(required=True)
     given.add_argument("--note", help="the patient described in words (a clinical note, a summary)")
     given.add_argument("--note-file", metavar="FILE", help="a text file holding the note (- for stdin)")
@@ -58,7 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--timeout", type=float, help="seconds the search may run (default $TRIALSCOPE_QUERY_TIMEOUT or 5)"
     )
     add_db_argument(p)
-    p.set_defaults(handler=cmd_match)
 
 
 def read_input(path: str, what: str) -> bytes:
@@ -92,6 +85,12 @@ def note_text(data: bytes, path: str) -> str:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
+    """screen a patient (note, JSON profile or FHIR bundle) against trials, criterion by criterion
+
+    Find trials for a patient: candidates by the note's telling words and the patient's conditions (with
+    any search filter), then every criterion of each judged met, not met, unknown or not applicable, with
+    the evidence; trials ranked eligible, maybe, ineligible.
+    """
     import msgspec
 
     from trialscope.indexes import refresh_all

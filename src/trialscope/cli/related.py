@@ -15,12 +15,12 @@ from dataclasses import asdict
 
 import orjson
 
-from trialscope.cli import add_db_argument
+from trialscope.cli import add_command, add_db_argument
 from trialscope.cli.core import open_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("related", help="the trials most related to one trial, each with its reasons")
+    p = add_command(sub, "related", cmd_related)
     p.add_argument("nct_id")
     p.add_argument("--limit", "-n", type=int, default=10, help="how many to show (default 10)")
     p.add_argument("--status", action="append", default=[], help="only this recruitment status (repeatable)")
@@ -48,9 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--format", "-f", choices=("text", "json"), default="text")
     add_db_argument(p)
-    p.set_defaults(handler=cmd_related)
 
-    p = sub.add_parser("index", help="bring the search, related-trials and typed-criteria indexes up to date")
+    p = add_command(sub, "index", cmd_index)
     p.add_argument("--full", action="store_true", help="rebuild from every stored trial instead of updating")
     p.add_argument(
         "--only",
@@ -61,7 +60,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(p)
-    p.set_defaults(handler=cmd_index)
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -69,6 +67,7 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    """bring the search, related-trials and typed-criteria indexes up to date"""
     from trialscope.indexes import refresh_all
 
     store = open_from_args(args)
@@ -81,6 +80,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_related(args: argparse.Namespace) -> int:
+    """the trials most related to one trial, each with its reasons"""
     from trialscope.indexes import refresh_all
     from trialscope.similar import has_index, related_trials
 

@@ -20,7 +20,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from trialscope import settings
-from trialscope.cli import add_db_argument
+from trialscope.cli import add_command, add_db_argument
 from trialscope.cli.core import open_for_reading
 from trialscope.errors import QueryError
 from trialscope.ingest import plural
@@ -35,13 +35,7 @@ _MARKS = re.compile(r"</?mark>")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "search",
-        help="find trials: ranked full text, filters, facet counts, exports",
-        description='Search text syntax: words, "phrases", OR, -word or NOT word, (groups), word*, and the '
-        "field prefixes condition:, intervention:, sponsor:, title:, keyword:, mesh:, summary:, outcome:, "
-        "eligibility:.",
-    )
+    p = add_command(sub, "search", cmd_search)
     add_filter_arguments(p)
     o = p.add_argument_group("results")
     o.add_argument("--sort", default="relevance", help=f"one of: {', '.join(SORTS)} (default relevance)")
@@ -58,7 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--explain", action="store_true", help="say how the search is read and run, and stop")
     o.add_argument("--reindex", action="store_true", help="rebuild the search index from the stored trials")
     add_db_argument(p)
-    p.set_defaults(handler=cmd_search)
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:
@@ -175,6 +168,11 @@ def write_results_text(results: SearchResults, out: TextIO) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """find trials: ranked full text, filters, facet counts, exports
+
+    Search text syntax: words, "phrases", OR, -word or NOT word, (groups), word*, and the field prefixes
+    condition:, intervention:, sponsor:, title:, keyword:, mesh:, summary:, outcome:, eligibility:.
+    """
     from trialscope.indexes import refresh_all
     from trialscope.search import explain_search, iter_all_hits, search_trials
 

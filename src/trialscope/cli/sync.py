@@ -15,7 +15,7 @@ import re
 import sys
 
 from trialscope import settings
-from trialscope.cli import add_db_argument
+from trialscope.cli import add_command, add_db_argument
 from trialscope.cli.core import open_from_args
 from trialscope.errors import TrialScopeError
 
@@ -23,11 +23,7 @@ DEFAULT_API_URL = "https://clinicaltrials.gov"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "sync",
-        help="bring the store up to date with ClinicalTrials.gov (bulk zip first, then daily changes)",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
+    p = add_command(sub, "sync", cmd_sync, description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument(
         "--api-url", help=f"the site root of the API (default {DEFAULT_API_URL}; $TRIALSCOPE_API_URL)"
     )
@@ -53,10 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(p)
-    p.set_defaults(handler=cmd_sync)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    """bring the store up to date with ClinicalTrials.gov (bulk zip first, then daily changes)"""
     from trialscope.ctgov.client import CtgovClient
     from trialscope.indexes import refresh_all
     from trialscope.sync import sync

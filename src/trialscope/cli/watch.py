@@ -18,7 +18,7 @@ import sys
 
 import msgspec
 
-from trialscope.cli import add_db_argument
+from trialscope.cli import add_command, add_db_argument
 from trialscope.cli.core import open_from_args
 from trialscope.cli.search import add_filter_arguments, filters_from_args
 from trialscope.errors import QueryError
@@ -30,38 +30,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("watch", help="saved searches that alert: add, list, check, remove")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    a = actions.add_parser(
-        "add",
-        help="save a search under a name (search words and the same filter options as search)",
-        description="Save a search; the next check reports what changes after now.",
-    )
+    a = add_command(actions, "add", cmd_add)
     a.add_argument("name", help="the watch's name (quote it if it has spaces)")
     add_filter_arguments(a)
     a.add_argument("--email", help="send this watch's alerts here (default: $TRIALSCOPE_SMTP_TO)")
     add_db_argument(a)
-    a.set_defaults(handler=cmd_add)
 
-    a = actions.add_parser("list", help="every watch, its search and when it was last checked")
+    a = add_command(actions, "list", cmd_list)
     a.add_argument("--format", "-f", choices=("text", "json"), default="text")
     add_db_argument(a)
-    a.set_defaults(handler=cmd_list)
 
-    a = actions.add_parser("remove", help="forget a watch and what it reported")
+    a = add_command(actions, "remove", cmd_remove)
     a.add_argument("name")
     add_db_argument(a)
-    a.set_defaults(handler=cmd_remove)
 
-    a = actions.add_parser(
-        "check",
-        help="what is new or changed for each watch since its last check (and e-mail it)",
-        description="New matching trials, status changes, results posted, other updates and removals since "
-        "each watch's last check; the check keeps what it saw, so the next reports only what is newer.",
-    )
+    a = add_command(actions, "check", cmd_check)
     a.add_argument("names", nargs="*", metavar="NAME", help="the watches to check (default: all)")
     a.add_argument("--format", "-f", choices=("text", "json"), default="text")
     a.add_argument("--no-email", action="store_true", help="do not e-mail, even with SMTP settings")
     add_db_argument(a)
-    a.set_defaults(handler=cmd_check)
 
 
 def _search_ready(store: Store) -> None:
@@ -72,6 +59,10 @@ def _search_ready(store: Store) -> None:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    """save a search under a name (search words and the same filter options as search)
+
+    Save a search; the next check reports what changes after now.
+    """
     from trialscope.search import SearchQuery, normalize_query
     from trialscope.watch import add_watch
 
@@ -88,6 +79,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """every watch, its search and when it was last checked"""
     from trialscope.watch import list_watches
 
     store = open_from_args(args, readonly=True)
@@ -109,6 +101,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    """forget a watch and what it reported"""
     from trialscope.watch import remove_watch
 
     watch = remove_watch(open_from_args(args), args.name)
@@ -117,6 +110,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """what is new or changed for each watch since its last check (and e-mail it)
+
+    New matching trials, status changes, results posted, other updates and removals since each watch's
+    last check; the check keeps what it saw, so the next reports only what is newer.
+    """
     from trialscope.mail import MailSettings, check_recipients, deliver_by_mail
     from trialscope.watch import EVENT_WORDS, check_watches, get_watch, list_watches
 

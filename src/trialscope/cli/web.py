@@ -12,16 +12,12 @@ import os
 import sys
 
 from trialscope import settings
-from trialscope.cli import add_db_argument
+from trialscope.cli import add_command, add_db_argument
 from trialscope.errors import TrialScopeError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="serve the web app and JSON API",
-        description="Serve the search, trial pages, statistics and the JSON API (docs at /api/docs).",
-    )
+    p = add_command(sub, "serve", cmd_serve)
     p.add_argument("--host", help="address to listen on (default 127.0.0.1; $TRIALSCOPE_HOST)")
     p.add_argument("--port", type=int, help="port to listen on (default 8000; $TRIALSCOPE_PORT)")
     p.add_argument(
@@ -36,10 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-access-log", action="store_true", help="do not log each request")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     add_db_argument(p)
-    p.set_defaults(handler=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """serve the web app and JSON API
+
+    Serve the search, trial pages, statistics and the JSON API (docs at /api/docs).
+    """
     import uvicorn
 
     from trialscope.web.app import WebSettings, create_app

@@ -31,7 +31,7 @@ from trialscope.patient.profile import (
     PatientError,
     Treatment,
 )
-from trialscope.patient.vocabulary import canonical_value, concept_for, variable_for
+from trialscope.patient.vocabulary import canonical_value, variable_for, with_concept
 
 _LOINC_PREGNANCY = "82810-3"
 _SNOMED_PREGNANT = frozenset({"77386006"})
@@ -164,18 +164,14 @@ class _Reader:
         if not name or "entered-in-error" in verification:
             return
         clinical = set(_codes(r.clinicalStatus))
-        concept = concept_for(name, "condition")
-        self.conditions.append(
-            Condition(
-                name=name,
-                term=concept.name if concept else None,
-                mesh_id=concept.mesh_id if concept else None,
-                negated="refuted" in verification,
-                history=bool(clinical & {"resolved", "inactive", "remission"}),
-                uncertain=bool(verification & {"unconfirmed", "provisional", "differential"}),
-                evidence=self._ev(f"{where}.code", name),
-            )
+        condition = Condition(
+            name=name,
+            negated="refuted" in verification,
+            history=bool(clinical & {"resolved", "inactive", "remission"}),
+            uncertain=bool(verification & {"unconfirmed", "provisional", "differential"}),
+            evidence=self._ev(f"{where}.code", name),
         )
+        self.conditions.append(with_concept(condition, "condition"))
 
     def _observation(self, r: Any, where: str) -> None:
         from fhir.resources.R4B.quantity import Quantity
@@ -239,41 +235,33 @@ class _Reader:
         period = r.effectivePeriod
         start = _as_date(getattr(period, "start", None)) or _as_date(r.effectiveDateTime)
         end = _as_date(getattr(period, "end", None))
-        concept = concept_for(name, "drug")
-        self.medications.append(
-            Treatment(
-                name=name,
-                term=concept.name if concept else None,
-                mesh_id=concept.mesh_id if concept else None,
-                negated=r.status == "not-taken",
-                current=True
-                if r.status in ("active", "intended")
-                else False
-                if r.status in ("completed", "stopped")
-                else None,
-                start=start,
-                end=end if end is not None else (start if r.status == "completed" and start else None),
-                evidence=self._ev(f"{where}.medicationCodeableConcept", name),
-            )
+        treatment = Treatment(
+            name=name,
+            negated=r.status == "not-taken",
+            current=True
+            if r.status in ("active", "intended")
+            else False
+            if r.status in ("completed", "stopped")
+            else None,
+            start=start,
+            end=end if end is not None else (start if r.status == "completed" and start else None),
+            evidence=self._ev(f"{where}.medicationCodeableConcept", name),
         )
+        self.medications.append(with_concept(treatment, "drug"))
 
     def _procedure(self, r: Any, where: str) -> None:
         name = _text(r.code)
         if not name or r.status in ("entered-in-error", "not-done", "preparation"):
             return
         when = _as_date(r.performedDateTime) or _as_date(getattr(r.performedPeriod, "end", None))
-        concept = concept_for(name, "procedure") or concept_for(name, "drug")
-        self.procedures.append(
-            Treatment(
-                name=name,
-                category="procedure",
-                term=concept.name if concept else None,
-                mesh_id=concept.mesh_id if concept else None,
-                current=True if r.status == "in-progress" else None,
-                end=when,
-                evidence=self._ev(f"{where}.code", name),
-            )
+        procedure = Treatment(
+            name=name,
+            category="procedure",
+            current=True if r.status == "in-progress" else None,
+            end=when,
+            evidence=self._ev(f"{where}.code", name),
         )
+        self.procedures.append(with_concept(procedure, "procedure", "drug"))
 
     def patient(self) -> Patient:
         return Patient(

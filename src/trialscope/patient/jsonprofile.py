@@ -46,7 +46,7 @@ from trialscope.patient.profile import (
     Source,
     Treatment,
 )
-from trialscope.patient.vocabulary import canonical_value, concept_for, variable_for
+from trialscope.patient.vocabulary import canonical_value, variable_for, with_concept
 
 _SEX = {"f": "female", "female": "female", "woman": "female", "w": "female", "m": "male", "male": "male"}
 _SEX |= {"man": "male"}
@@ -176,10 +176,7 @@ def _condition(item: str | Condition, index: int, source: Source) -> Condition:
         item = Condition(name=item)
     if not item.name.strip():
         raise PatientError(f"The patient profile is not valid: a condition has no name - at `{where}`.")
-    if item.term is None and item.mesh_id is None:
-        concept = concept_for(item.name, "condition")
-        if concept is not None:
-            item = msgspec.structs.replace(item, term=concept.name, mesh_id=concept.mesh_id)
+    item = with_concept(item, "condition")
     if item.evidence is None:
         item = msgspec.structs.replace(item, evidence=Evidence(source=source, text=item.name, path=where))
     return item
@@ -190,10 +187,7 @@ def _treatment(item: str | Treatment, category: str, where: str, source: Source)
         item = Treatment(name=item, category=category)  # type: ignore[arg-type]
     if not item.name.strip():
         raise PatientError(f"The patient profile is not valid: a {category} has no name - at `{where}`.")
-    if item.term is None and item.mesh_id is None:
-        concept = concept_for(item.name, "drug") or concept_for(item.name, "procedure")
-        if concept is not None:
-            item = msgspec.structs.replace(item, term=concept.name, mesh_id=concept.mesh_id)
+    item = with_concept(item, "drug", "procedure")
     if item.evidence is None:
         item = msgspec.structs.replace(item, evidence=Evidence(source=source, text=item.name, path=where))
     return item

@@ -15,10 +15,16 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
+from typing import TypeVar
+
+import msgspec
 
 from trialscope.criteria.catalogue import Variable, catalogue, tokens
 from trialscope.criteria.scan import scan
 from trialscope.criteria.types import Concept
+from trialscope.patient.profile import Condition, Treatment
+
+Named = TypeVar("Named", Condition, Treatment)
 
 # UCUM (FHIR's units) written the way the catalogue's [units] table or pint reads them
 _UCUM = {
@@ -164,6 +170,21 @@ def concept_for(name: str, category: str) -> Concept | None:
     if known is not None and known[0] == category:
         return known[1]
     return _longest_concept(name, category)
+
+
+def with_concept(item: Named, *categories: str) -> Named:
+    """The condition or treatment with the MeSH term its name means (of the first category that
+    has one), unless it already says its own; how every kind of profile names what it holds.
+
+    >>> with_concept(Condition(name="type 2 diabetes"), "condition").term
+    'Diabetes Mellitus, Type 2'
+    """
+    if item.term is not None or item.mesh_id is not None:
+        return item
+    concept = next(filter(None, (concept_for(item.name, category) for category in categories)), None)
+    if concept is None:
+        return item
+    return msgspec.structs.replace(item, term=concept.name, mesh_id=concept.mesh_id)
 
 
 def _longest_concept(name: str, category: str) -> Concept | None:

@@ -23,9 +23,9 @@ its next request.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, Self, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -41,8 +41,6 @@ from trialscope.store.records import (
 )
 from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES
 from trialscope.store.writes import LogEntry, TrialWrites
-
-T = TypeVar("T")
 
 DEFAULT_POOL = 8  # connections per open store; ?pool_size=N in the address changes it
 _CHILD_COLUMNS = {name: TABLES[name].column_names for name in CHILD_TABLES}
@@ -199,14 +197,6 @@ class PostgresStore(PostgresTables, TrialWrites):
             while rows := cursor.fetchmany(batch_size):
                 yield rows
 
-    def memo(self, key: str, factory: Callable[[], T]) -> T:
-        """The object kept under ``key`` for this open store (see SqliteStore.memo)."""
-        with self.lock:
-            found = self._memo.get(key)
-            if found is None:
-                found = self._memo[key] = factory()
-            return found  # type: ignore[return-value]
-
     def bulk_writes(self) -> AbstractContextManager[None]:
         """Nothing to change while many batches are written (the server checkpoints)."""
         return nullcontext()
@@ -232,16 +222,8 @@ class PostgresStore(PostgresTables, TrialWrites):
                 if got:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (ddl.REFRESH_LOCK,))
 
-    def close(self) -> None:
-        with self.lock:
-            self._memo.clear()
-            self.pool.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _disconnect(self) -> None:
+        self.pool.close()
 
     # --- schema -----------------------------------------------------------------------
 

@@ -14,20 +14,24 @@ trials list sites, conditions and sponsors in the order the record gives them, o
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 
+from trialscope.store.backend import Backend, split_columns, unchanged
 from trialscope.store.postgres_schema import COPY_TYPES, column_of, compared, create_sql, key_target
-from trialscope.store.reads import StoreReads
 from trialscope.store.schema import TABLES, Table, tables_of
 
-_SEP = "\x1f"
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 ROW = "_row"  # the hidden write-order column of a table without a key
+# A whole column joined into one string, by kind (NULL as -1, nan or empty): see column_arrays.
+_JOINED = {
+    "int": "string_agg(coalesce({name}::text, '-1'), ',')",
+    "real": "string_agg(coalesce({name}::text, 'nan'), ',')",
+    "text": "string_agg(coalesce({name}, ''), chr(31))",
+}
 
 
 def fold(value: object) -> object:
@@ -42,12 +46,6 @@ def fold(value: object) -> object:
 def clean(value: object) -> object:
     """PostgreSQL text cannot hold NUL characters: they are dropped from text values."""
     return value.replace("\x00", "") if isinstance(value, str) and "\x00" in value else value
-
-
-def _numbers(text: str | None, dtype: type) -> np.ndarray:
-    if not text:
-        return np.empty(0, dtype=dtype)
-    return np.fromstring(text, dtype=dtype, sep=",")
 
 
 def natural_order(table: Table, first: Sequence[str] = ()) -> list[str]:
@@ -71,12 +69,10 @@ def natural_order(table: Table, first: Sequence[str] = ()) -> list[str]:
     return list(terms)
 
 
-class PostgresTables(StoreReads):
+class PostgresTables(Backend):
     """Reading trials and the generic table operations, through ``self._rows`` / ``self._execute``."""
 
     MARK = "%s"
-
-    lock: threading.RLock
 
     def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover - PostgresStore's
         raise NotImplementedError
@@ -143,33 +139,14 @@ class PostgresTables(StoreReads):
         with self.transaction():
             self._execute(f"DELETE FROM {table} WHERE {test}", params)
 
-    def select(
-        self,
-        table: str,
-        columns: Sequence[str],
-        *,
-        where: dict[str, object] | None = None,
-        order_by: Sequence[str] = (),
-        limit: int | None = None,
-    ) -> list[Any]:
-        """Rows of some columns, where each given column equals its value (nocase folded);
-        the first ``limit``."""
-        spec = TABLES[table]
-        sql = f"SELECT {', '.join(columns)} FROM {table}"
-        params: list[object] = []
-        if where:
-            tests = []
-            for name, value in where.items():
-                column = column_of(table, name)
-                tests.append(f"{compared(column)} = %s")
-                params.append(fold(value) if column.nocase else value)
-            sql += " WHERE " + " AND ".join(tests)
-        first = list(order_by) or list(where or ())[:1]
-        sql += f" ORDER BY {', '.join(natural_order(spec, first))}"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
-        return self._rows(sql, params)
+    def _compared(self, table: str, column: str) -> tuple[str, Callable[[object], object]]:
+        spec = column_of(table, column)
+        return compared(spec), fold if spec.nocase else unchanged
+
+    def _order(self, table: str, order_by: Sequence[str], where: Mapping[str, object]) -> list[str]:
+        """SQLite's order: what was asked (or the first column tested), then its index's columns
+        and the key (see natural_order)."""
+        return natural_order(TABLES[table], list(order_by) or list(where)[:1])
 
     def select_in(
         self, table: str, columns: Sequence[str], column: str, values: Sequence[object]
@@ -180,20 +157,6 @@ class PostgresTables(StoreReads):
         test, params = self._any(table, column, values)
         order = ", ".join(natural_order(TABLES[table], [column]))
         return self._rows(f"SELECT {', '.join(columns)} FROM {table} WHERE {test} ORDER BY {order}", params)
-
-    def select_range(
-        self, table: str, columns: Sequence[str], column: str, low: str, high: str, *, limit: int
-    ) -> list[Any]:
-        """Rows with ``low <= column < high`` in key order, at most ``limit`` (prefix lookups)."""
-        spec = column_of(table, column)
-        low, high = (fold(low), fold(high)) if spec.nocase else (low, high)  # type: ignore[assignment]
-        where = compared(spec)
-        order = ", ".join(natural_order(TABLES[table], [column]))
-        return self._rows(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE {where} >= %s AND {where} < %s "
-            f"ORDER BY {order} LIMIT %s",
-            (low, high, limit),
-        )
 
     def clear_rows(self, table: str) -> None:
         with self.transaction():
@@ -239,13 +202,7 @@ class PostgresTables(StoreReads):
         """Whole columns at once (see SqliteStore.column_arrays): each joined into one string
         by the server and split in C."""
         order = ", ".join(natural_order(TABLES[table], [order_by]))
-        parts = []
-        for name, kind in columns:
-            if kind == "text":
-                parts.append(f"string_agg(coalesce({name}, ''), chr(31))")
-            else:
-                null = "'-1'" if kind == "int" else "'nan'"
-                parts.append(f"string_agg(coalesce({name}::text, {null}), ',')")
+        parts = [_JOINED[kind].format(name=name) for name, kind in columns]
         names = ", ".join(name for name, _ in columns)
         # One sort for all the columns (PostgreSQL 15 sorts once per aggregate given ORDER BY
         # in each): a plain, not parallel, aggregate takes its rows in the subquery's order.
@@ -254,13 +211,7 @@ class PostgresTables(StoreReads):
             row = self._rows(
                 f"SELECT {', '.join(parts)} FROM (SELECT {names} FROM {table} ORDER BY {order}) AS ordered"
             )[0]
-        out: list[np.ndarray | list[str | None]] = []
-        for (_, kind), value in zip(columns, row, strict=True):
-            if kind == "text":
-                out.append([v or None for v in value.split(_SEP)] if value is not None else [])
-            else:
-                out.append(_numbers(value, np.int64 if kind == "int" else np.float64))
-        return out
+        return split_columns(columns, row)
 
     def blob_column(self, table: str, column: str, *, order_by: str) -> list[bytes]:
         order = ", ".join(natural_order(TABLES[table], [order_by]))

@@ -29,6 +29,7 @@ and add the step to :data:`MIGRATIONS` (``trialscope db upgrade`` runs it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 SCHEMA_VERSION = 2
@@ -62,6 +63,29 @@ class Table:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+
+def column_sql(table: Table, types: Mapping[str, str], *, identity: str, nocase: str = "") -> list[str]:
+    """Each column of a table as a dialect's CREATE TABLE declares it: name and type (``types``),
+    then ``identity`` for an autoincrement key (said instead of NOT NULL), NOT NULL, ``nocase``
+    for a nocase column, and the default.
+
+    >>> column_sql(TABLES["meta"], {"text": "TEXT"}, identity=" PRIMARY KEY AUTOINCREMENT")
+    ['key TEXT NOT NULL', 'value TEXT NOT NULL']
+    """
+    out = []
+    for c in table.columns:
+        spec = f"{c.name} {types[c.type]}"
+        if table.autoincrement and table.key == (c.name,):
+            spec += identity
+        elif c.not_null:
+            spec += " NOT NULL"
+        if c.nocase:
+            spec += nocase
+        if c.default is not None:
+            spec += f" DEFAULT {c.default}"
+        out.append(spec)
+    return out
 
 
 def _c(spec: str) -> Column:

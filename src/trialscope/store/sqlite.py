@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Self, TypeVar
 
 from trialscope.errors import SchemaVersionError, StoreError
 from trialscope.store import migrations
@@ -31,11 +30,9 @@ from trialscope.store.records import (
     PreparedTrial,
     UpsertStats,
 )
-from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table
+from trialscope.store.schema import CHILD_TABLES, SCHEMA_VERSION, TABLES, Table, column_sql
 from trialscope.store.sqlite_tables import SqliteTables, _marks
 from trialscope.store.writes import LogEntry, TrialWrites
-
-T = TypeVar("T")
 
 # A new store's page size: larger pages cut per-page work for the large trial rows and the
 # postings, and waste less of each page on rows of a few KiB (raw records): 16 KiB made the
@@ -57,18 +54,7 @@ def table_sql(table: Table) -> str:
     >>> print(table_sql(TABLES["meta"]))
     CREATE TABLE IF NOT EXISTS meta (key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (key));
     """
-    cols = []
-    for c in table.columns:
-        spec = f"{c.name} {_TYPES[c.type]}"
-        if table.autoincrement and table.key == (c.name,):
-            spec += " PRIMARY KEY AUTOINCREMENT"
-        elif c.not_null:
-            spec += " NOT NULL"
-        if c.nocase:
-            spec += " COLLATE NOCASE"
-        if c.default is not None:
-            spec += f" DEFAULT {c.default}"
-        cols.append(spec)
+    cols = column_sql(table, _TYPES, identity=" PRIMARY KEY AUTOINCREMENT", nocase=" COLLATE NOCASE")
     if table.key and not table.autoincrement:
         cols.append(f"PRIMARY KEY ({', '.join(table.key)})")
     tail = " WITHOUT ROWID" if table.clustered else ""
@@ -199,60 +185,35 @@ class SqliteStore(SqliteTables, TrialWrites):
         """Held while derived indexes are refreshed (SQLite's one writer at a time suffices)."""
         yield True
 
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """Reads that see one moment of the store (one read transaction, under the lock)."""
-        with self.lock:
-            if self.conn.in_transaction:
-                yield
-                return
-            self.conn.execute("BEGIN")
-            try:
-                yield
-            finally:
-                self.conn.execute("COMMIT")
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads that see one moment of the store (one read transaction, under the lock; it
+        ends the same whether the reads failed or not)."""
+        return self._begun("BEGIN", on_error="COMMIT")
 
-    def close(self) -> None:
-        """Close the connection, once no thread holds the store's lock (a statement running
-        on a connection closed under it crashes the process)."""
-        with self.lock:
-            self._memo.clear()
-            self.conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _disconnect(self) -> None:
+        self.conn.close()
 
     # --- transactions and per-store state ---------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """One write transaction (nested calls join the outer one); the store's lock is held."""
+        return self._begun("BEGIN IMMEDIATE", on_error="ROLLBACK")
+
+    @contextmanager
+    def _begun(self, begin: str, *, on_error: str) -> Iterator[None]:
+        """Under the lock, in a transaction begun with ``begin``, or in the one already open
+        (which its opener ends); ended with ``on_error`` when the body raises, else COMMIT."""
         with self.lock:
             if self.conn.in_transaction:
                 yield
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(begin)
             try:
                 yield
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.conn.execute(on_error)
                 raise
             self.conn.execute("COMMIT")
-
-    def memo(self, key: str, factory: Callable[[], T]) -> T:
-        """The object kept under ``key`` for this open store, made by ``factory`` the first time.
-
-        Readers keep their in-memory state here (search's columns and postings, say), so
-        it lives and dies with the store that it describes.
-        """
-        with self.lock:
-            found = self._memo.get(key)
-            if found is None:
-                found = self._memo[key] = factory()
-            return found  # type: ignore[return-value]
 
     @contextmanager
     def bulk_writes(self) -> Iterator[None]:

@@ -9,42 +9,34 @@ writes SQL. :class:`SqliteTables` is a base of :class:`~trialscope.store.sqlite.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 
-from trialscope.store.reads import StoreReads
+from trialscope.store.backend import Backend, split_columns, unchanged
 from trialscope.store.schema import TABLES, tables_of
 
 _CHUNK = 500  # values per IN (...) list
-_SEP = "\x1f"
+# A whole column joined into one string, by kind (NULL as -1, nan or empty): see column_arrays.
+_JOINED = {
+    "int": "group_concat(ifnull({name}, -1))",
+    "real": "group_concat(ifnull({name}, 'nan'))",
+    "text": "group_concat(ifnull({name}, ''), char(31))",
+}
 
 
 def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
-def _numbers(text: str | None, dtype: type) -> np.ndarray:
-    """Numbers from a comma-joined column (``group_concat``), parsed in C.
-
-    >>> _numbers("3,1,2", np.int64).tolist(), _numbers("1.5,nan", np.float64).tolist()[0]
-    ([3, 1, 2], 1.5)
-    """
-    if not text:
-        return np.empty(0, dtype=dtype)
-    return np.fromstring(text, dtype=dtype, sep=",")
-
-
-class SqliteTables(StoreReads):
+class SqliteTables(Backend):
     """Reading trials and the generic table operations, over ``self.conn`` under ``self.lock``."""
 
     MARK = "?"
 
     conn: sqlite3.Connection
-    lock: threading.RLock
 
     def transaction(self) -> AbstractContextManager[None]:  # pragma: no cover - SqliteStore's
         raise NotImplementedError
@@ -95,26 +87,11 @@ class SqliteTables(StoreReads):
                 chunk = list(values[start : start + _CHUNK])
                 self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({_marks(chunk)})", chunk)
 
-    def select(
-        self,
-        table: str,
-        columns: Sequence[str],
-        *,
-        where: dict[str, object] | None = None,
-        order_by: Sequence[str] = (),
-        limit: int | None = None,
-    ) -> list[Any]:
-        """Rows of some columns, where each given column equals its value (the first ``limit``)."""
-        sql = f"SELECT {', '.join(columns)} FROM {table}"
-        params = list((where or {}).values())
-        if where:
-            sql += " WHERE " + " AND ".join(f"{c} = ?" for c in where)
-        if order_by:
-            sql += f" ORDER BY {', '.join(order_by)}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return self._rows(sql, params)
+    def _compared(self, table: str, column: str) -> tuple[str, Callable[[object], object]]:
+        return column, unchanged  # a nocase column compares without case itself
+
+    def _order(self, table: str, order_by: Sequence[str], where: Mapping[str, object]) -> list[str]:
+        return list(order_by)
 
     def has_table(self, table: str) -> bool:
         """Whether the store file has this table yet (a store made by an older TrialScope and
@@ -134,16 +111,6 @@ class SqliteTables(StoreReads):
                 )
             )
         return out
-
-    def select_range(
-        self, table: str, columns: Sequence[str], column: str, low: str, high: str, *, limit: int
-    ) -> list[Any]:
-        """Rows with ``low <= column < high`` in key order, at most ``limit`` (prefix lookups)."""
-        return self._rows(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE {column} >= ? AND {column} < ? "
-            f"ORDER BY {column} LIMIT ?",
-            (low, high, limit),
-        )
 
     def clear_rows(self, table: str) -> None:
         """Delete every row of one table."""
@@ -195,21 +162,9 @@ class SqliteTables(StoreReads):
         Each column is joined into one string by SQLite and split in C, so reading 600,000
         rows costs no Python object per value.
         """
-        parts = []
-        for name, kind in columns:
-            if kind == "text":
-                parts.append(f"group_concat(ifnull({name}, ''), char(31))")
-            else:
-                null = "-1" if kind == "int" else "'nan'"
-                parts.append(f"group_concat(ifnull({name}, {null}))")
+        parts = [_JOINED[kind].format(name=name) for name, kind in columns]
         row = self._rows(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {table} ORDER BY {order_by})")[0]
-        out: list[np.ndarray | list[str | None]] = []
-        for (_, kind), value in zip(columns, row, strict=True):
-            if kind == "text":
-                out.append([v or None for v in value.split(_SEP)] if value is not None else [])
-            else:
-                out.append(_numbers(value, np.int64 if kind == "int" else np.float64))
-        return out
+        return split_columns(columns, row)
 
     def blob_column(self, table: str, column: str, *, order_by: str) -> list[bytes]:
         """One blob column of every row, in order (rows of packed numbers, say)."""

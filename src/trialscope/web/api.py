@@ -17,7 +17,8 @@ from typing import Any
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from trialscope import __version__
 from trialscope.changes import changes_since, check_since, default_since
@@ -417,3 +418,35 @@ def docs(request: Request) -> Response:
             "schema_text": openapi.schema_text,
         },
     )
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+# The handler of each operation of the OpenAPI description, by its operationId: the routes are
+# made from the description, so the API serves every path it describes and no other.
+HANDLERS = {
+    "searchTrials": search,
+    "exportSearch": export,
+    "registryStats": stats,
+    "matchPatient": match,
+    "getTrial": trial,
+    "relatedTrials": related,
+    "trialHistory": history,
+    "registryChanges": changes,
+    "health": health,
+}
+
+
+def routes() -> list[Route]:
+    """The API's routes: its description's operations, then the description itself and its docs."""
+    described = [
+        Route(path, HANDLERS[op["operationId"]], methods=[method.upper()], name=op["operationId"])
+        for path, methods in openapi.OPENAPI["paths"].items()
+        for method, op in methods.items()
+    ]
+    return [
+        *described,
+        Route("/api", lambda request: RedirectResponse("/api/docs"), name="api_root"),
+        Route("/api/docs", docs, name="api_docs"),
+        Route("/api/openapi.json", openapi_json, name="openapi"),
+    ]

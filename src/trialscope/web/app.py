@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -218,18 +218,7 @@ def _routes() -> list[Route | Mount]:
         Route("/match", match.match_form, name="match"),
         Route("/match", match.match_page, methods=["POST"], name="match_post"),
         Route("/stats", views.stats_page, name="stats"),
-        Route("/healthz", api.health, name="health"),
-        Route("/api", lambda request: RedirectResponse("/api/docs"), name="api_root"),
-        Route("/api/docs", api.docs, name="api_docs"),
-        Route("/api/openapi.json", api.openapi_json, name="openapi"),
-        Route("/api/v1/search", api.search, name="api_search"),
-        Route("/api/v1/search/export", api.export, name="api_export"),
-        Route("/api/v1/stats", api.stats, name="api_stats"),
-        Route("/api/v1/match", api.match, methods=["POST"], name="api_match"),
-        Route("/api/v1/trials/{nct_id}", api.trial, name="api_trial"),
-        Route("/api/v1/trials/{nct_id}/related", api.related, name="api_related"),
-        Route("/api/v1/trials/{nct_id}/history", api.history, name="api_history"),
-        Route("/api/v1/changes", api.changes, name="api_changes"),
+        *api.routes(),
         Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
 

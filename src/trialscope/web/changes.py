@@ -13,7 +13,8 @@ that request; it refuses a form posted from another site.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
@@ -86,6 +87,32 @@ def _absolute(request: Request, path: str) -> str:
     return str(request.base_url).rstrip("/") + path
 
 
+class _TrialEvent(Protocol):
+    """What happened to one trial: a change of the registry or what a watch's check found."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def nct_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+
+
+def _trial_entry(
+    request: Request, event: _TrialEvent, id: str, words: Mapping[str, str], updated: str, summary: str
+) -> AtomEntry:
+    """A feed entry about one trial: titled by its NCT id, what happened and its title, linked
+    to its page; both feeds' entries read alike."""
+    return AtomEntry(
+        id=id,
+        title=f"{event.nct_id}: {words[event.kind]} – {event.title}",
+        updated=updated,
+        link=_absolute(request, f"/trials/{event.nct_id}"),
+        summary=summary,
+        category=event.kind,
+    )
+
+
 def changes_feed(request: Request) -> Response:
     """``/feeds/changes.atom``: the changes of any search (the search page's parameters and
     ``since``; the last 30 days of registry dates by default), newest first."""
@@ -100,14 +127,7 @@ def changes_feed(request: Request) -> Response:
     with lock_of(shared):
         changes = changes_since(shared, since, query=query, limit=FEED_ENTRIES)
     entries = [
-        AtomEntry(
-            id=f"{TAG}change/{e.nct_id}/{e.kind}/{e.date}",
-            title=f"{e.nct_id}: {KIND_WORDS[e.kind]} – {e.title}",
-            updated=e.date,
-            link=_absolute(request, f"/trials/{e.nct_id}"),
-            summary=e.summary,
-            category=e.kind,
-        )
+        _trial_entry(request, e, f"{TAG}change/{e.nct_id}/{e.kind}/{e.date}", KIND_WORDS, e.date, e.summary)
         for e in changes.entries
     ]
     described = " matching a search" if search else ""
@@ -133,19 +153,15 @@ def watch_feed(request: Request) -> Response:
         events = watch_events(store, name, limit=FEED_ENTRIES)
     except WatchError as exc:
         return error_page(request, 404, "No such watch", str(exc))
+    tag = f"{TAG}watch/{quote(name, safe='')}"
     entries = [
-        AtomEntry(
-            id=f"{TAG}watch/{quote(name, safe='')}/{e.checked_at}/{e.nct_id}/{e.kind}",
-            title=f"{e.nct_id}: {EVENT_WORDS[e.kind]} – {e.title}",
-            updated=e.checked_at,
-            link=_absolute(request, f"/trials/{e.nct_id}"),
-            summary=e.line,
-            category=e.kind,
+        _trial_entry(
+            request, e, f"{tag}/{e.checked_at}/{e.nct_id}/{e.kind}", EVENT_WORDS, e.checked_at, e.line
         )
         for e in events
     ]
     feed = AtomFeed(
-        id=f"{TAG}watch/{quote(name, safe='')}",
+        id=tag,
         title=f"TrialScope watch: {name}",
         self_url=_absolute(request, watch_path(name)),
         html_url=_absolute(request, "/watches"),

@@ -18,7 +18,7 @@ from typing import Any
 from trialscope.render.svg import PALETTE, bar_chart, column_chart
 from trialscope.search.hits import FacetValue
 from trialscope.web.common import plural
-from trialscope.web.params import Params, facet_label, selectable, truthy, url_with
+from trialscope.web.params import FACET_SPECS, Params, facet_label, selectable, truthy, url_with
 
 MAX_BARS = 20
 NO_PHASE = "No phase given"
@@ -31,12 +31,20 @@ class ChartRow:
     url: str | None
 
 
+# The search parameter that filters on each facet (the filter table says it), for the rows' links.
+_PARAMS = {spec.facet: spec.param for spec in FACET_SPECS}
+
+
 @dataclass(frozen=True, slots=True)
 class ChartSpec:
     facet: str
-    param: str | None
     title: str
     vertical: bool = False
+
+    @property
+    def param(self) -> str | None:
+        """The search parameter a row's link sets (None: the facet has no filter of its own)."""
+        return _PARAMS.get(self.facet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +66,14 @@ class ChartView:
 
 
 CHART_SPECS = (
-    ChartSpec("start_year", None, "Trials by start year", vertical=True),
-    ChartSpec("status", "status", "Trials by recruitment status"),
-    ChartSpec("phase", "phase", "Trials by phase"),
-    ChartSpec("study_type", "type", "Trials by study type"),
-    ChartSpec("country", "country", "Trials by country (top 20)"),
-    ChartSpec("sponsor_class", "sponsor_class", "Trials by lead sponsor class"),
-    ChartSpec("intervention_type", "intervention_type", "Trials by intervention type"),
-    ChartSpec("has_results", "has_results", "Trials with posted results"),
+    ChartSpec("start_year", "Trials by start year", vertical=True),
+    ChartSpec("status", "Trials by recruitment status"),
+    ChartSpec("phase", "Trials by phase"),
+    ChartSpec("study_type", "Trials by study type"),
+    ChartSpec("country", "Trials by country (top 20)"),
+    ChartSpec("sponsor_class", "Trials by lead sponsor class"),
+    ChartSpec("intervention_type", "Trials by intervention type"),
+    ChartSpec("has_results", "Trials with posted results"),
 )
 
 

@@ -144,6 +144,18 @@ def test_dialysis_question_and_negated_line() -> None:
     assert denied.criteria[0].verdict == "met"
 
 
+def test_a_line_under_no_heading_left_unknown_keeps_the_trial_maybe() -> None:
+    # "ECOG 0-1" under no heading may be an inclusion: not knowing it, the trial is not eligible
+    patient = patient_from_note("A 64-year-old man with lung cancer.")
+    lines = [parse_criterion("Age 18 years or older"), parse_criterion("ECOG 0-1", "unspecified")]
+    open_line = screen(lines, patient)
+    assert [c.verdict for c in open_line.criteria] == ["met", "unknown"]
+    assert open_line.verdict == "maybe"
+    assert open_line.questions == (open_line.criteria[1].question,)
+    known = screen(lines, patient_from_note("A 64-year-old man with lung cancer, ECOG 1."))
+    assert known.verdict == "eligible"
+
+
 def test_ecog_given_as_karnofsky() -> None:
     patient = patient_from_json({"age": 50, "karnofsky": 90})
     assert screen([parse_criterion("ECOG performance status 0-1")], patient).criteria[0].verdict == "met"

@@ -10,7 +10,8 @@ breastfeeding").
 A trial is ``ineligible`` when an inclusion criterion is not met or an exclusion criterion is
 met; ``eligible`` when every decidable inclusion criterion is met (none unknown) and no exclusion
 is met; else ``maybe``, with the questions that would decide it. Lines under no heading are
-screened and shown but decide nothing (their direction is not known); administrative lines
+screened and shown but cannot make a trial ineligible (their direction is not known); one left
+unknown keeps it from being eligible, as it may be an inclusion. Administrative lines
 (consent) and lines nothing was understood in stay ``unknown`` without a question. A trial with
 no decidable criterion at all (a record without criteria) is ``maybe``.
 
@@ -234,7 +235,10 @@ def _trial(
         for v in verdicts
     )
     decidable = [v for v in verdicts if v.type not in _UNDECIDABLE and v.kind != "unspecified"]
-    open_inclusion = any(v.kind == "inclusion" and v.verdict == "unknown" for v in decidable)
+    # A line under no heading may be an inclusion: left unknown, it leaves the trial open too.
+    open_inclusion = any(
+        v.kind != "exclusion" and v.verdict == "unknown" for v in verdicts if v.type not in _UNDECIDABLE
+    )
     verdict: TrialVerdictName
     if failed:
         verdict = "ineligible"
@@ -246,7 +250,7 @@ def _trial(
         verdict = "eligible"
     questions: list[str] = []
     if verdict != "ineligible":
-        for kind in ("inclusion", "exclusion"):
+        for kind in ("inclusion", "unspecified", "exclusion"):
             for v in verdicts:
                 if v.kind == kind and v.question and v.question not in questions:
                     questions.append(v.question)

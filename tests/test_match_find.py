@@ -17,7 +17,7 @@ NOTE = (
 
 
 def trial(nct_id: str, title: str, conditions: list[str], summary: str) -> Trial:
-    return Trial(nct_id=nct_id, brief_title=title, conditions=conditions, brief_summary=summary)
+    return Trial(nct_id=nct_id, brief_title=title, conditions=tuple(conditions), brief_summary=summary)
 
 
 @pytest.fixture(scope="module")

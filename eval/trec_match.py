@@ -6,8 +6,8 @@
 What a user would do, for each of the 75 topics: paste the description as a note, which is
 ``trialscope match --note TEXT`` (and the web page /match): :func:`trialscope.match.match_note`
 reads it into a patient profile, finds candidates by the product search (the note's salient words
-as the search box reads a long text, and the conditions read from it, OR-ed; the top
-``--candidates``), screens each candidate's typed criteria (from the store's derived index)
+as the search box picks them from a long text, each searched as written, and the conditions read
+from it, OR-ed; the top ``--candidates``), screens each candidate's typed criteria (from the store's derived index)
 against the profile and ranks them eligible, maybe, ineligible. The evaluation builds no query:
 it passes the topic's text, as a user would.
 
@@ -246,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         f"| {name} | {r['ndcg']:.4f} | {r['p_eligible']:.4f} | {r['p_relevant']:.4f} | {r['above']:.3f} |"
         for name, r in (
             ("`search` with the topic as text (its salient words, OR)", results["words"]),
-            ("`match` candidates in search order (salient words + the note's conditions)", results["search"]),
+            (
+                "`match` candidates in search order (salient words as written + the note's conditions)",
+                results["search"],
+            ),
             (
                 "`match`: candidates screened, eligible / maybe / ineligible (relevance gate 0.6)",
                 results["match"],
@@ -264,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"judgments; corpus {store.count():,} trials ({store.count() - n_partial:,} full registry records "
                 f"from shared/data/ctgov, {n_partial:,} TREC partial documents without criteria); each topic "
                 f"given to `trialscope match --note` as it is (`match_note`): candidates the top {args.candidates} "
-                "of the search for the note's salient words and its conditions, OR-ed, then screened and ranked. "
+                "of the search for the note's salient words (as written) and its conditions, OR-ed, then screened and ranked. "
                 "Eligible-above-excluded "
                 "counts the pairs (eligible, excluded) of a topic's judged trials of which one at least was "
                 "ranked. Issue baseline on this corpus (whole topic as one BM25 query): NDCG@10 0.2178, "

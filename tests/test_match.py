@@ -144,6 +144,30 @@ def test_dialysis_question_and_negated_line() -> None:
     assert denied.criteria[0].verdict == "met"
 
 
+def test_a_line_under_no_heading_left_unknown_keeps_the_trial_maybe() -> None:
+    # "Creatinine ≤ 1.5 mg/dL" under no heading may be an inclusion: not knowing it, the trial is not eligible
+    patient = patient_from_note("A 64-year-old man with lung cancer, ECOG 1.")
+    lines = [parse_criterion("ECOG 0-2"), parse_criterion("Serum creatinine ≤ 1.5 mg/dL", "unspecified")]
+    open_line = screen(lines, patient)
+    assert [c.verdict for c in open_line.criteria] == ["met", "unknown"]
+    assert open_line.verdict == "maybe"
+    assert open_line.questions == (open_line.criteria[1].question,)
+    known = screen(
+        lines, patient_from_note("A 64-year-old man with lung cancer, ECOG 1, creatinine 1.0 mg/dL.")
+    )
+    assert [c.verdict for c in known.criteria] == ["met", "met"]
+    assert known.verdict == "eligible"
+
+
+def test_age_and_sex_alone_do_not_make_a_trial_eligible() -> None:
+    patient = patient_from_json({"age": 40, "sex": "female", "conditions": ["asthma"]})
+    adult = [parse_criterion("Age 18 years or older"), parse_criterion("Women and men")]
+    assert screen(adult, patient).verdict == "maybe"
+    with_asthma = [*adult, parse_criterion("Diagnosis of asthma")]
+    assert [c.verdict for c in screen(with_asthma, patient).criteria][-1] == "met"
+    assert screen(with_asthma, patient).verdict == "eligible"
+
+
 def test_ecog_given_as_karnofsky() -> None:
     patient = patient_from_json({"age": 50, "karnofsky": 90})
     assert screen([parse_criterion("ECOG performance status 0-1")], patient).criteria[0].verdict == "met"
@@ -156,7 +180,7 @@ def test_a_trial_without_criteria_is_maybe() -> None:
 
 def test_ranking_eligible_maybe_ineligible_then_less_relevant() -> None:
     patient = patient_from_json({"age": 40, "sex": "female", "conditions": ["asthma"]})
-    adult = (parse_criterion("Age 18 years or older"),)
+    adult = (parse_criterion("Age 18 years or older"), parse_criterion("Diagnosis of asthma"))
     child = (parse_criterion("Age under 12 years"),)
     unsure = (parse_criterion("FEV1 ≥ 60% predicted"),)
     candidates = [

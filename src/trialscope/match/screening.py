@@ -8,18 +8,25 @@ Karnofsky ≥ 70"); an exclusion line lists what excludes, any one of them ("pre
 breastfeeding").
 
 A trial is ``ineligible`` when an inclusion criterion is not met or an exclusion criterion is
-met; ``eligible`` when every decidable inclusion criterion is met (none unknown) and no exclusion
-is met; else ``maybe``, with the questions that would decide it. Lines under no heading are
-screened and shown but decide nothing (their direction is not known); administrative lines
+met; ``eligible`` when every decidable inclusion criterion is met (none unknown), one at least
+of them about the patient's health (a condition, lab, treatment: age, sex and the conditions
+the registry files the trial under do not do alone), and no exclusion is met; else ``maybe``,
+with the questions that would decide it. Lines under no heading are
+screened and shown but cannot make a trial ineligible (their direction is not known); one left
+unknown keeps it from being eligible, as it may be an inclusion. Administrative lines
 (consent) and lines nothing was understood in stay ``unknown`` without a question. A trial with
 no decidable criterion at all (a record without criteria) is ``maybe``.
 
 >>> from trialscope.criteria import parse_criterion
 >>> from trialscope.patient import Patient
+>>> from trialscope.patient.profile import Measurement
 >>> v = screen([parse_criterion("Age 18 years or older"), parse_criterion("Pregnancy", "exclusion")],
 ...            Patient(age=45.0, sex="male"))
 >>> v.verdict, [c.verdict for c in v.criteria]
-('eligible', ['met', 'not_applicable'])
+('maybe', ['met', 'not_applicable'])
+>>> screen([parse_criterion("Age 18 years or older"), parse_criterion("ECOG 0-1")],
+...        Patient(age=45.0, measurements=(Measurement("ecog", 1.0),))).verdict
+'eligible'
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ CriterionVerdictName = Literal["met", "not_met", "unknown", "not_applicable"]
 TrialVerdictName = Literal["eligible", "maybe", "ineligible"]
 _ORDER: dict[str, int] = {"eligible": 0, "maybe": 1, "ineligible": 2}
 _UNDECIDABLE = frozenset({"administrative", "other"})
+# Who may enrol, not how the patient is: alone they do not make a trial eligible.
+_WHO = frozenset({"age", "sex", "healthy_volunteers"})
 MAX_QUESTIONS = 5
 
 
@@ -234,19 +243,22 @@ def _trial(
         for v in verdicts
     )
     decidable = [v for v in verdicts if v.type not in _UNDECIDABLE and v.kind != "unspecified"]
-    open_inclusion = any(v.kind == "inclusion" and v.verdict == "unknown" for v in decidable)
+    # A line under no heading may be an inclusion: left unknown, it leaves the trial open too.
+    open_inclusion = any(
+        v.kind != "exclusion" and v.verdict == "unknown" for v in verdicts if v.type not in _UNDECIDABLE
+    )
     verdict: TrialVerdictName
     if failed:
         verdict = "ineligible"
     elif open_inclusion or not any(
-        v.verdict == "met" and v.type not in _UNDECIDABLE and v.kind != "unspecified" for v in record
+        v.kind == "inclusion" and v.verdict == "met" and v.type not in _UNDECIDABLE | _WHO for v in record
     ):
         verdict = "maybe"
     else:
         verdict = "eligible"
     questions: list[str] = []
     if verdict != "ineligible":
-        for kind in ("inclusion", "exclusion"):
+        for kind in ("inclusion", "unspecified", "exclusion"):
             for v in verdicts:
                 if v.kind == kind and v.question and v.question not in questions:
                     questions.append(v.question)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +48,7 @@ from trialscope.store import Store, open_store
 from trialscope.store.derived import How, Ids, chunks
 
 SEGMENT_TRIALS = 10_000  # trials per segment built at once (~100 MB of token arrays at most)
+READ_TRIALS = 500  # records read from the store at a time while a segment is built
 PARALLEL_FROM = 4_000  # changed trials from which worker processes build the segments
 
 PHASE_BITS = {"EARLY_PHASE1": 1, "PHASE1": 2, "PHASE2": 4, "PHASE3": 8, "PHASE4": 16, "NA": 32}
@@ -116,14 +117,22 @@ def facts_row(trial_id: int, t: Trial, lengths: list[int], removed: bool = False
 
 def _read_batch(store: Store, ids: list[int]) -> _Batch:
     removed = {i for i, when in store.select_in("trials", ("id", "removed_at"), "id", ids) if when}
-    return _index_batch(store.trials_by_id(ids, results=False), removed)
+    return _index_batch(_read_trials(store, sorted(ids)), removed)
 
 
-def _index_batch(trials: dict[int, Trial], removed: set[int]) -> _Batch:
+def _read_trials(store: Store, ids: list[int]) -> Iterator[tuple[int, Trial]]:
+    """The trials of ``ids`` (ascending), read :data:`READ_TRIALS` at a time: a batch's records
+    are never all held at once (10,000 parsed records are ~300 MB)."""
+    for piece in chunks(ids, READ_TRIALS):
+        trials = store.trials_by_id(piece, results=False)
+        for trial_id in sorted(trials):
+            yield trial_id, trials[trial_id]
+
+
+def _index_batch(trials: Iterable[tuple[int, Trial]], removed: set[int]) -> _Batch:
     builder = SegmentBuilder()
     batch = _Batch([], [], [], [], [], [], [])
-    for trial_id in sorted(trials):
-        t = trials[trial_id]
+    for trial_id, t in trials:
         lengths = builder.add(trial_id, field_texts(t))
         batch.ids.append(trial_id)
         batch.facts.append(facts_row(trial_id, t, lengths, trial_id in removed))

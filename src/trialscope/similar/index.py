@@ -36,7 +36,7 @@ import numpy as np
 import orjson
 from scipy import sparse
 
-from trialscope.similar.extract import Extracted, extract_all, learn_thesaurus
+from trialscope.similar.extract import Extracted, extract_all, extract_parts, learn_thesaurus, widen
 from trialscope.similar.features import BLOCKS
 from trialscope.similar.neighbours import DEFAULT_K, NeighbourLists, search_rows, top_neighbours
 from trialscope.similar.thesaurus import Thesaurus
@@ -125,29 +125,34 @@ def pair_scorer(vocab: Vocabulary, weights: Weights) -> PairScorer:
     return PairScorer(vocab.block_array(), weights)
 
 
-def vectorize(raw: sparse.csr_matrix, vocab: Vocabulary, rows_per_chunk: int = 20_000) -> sparse.csr_matrix:
-    """Per-block unit vectors of a raw matrix, a slice of rows at a time to bound memory.
+def vectorize(parts: list[sparse.csr_matrix], vocab: Vocabulary) -> sparse.csr_matrix:
+    """Per-block unit vectors of the raw parts (:func:`extract_parts`), one part at a time.
 
-    A slice's vectors never hold more entries than its raw rows (columns are folded and cut,
-    not added), so the result's arrays are made once at the raw matrix's size and each slice
-    is copied in and let go: the vectors are never held twice.
+    Each part is taken out of ``parts`` and let go once its vectors are made (the list ends
+    empty): the raw matrix shrinks while the vectors (about half its size) grow, and the work
+    arrays of :func:`unit_vectors` are those of one part (a few thousand rows), whatever the
+    corpus. A trial's vector depends only on its row and the vocabulary's IDF, so this is the
+    matrix :func:`unit_vectors` makes of all rows at once.
     """
-    n = raw.shape[0]
-    if n <= rows_per_chunk:
-        return unit_vectors(raw, vocab)
-    data = np.empty(raw.nnz, dtype=np.float32)
-    indices = np.empty(raw.nnz, dtype=np.int32)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    at = 0
-    for start in range(0, n, rows_per_chunk):
-        part = unit_vectors(raw[start : start + rows_per_chunk], vocab)
-        size = part.nnz
-        data[at : at + size] = part.data
-        indices[at : at + size] = part.indices
-        indptr[start + 1 : start + 1 + part.shape[0]] = part.indptr[1:] + at
-        at += size
-    # Copies: the slices would keep the raw-sized buffers alive (vectors hold about half as many).
-    return sparse.csr_matrix((data[:at].copy(), indices[:at].copy(), indptr), shape=(n, len(vocab.keys)))
+    n_cols = len(vocab.keys)
+    data: list[np.ndarray] = []
+    indices: list[np.ndarray] = []
+    lengths: list[np.ndarray] = [np.zeros(1, np.int64)]
+    parts.reverse()  # popped from the end, first part first
+    while parts:
+        part = unit_vectors(widen(parts.pop(), n_cols), vocab)
+        data.append(part.data)
+        indices.append(part.indices.astype(np.int32, copy=False))
+        lengths.append(np.diff(part.indptr))
+    indptr = np.cumsum(np.concatenate(lengths))
+    return sparse.csr_matrix(
+        (
+            np.concatenate(data) if data else np.zeros(0, np.float32),
+            np.concatenate(indices) if indices else np.zeros(0, np.int32),
+            indptr,
+        ),
+        shape=(len(indptr) - 1, n_cols),
+    )
 
 
 # --- writing -------------------------------------------------------------------------
@@ -245,13 +250,12 @@ def build_index(
     rows = store.select("trials", ("id", "nct_id", "content_hash"), order_by=("id",))
     vocab = Vocabulary()
     thesaurus = learn_thesaurus(store)
-    extracted, raw = extract_all(
+    extracted, parts = extract_parts(
         store, rows, vocab, thesaurus, on_progress=_progress_bar(progress, len(rows), "features")
     )
     lap("features")
-    vocab.count_documents(raw)
-    x = vectorize(raw, vocab)
-    del raw
+    vocab.count_parts(parts)
+    x = vectorize(parts, vocab)
     dup = np.asarray([duplicate_code(key) for key in extracted.dup_keys], dtype=np.int64)
     lap("vectors")
     lists = top_neighbours(

@@ -34,7 +34,7 @@ import numpy as np
 
 from trialscope.model import Trial
 from trialscope.search.document import field_texts
-from trialscope.search.geo import canonical_country, locate_site
+from trialscope.search.geo import canonical_country, drop_site_gazetteer, locate_site, site_gazetteer_loaded
 from trialscope.search.postings import SegmentBuilder
 from trialscope.search.segments import collect_segments, next_segment
 from trialscope.search.synonyms import (
@@ -252,12 +252,15 @@ class SearchIndex:
                 for table in _PER_TRIAL:
                     store.delete_trials(table, removed)
         places = _Places(store)
+        had_gazetteer = site_gazetteer_loaded()
         done = 0
         for batch in _batches(store, sorted(changed)):
             _write(store, batch, places)
             done += len(batch.ids)
             if how.progress is not None:
                 how.progress(done, len(changed))
+        if not had_gazetteer:
+            drop_site_gazetteer()  # leave the process as it was: the builds after this one need none
         if changed or removed:
             _choose_synonyms(store)
             collect_segments(store)

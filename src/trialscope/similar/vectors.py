@@ -290,9 +290,9 @@ def weigh_columns(x: sparse.csr_matrix, vocab: Vocabulary, weights: Weights) -> 
     """Scale each column by the square root of its block's weight, so x @ x.T is the weighted score."""
     scale = np.sqrt(np.asarray(weights.normalized().as_tuple(), dtype=np.float32))
     col_scale = scale[vocab.block_array()[: x.shape[1]]]
-    out = x.tocsr(copy=True)
-    out.data *= col_scale[out.indices]
-    return out
+    x = x.tocsr()
+    # Only the values are new: the result shares the column numbers and row pointers of ``x``.
+    return sparse.csr_matrix((x.data * col_scale[x.indices], x.indices, x.indptr), shape=x.shape)
 
 
 def pack_row(x: sparse.csr_matrix, row: int) -> bytes:

@@ -20,6 +20,7 @@ from trialscope.search.postings import SegmentBuilder, decode_positions, decode_
 from trialscope.similar.extract import extract_parts, learn_thesaurus, stack_parts
 from trialscope.similar.index import vectorize
 from trialscope.similar.neighbours import champion_index
+from trialscope.similar.spill import SpilledParts
 from trialscope.similar.vectors import Vocabulary, unit_vectors
 from trialscope.store import open_store
 
@@ -51,7 +52,12 @@ def test_vectors_made_part_by_part_are_those_of_the_whole_matrix(
     assert np.array_equal(vocab.df, at_once.df) and np.array_equal(vocab.idf, at_once.idf)
     expected = unit_vectors(whole, at_once)
     assert _same(vectorize(parts, vocab), expected)
-    assert parts == []  # each part was let go once its vectors were made
+    on_disk = SpilledParts()
+    for part in parts:
+        on_disk.append(part)
+    assert len(on_disk) == len(parts)
+    assert _same(vectorize(on_disk, vocab), expected)
+    on_disk.close()
     store.close()
 
 

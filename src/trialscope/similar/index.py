@@ -29,7 +29,7 @@ import hashlib
 import resource
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +38,8 @@ from scipy import sparse
 
 from trialscope.similar.extract import Extracted, extract_all, extract_parts, learn_thesaurus, widen
 from trialscope.similar.features import BLOCKS
-from trialscope.similar.neighbours import DEFAULT_K, NeighbourLists, search_rows, top_neighbours
+from trialscope.similar.neighbours import DEFAULT_K, NeighbourLists, each_neighbours, search_rows
+from trialscope.similar.spill import Spill, SpilledParts
 from trialscope.similar.thesaurus import Thesaurus
 from trialscope.similar.vectors import (
     BLOCK_ID,
@@ -125,22 +126,19 @@ def pair_scorer(vocab: Vocabulary, weights: Weights) -> PairScorer:
     return PairScorer(vocab.block_array(), weights)
 
 
-def vectorize(parts: list[sparse.csr_matrix], vocab: Vocabulary) -> sparse.csr_matrix:
+def vectorize(parts: Iterable[sparse.csr_matrix], vocab: Vocabulary) -> sparse.csr_matrix:
     """Per-block unit vectors of the raw parts (:func:`extract_parts`), one part at a time.
 
-    Each part is taken out of ``parts`` and let go once its vectors are made (the list ends
-    empty): the raw matrix shrinks while the vectors (about half its size) grow, and the work
-    arrays of :func:`unit_vectors` are those of one part (a few thousand rows), whatever the
-    corpus. A trial's vector depends only on its row and the vocabulary's IDF, so this is the
-    matrix :func:`unit_vectors` makes of all rows at once.
+    The work arrays of :func:`unit_vectors` are those of one part (a few thousand rows),
+    whatever the corpus. A trial's vector depends only on its row and the vocabulary's IDF,
+    so this is the matrix :func:`unit_vectors` makes of all rows at once.
     """
     n_cols = len(vocab.keys)
     data: list[np.ndarray] = []
     indices: list[np.ndarray] = []
     lengths: list[np.ndarray] = [np.zeros(1, np.int64)]
-    parts.reverse()  # popped from the end, first part first
-    while parts:
-        part = unit_vectors(widen(parts.pop(), n_cols), vocab)
+    for raw in parts:
+        part = unit_vectors(widen(raw, n_cols), vocab)
         data.append(part.data)
         indices.append(part.indices.astype(np.int32, copy=False))
         lengths.append(np.diff(part.indptr))
@@ -234,6 +232,14 @@ def build_index(
     """Compute every trial's features, vectors and top-k neighbours, and store them, in one pass.
 
     A build replaces any index the store held; it reads trials and writes only ``similar_*``.
+
+    Memory: a fixed part (the interpreter, SQLite's cache and mapped pages, the thesaurus, the
+    work arrays of one part or one chunk of rows: ~350 MB) and a part that grows with the
+    number of trials, ~3.5 KB a trial at its largest (synthetic corpus): while extracting, the
+    raw feature rows (~1.8 KB) and each trial's facts, ids and hash (~0.9 KB); while finding
+    neighbours, the vectors (~0.8 KB) and their weighted values (~0.4 KB), the champion index
+    (at most the vectors' size) and the lists (~0.8 KB at k=100). So ~0.7 GB at 100,000 trials,
+    ~2.5 GB at 600,000; holding less would need the raw rows and the facts spilled to disk.
     """
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
@@ -248,57 +254,103 @@ def build_index(
     weights = weights or Weights()
     upto = store.last_change()  # a build covers every trial logged so far
     rows = store.select("trials", ("id", "nct_id", "content_hash"), order_by=("id",))
+    n = len(rows)
     vocab = Vocabulary()
     thesaurus = learn_thesaurus(store)
-    extracted, parts = extract_parts(
-        store, rows, vocab, thesaurus, on_progress=_progress_bar(progress, len(rows), "features")
-    )
-    lap("features")
-    vocab.count_parts(parts)
-    x = vectorize(parts, vocab)
-    dup = np.asarray([duplicate_code(key) for key in extracted.dup_keys], dtype=np.int64)
-    lap("vectors")
-    lists = top_neighbours(
-        weigh_columns(x, vocab, weights),
-        dup,
-        k=k,
-        skip=tie_breaker_columns(vocab),
-        score_pairs=pair_scorer(vocab, weights),
-        on_progress=_progress_bar(progress, len(rows), "neighbours"),
-    )
-    lap("neighbours")
-    with store.transaction():
-        store.clear_tables("similar")
-        _write_vocab(store, vocab)
-        store.insert(
-            "similar_trials",
-            _trial_rows(extracted, x, dup, lists, extracted.trial_ids, range(len(extracted.nct_ids)), k),
-        )
-        seconds = time.perf_counter() - started
-        _write_meta(
+    # What every trial has but is needed only later goes to temporary files (see .spill).
+    parts, records, lists = SpilledParts(), Spill(), Spill()
+    try:
+        extracted, _ = extract_parts(
             store,
-            {
-                "format": FORMAT,
-                "version": VERSION,
-                "weights": weights.as_dict(),
-                "k": k,
-                "idf_docs": str(vocab.n_docs),
-                "trials": str(len(extracted.nct_ids)),
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "build_seconds": f"{seconds:.1f}",
-                "thesaurus": thesaurus.dumps().decode(),
-            },
+            rows,
+            vocab,
+            thesaurus,
+            on_progress=_progress_bar(progress, n, "features"),
+            parts=parts,
+            records=records,
         )
-        store.set_derived_state(SIMILAR_NAME, VERSION, upto)
+        del rows
+        lap("features")
+        vocab.count_parts(parts)
+        x = vectorize(parts, vocab)
+        parts.close()
+        dup = np.asarray([duplicate_code(key) for key in extracted.dup_keys], dtype=np.int64)
+        extracted.dup_keys = []
+        lap("vectors")
+        floors = np.zeros(len(extracted.trial_ids), np.float32)
+        advance = _progress_bar(progress, n, "neighbours")
+        for start, chunk in each_neighbours(
+            weigh_columns(x, vocab, weights),
+            dup,
+            k=k,
+            skip=tie_breaker_columns(vocab),
+            score_pairs=pair_scorer(vocab, weights),
+        ):
+            for row, (neighbour_rows, scores) in enumerate(zip(chunk.rows, chunk.scores, strict=True)):
+                valid = neighbour_rows >= 0
+                ids = np.where(valid, extracted.trial_ids[np.maximum(neighbour_rows, 0)], -1)
+                lists.write(_pack_list(ids, scores))
+                floors[start + row] = _floor(scores[valid], k)
+            if advance:
+                advance(len(chunk.rows))
+        lap("neighbours")
+        with store.transaction():
+            store.clear_tables("similar")
+            _write_vocab(store, vocab)
+            store.insert("similar_trials", _spilled_rows(extracted.trial_ids, x, dup, records, lists, floors))
+            seconds = time.perf_counter() - started
+            _write_meta(
+                store,
+                {
+                    "format": FORMAT,
+                    "version": VERSION,
+                    "weights": weights.as_dict(),
+                    "k": k,
+                    "idf_docs": str(vocab.n_docs),
+                    "trials": str(len(extracted.trial_ids)),
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "build_seconds": f"{seconds:.1f}",
+                    "thesaurus": thesaurus.dumps().decode(),
+                },
+            )
+            store.set_derived_state(SIMILAR_NAME, VERSION, upto)
+    finally:
+        for spill in (parts, records, lists):
+            spill.close()
     lap("write")
     return IndexStats(
-        trials=len(extracted.nct_ids),
-        recomputed=len(extracted.nct_ids),
+        trials=len(extracted.trial_ids),
+        recomputed=len(extracted.trial_ids),
         seconds=time.perf_counter() - started,
         features=len(vocab),
         timings=tuple(timings),
         cpu_timings=tuple(cpu_timings),
     )
+
+
+def _spilled_rows(
+    trial_ids: np.ndarray,
+    x: sparse.csr_matrix,
+    dup: np.ndarray,
+    records: Spill,
+    lists: Spill,
+    floors: np.ndarray,
+) -> Iterator[tuple[int, str, str, int, bytes, bytes, bytes, float]]:
+    """Rows for ``similar_trials`` of a full build: ids and facts (three records a trial) and
+    packed lists read back from their temporary files, in row order."""
+    stored, packed = iter(records), iter(lists)
+    for i in range(len(trial_ids)):
+        nct_id, content_hash, facts = next(stored).decode(), next(stored).decode(), next(stored)
+        yield (
+            int(trial_ids[i]),
+            nct_id,
+            content_hash,
+            int(dup[i]),
+            pack_row(x, i),
+            facts,
+            next(packed),
+            float(floors[i]),
+        )
 
 
 def _trial_rows(

@@ -216,12 +216,34 @@ def top_neighbours(
     each other. ``skip`` marks columns that find no candidates (tie breakers); they still
     count in every score. ``score_pairs`` gives the exact scores (default: dot products).
     """
+    n = xw.shape[0]
+    # Row numbers as int32 (a row number of the trials' matrix fits).
+    out = NeighbourLists(np.full((n, k), -1, dtype=np.int32), np.zeros((n, k), dtype=np.float32))
+    for start, lists in each_neighbours(
+        xw, dup, k=k, champions=champions, skip=skip, score_pairs=score_pairs, workers=workers
+    ):
+        _place(out, start, lists, on_progress)
+    return out
+
+
+def each_neighbours(
+    xw: sparse.csr_matrix,
+    dup: np.ndarray,
+    *,
+    k: int = DEFAULT_K,
+    champions: int = CHAMPIONS,
+    skip: np.ndarray | None = None,
+    score_pairs: ScorePairs | None = None,
+    workers: int | None = None,
+) -> Iterator[tuple[int, NeighbourLists]]:
+    """:func:`top_neighbours` chunk by chunk, in row order: (first row, the chunk's lists).
+
+    A full build writes each chunk away as it comes rather than hold every trial's lists
+    (~800 bytes a trial at k=100). Consume it to the end: the worker processes live as long.
+    """
     global _SEARCHER
     n = xw.shape[0]
     searcher = _Searcher(xw, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs)
-    # Row numbers as int32 (a row number of the trials' matrix fits): the lists of every trial
-    # are held at once, ~800 bytes a trial at k=100.
-    out = NeighbourLists(np.full((n, k), -1, dtype=np.int32), np.zeros((n, k), dtype=np.float32))
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     chunks = list(_chunks(n, CHUNK_ROWS))
     _SEARCHER = searcher
@@ -229,15 +251,12 @@ def top_neighbours(
         if workers > 1 and n >= PARALLEL_MIN_ROWS:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                for start, lists in pool.map(_search_chunk, chunks, chunksize=4):
-                    _place(out, start, lists, on_progress)
+                yield from pool.map(_search_chunk, chunks, chunksize=4)
         else:
             for bounds in chunks:
-                start, lists = _search_chunk(bounds)
-                _place(out, start, lists, on_progress)
+                yield _search_chunk(bounds)
     finally:
         _SEARCHER = None
-    return out
 
 
 def _place(

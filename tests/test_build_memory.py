@@ -110,3 +110,47 @@ def test_segment_rows_are_the_same_whatever_the_slice(
     assert rows() == whole
     assert [r[0] for r in whole] == sorted(r[0] for r in whole)
     assert len(whole) > 1000
+
+
+def test_a_full_build_apart_writes_what_one_in_process_writes(
+    full_store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from trialscope.search import SEARCH_INDEX
+    from trialscope.similar import SIMILAR_INDEX
+    from trialscope.store import refresh_indexes
+
+    paths = [tmp_path / "here.db", tmp_path / "apart.db"]
+    for path in paths:
+        shutil.copy(full_store_path, path)
+    here = open_store(paths[0])
+    refresh_indexes(here, [SEARCH_INDEX, SIMILAR_INDEX], full=True)
+    monkeypatch.setattr("trialscope.store.derived.APART_FROM", 1)
+
+    def not_here(*args: object) -> str:
+        raise AssertionError("a full build ran in the parent process")
+
+    # The spawned child imports the modules afresh: only a build in this process would see this.
+    monkeypatch.setattr(type(SEARCH_INDEX), "refresh", not_here)
+    SIMILAR_INDEX.last = None
+    seen: list[tuple[str, int, int]] = []
+
+    def progress(name: str):  # type: ignore[no-untyped-def]
+        return lambda done, total: seen.append((name, done, total))
+
+    apart = open_store(paths[1])
+    done = refresh_indexes(apart, [SEARCH_INDEX, SIMILAR_INDEX], full=True, progress=progress)
+    trials = here.count()
+    assert [r.changed for r in done] == [trials, trials]
+    assert SIMILAR_INDEX.last is not None and SIMILAR_INDEX.last.trials == trials  # came back from the child
+    assert ("search", trials, trials) in seen  # progress came back too
+    for table, order in (("search_facts", "id"), ("text_terms", "term"), ("similar_trials", "trial_id")):
+        columns = ("id", "text_seg") if table == "search_facts" else ("term", "docs", "postings")
+        if table == "similar_trials":
+            columns = ("trial_id", "neighbours", "floor", "facts")
+        assert here.select(table, columns, order_by=(order,)) == apart.select(
+            table, columns, order_by=(order,)
+        )
+    here.close()
+    apart.close()

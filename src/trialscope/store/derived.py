@@ -24,17 +24,24 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from trialscope.errors import StoreError
 
 if TYPE_CHECKING:
     from trialscope.store.protocol import Store
 
 Progress = Callable[[int, int], None]
 Ids = Sequence[int]
+# Trials from which a full build runs in a process of its own (see _run_apart); smaller ones
+# run in this process, where starting a new interpreter would cost more than it saves.
+APART_FROM = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +132,7 @@ def _refresh(
             changed, removed, upto = changes.changed, changes.removed, changes.last
         how = How(rebuild, progress(index.name) if progress else None)
         release_memory()  # what the writes or the index before left, before this one's workers fork
-        summary = index.refresh(store, changed, removed, how)
+        summary = _run(store, index, changed, removed, how)
         store.set_derived_state(index.name, index.version, upto)
         done.append(
             Refreshed(index.name, len(changed), len(removed), rebuild, time.perf_counter() - started, summary)
@@ -133,6 +140,80 @@ def _refresh(
     store.prune_changes()
     release_memory()
     return done
+
+
+def _run(store: Store, index: DerivedIndex, changed: Ids, removed: Ids, how: How) -> str:
+    """One index's refresh: a large full build of a store file in a process of its own."""
+    path = str(getattr(store, "path", ""))
+    if how.full and len(changed) >= APART_FROM and path != ":memory:" and os.path.isfile(path):
+        return _run_apart(path, index, changed, removed, how)
+    return index.refresh(store, changed, removed, how)
+
+
+def _run_apart(path: str, index: DerivedIndex, changed: Ids, removed: Ids, how: How) -> str:
+    """The refresh in a new Python process (spawned, not forked: it starts small whatever this
+    one holds), on its own connection to the store; progress and the result come back here.
+
+    A full build's peak is then its own, not its own on top of the heap the ingest and the
+    builds before it left fragmented in this process (and the processes it forks start small).
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_refresh_in_child,
+        args=(path, index, list(changed), list(removed), how.full, how.progress is not None, sender),
+        name=f"trialscope-{index.name}",
+    )
+    child.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                raise StoreError(
+                    f"The {index.name} index build stopped before it finished (exit code {child.exitcode})."
+                ) from None
+            if message[0] == "progress":
+                if how.progress is not None:
+                    how.progress(message[1], message[2])
+            elif message[0] == "error":
+                raise message[1]
+            else:
+                if hasattr(index, "last"):
+                    index.last = message[2]  # what the build did, for callers that ask the index
+                return str(message[1])
+    finally:
+        receiver.close()
+        child.join()
+
+
+def _refresh_in_child(
+    path: str,
+    index: DerivedIndex,
+    changed: list[int],
+    removed: list[int],
+    full: bool,
+    progress: bool,
+    sender: Any,
+) -> None:
+    from trialscope.store import open_store
+
+    try:
+        store = open_store(path)
+        try:
+            report = (lambda done, total: sender.send(("progress", done, total))) if progress else None
+            summary = index.refresh(store, changed, removed, How(full, report))
+        finally:
+            store.close()
+        sender.send(("done", summary, getattr(index, "last", None)))
+    except Exception as exc:  # noqa: BLE001 - raised in the parent as it would have been here
+        try:
+            sender.send(("error", exc))
+        except Exception:  # noqa: BLE001 - one that cannot be pickled: its message, then
+            sender.send(("error", StoreError(f"The {index.name} index build failed: {exc}")))
+    finally:
+        sender.close()
 
 
 def release_memory() -> None:

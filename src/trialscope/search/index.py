@@ -47,7 +47,11 @@ from trialscope.search.synonyms import (
 from trialscope.store import Store, open_store
 from trialscope.store.derived import How, Ids, chunks
 
-SEGMENT_TRIALS = 10_000  # trials per segment built at once (~100 MB of token arrays at most)
+# Trials per segment built at once. A worker's memory is set by this, not by the corpus: the
+# token arrays of one segment (~130 MB for 10,000 synthetic trials), the postings made a slice
+# at a time, and 500 records read at a time; the writer holds one finished batch. What grows
+# with the corpus is small (the synonyms' evidence, 16 bytes a trial while segments merge).
+SEGMENT_TRIALS = 10_000
 READ_TRIALS = 500  # records read from the store at a time while a segment is built
 PARALLEL_FROM = 4_000  # changed trials from which worker processes build the segments
 

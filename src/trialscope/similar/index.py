@@ -233,13 +233,13 @@ def build_index(
 
     A build replaces any index the store held; it reads trials and writes only ``similar_*``.
 
-    Memory: a fixed part (the interpreter, SQLite's cache and mapped pages, the thesaurus, the
-    work arrays of one part or one chunk of rows: ~350 MB) and a part that grows with the
-    number of trials, ~3.5 KB a trial at its largest (synthetic corpus): while extracting, the
-    raw feature rows (~1.8 KB) and each trial's facts, ids and hash (~0.9 KB); while finding
-    neighbours, the vectors (~0.8 KB) and their weighted values (~0.4 KB), the champion index
-    (at most the vectors' size) and the lists (~0.8 KB at k=100). So ~0.7 GB at 100,000 trials,
-    ~2.5 GB at 600,000; holding less would need the raw rows and the facts spilled to disk.
+    Memory: a fixed part (the interpreter, SQLite's cache and mapped pages, the thesaurus and
+    vocabulary, the work arrays of one part or one chunk of rows: ~300 MB) and ~2 KB a trial
+    (synthetic corpus) for what the neighbour search needs in memory at once: the vectors
+    (~0.8 KB), their weighted values (~0.4 KB) and the champion index (at most the vectors'
+    size). The raw feature rows, each trial's ids and facts, and the lists wait in temporary
+    files (:mod:`.spill`; ~3.4 KB a trial on disk). So ~0.5 GB at 100,000 trials and ~1.5 GB
+    at 600,000; less would need the vectors themselves out of memory.
     """
     started = time.perf_counter()
     cpu_started = _cpu_seconds()

@@ -42,6 +42,9 @@ Ids = Sequence[int]
 # Trials from which a full build runs in a process of its own (see _run_apart); smaller ones
 # run in this process, where starting a new interpreter would cost more than it saves.
 APART_FROM = 20_000
+# Changed trials from which memory is released around a refresh (a full collection takes a
+# moment: a refresh of a few trials, which readers wait for, goes without).
+RELEASE_FROM = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ def _refresh(
     progress: Callable[[str], Progress | None] | None,
 ) -> list[Refreshed]:
     done: list[Refreshed] = []
+    released = False
     for index in indexes:
         started = time.perf_counter()
         state = store.derived_state(index.name)
@@ -131,14 +135,18 @@ def _refresh(
                 continue
             changed, removed, upto = changes.changed, changes.removed, changes.last
         how = How(rebuild, progress(index.name) if progress else None)
-        release_memory()  # what the writes or the index before left, before this one's workers fork
+        large = len(changed) >= RELEASE_FROM
+        if large:  # what the writes or the index before left, before this one's workers fork
+            release_memory()
         summary = _run(store, index, changed, removed, how)
+        released = released or large
         store.set_derived_state(index.name, index.version, upto)
         done.append(
             Refreshed(index.name, len(changed), len(removed), rebuild, time.perf_counter() - started, summary)
         )
     store.prune_changes()
-    release_memory()
+    if released:
+        release_memory()
     return done
 
 

@@ -179,6 +179,7 @@ def _run_apart(path: str, index: DerivedIndex, changed: Ids, removed: Ids, how: 
             try:
                 message = receiver.recv()
             except EOFError:
+                child.join()
                 raise StoreError(
                     f"The {index.name} index build stopped before it finished (exit code {child.exitcode})."
                 ) from None
@@ -215,6 +216,8 @@ def _refresh_in_child(
         finally:
             store.close()
         sender.send(("done", summary, getattr(index, "last", None)))
+    except KeyboardInterrupt:  # the parent, in the same process group, was interrupted too
+        pass
     except Exception as exc:  # noqa: BLE001 - raised in the parent as it would have been here
         try:
             sender.send(("error", exc))

@@ -280,7 +280,8 @@ def _batches(store: Store, ids: list[int]) -> Iterable[_Batch]:
             yield _read_batch(store, piece)
         return
     # Reading, analysing and encoding is CPU work: workers build segments, this process writes.
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # One batch per worker process: a worker's heap never carries one batch's leftovers into the next.
+    with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
         yield from pool.imap(_worker_batch, [(store.path, piece) for piece in pieces])
 
 

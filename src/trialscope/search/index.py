@@ -280,8 +280,9 @@ def _batches(store: Store, ids: list[int]) -> Iterable[_Batch]:
             yield _read_batch(store, piece)
         return
     # Reading, analysing and encoding is CPU work: workers build segments, this process writes.
-    # One batch per worker process: a worker's heap never carries one batch's leftovers into the next.
-    with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
+    # Workers live for the whole refresh: one forked later would start with what this process
+    # holds by then (the site gazetteer, finished batches), measured worse (0.91 GB against 0.57).
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
         yield from pool.imap(_worker_batch, [(store.path, piece) for piece in pieces])
 
 

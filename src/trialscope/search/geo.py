@@ -370,6 +370,20 @@ def default_gazetteer(min_population: int = 1000) -> Gazetteer:
         return _GAZETTEERS[min_population]
 
 
+def site_gazetteer_loaded() -> bool:
+    """Whether the detailed gazetteer (the one :func:`locate_site` reads) is in memory."""
+    found = _GAZETTEERS.get(1000)
+    return found is not None and found._index is not None
+
+
+def drop_site_gazetteer() -> None:
+    """Let the detailed gazetteer go (~140 MB): an index refresh that loaded it calls this when
+    done, so the builds after it in the process do not carry it; the next lookup loads it again."""
+    with _GAZETTEERS_LOCK:
+        _GAZETTEERS.pop(1000, None)
+    locate_site.cache_clear()
+
+
 def warm_gazetteer() -> None:
     """Load the quick gazetteer now (a web app may call this at start-up)."""
     default_gazetteer(15000)._load()

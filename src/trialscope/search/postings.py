@@ -48,6 +48,8 @@ except ImportError:  # pragma: no cover - the optional accelerator is missing
 
 FORMAT = 1
 _HEADER = struct.Struct("<BBBBI")
+# Tokens turned into postings at a time (a few tens of MB of work arrays).
+SLICE_TOKENS = 1 << 20
 _DTYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32}
 
 
@@ -162,44 +164,72 @@ class SegmentBuilder:
         return lengths
 
     def build(self) -> Iterator[tuple[str, int, bytes, bytes]]:
-        """(term, trials holding it, postings, positions) for every term, in term order."""
+        """(term, trials holding it, postings, positions) for every term, in term order.
+
+        Terms are renumbered in name order and one stable sort orders the tokens by term; the
+        entries are then made a slice of about :data:`SLICE_TOKENS` tokens at a time, so the
+        work arrays beside the token arrays stay a few tens of megabytes whatever the batch.
+        """
         if not self._terms:
             return
-        names = np.empty(len(self._ids), dtype=object)
-        for term, i in self._ids.items():
-            names[i] = term
-        terms = np.frombuffer(self._terms, np.int32)
-        order = np.argsort(terms, kind="stable")
-        terms = terms[order]
-        docs = np.asarray(self.trial_ids, np.int64)[np.frombuffer(self._docs, np.int32)[order]]
-        fields = np.frombuffer(self._fields, np.int8)[order].astype(np.uint8)
-        positions = np.frombuffer(self._positions, np.int32)[order].astype(np.int64)
-        n = terms.size
-        # Entries: runs of the same (term, trial, field).
-        new_entry = np.ones(n, bool)
-        new_entry[1:] = (terms[1:] != terms[:-1]) | (docs[1:] != docs[:-1]) | (fields[1:] != fields[:-1])
-        entry_at = np.flatnonzero(new_entry)
-        counts = np.diff(entry_at, append=n)
-        e_terms, e_docs, e_fields = terms[entry_at], docs[entry_at], fields[entry_at]
-        # Position deltas, each entry's first absolute.
-        deltas = np.diff(positions, prepend=0)
-        deltas[entry_at] = positions[entry_at]
-        term_at = np.flatnonzero(np.diff(e_terms, prepend=-1))
-        term_end = np.append(term_at[1:], e_terms.size)
-        occ_at = entry_at[term_at]
-        occ_end = np.append(occ_at[1:], n)
-        new_doc = np.ones(e_docs.size, bool)
-        new_doc[1:] = (e_docs[1:] != e_docs[:-1]) | (e_terms[1:] != e_terms[:-1])
-        trials_with = np.add.reduceat(new_doc.astype(np.int64), term_at)
-        order_by_name = np.argsort(names[e_terms[term_at]].astype(str), kind="stable")
-        for k in order_by_name.tolist():
-            a, b = int(term_at[k]), int(term_end[k])
-            yield (
-                str(names[e_terms[a]]),
-                int(trials_with[k]),
-                encode_postings(e_docs[a:b], e_fields[a:b], counts[a:b]),
-                encode_positions(deltas[int(occ_at[k]) : int(occ_end[k])]),
+        names = list(self._ids)  # ids were handed out in insertion order
+        by_name = sorted(range(len(names)), key=names.__getitem__)
+        rank = np.empty(len(names), dtype=np.int32)
+        rank[by_name] = np.arange(len(names), dtype=np.int32)
+        ranked = rank[np.frombuffer(self._terms, np.int32)]
+        order = np.argsort(ranked, kind="stable")
+        per_term = np.bincount(ranked, minlength=len(names))
+        del ranked
+        ends = np.cumsum(per_term)
+        trial_ids = np.asarray(self.trial_ids, np.int64)
+        token_docs = np.frombuffer(self._docs, np.int32)
+        token_fields = np.frombuffer(self._fields, np.int8)
+        token_positions = np.frombuffer(self._positions, np.int32)
+        first = 0
+        while first < len(names):
+            start = int(ends[first] - per_term[first])
+            last = max(first + 1, int(np.searchsorted(ends, start + SLICE_TOKENS, side="right")))
+            picked = order[start : int(ends[last - 1])]
+            yield from _encode_terms(
+                [names[i] for i in by_name[first:last]],
+                np.repeat(np.arange(last - first), per_term[first:last]),
+                trial_ids[token_docs[picked]],
+                token_fields[picked].astype(np.uint8),
+                token_positions[picked].astype(np.int64),
             )
+            first = last
+
+
+def _encode_terms(
+    names: list[str], terms: np.ndarray, docs: np.ndarray, fields: np.ndarray, positions: np.ndarray
+) -> Iterator[tuple[str, int, bytes, bytes]]:
+    """The rows of some terms from their tokens, ordered by term (numbered 0.. in ``names``
+    order), then trial, field and position."""
+    n = terms.size
+    # Entries: runs of the same (term, trial, field).
+    new_entry = np.ones(n, bool)
+    new_entry[1:] = (terms[1:] != terms[:-1]) | (docs[1:] != docs[:-1]) | (fields[1:] != fields[:-1])
+    entry_at = np.flatnonzero(new_entry)
+    counts = np.diff(entry_at, append=n)
+    e_terms, e_docs, e_fields = terms[entry_at], docs[entry_at], fields[entry_at]
+    # Position deltas, each entry's first absolute.
+    deltas = np.diff(positions, prepend=0)
+    deltas[entry_at] = positions[entry_at]
+    term_at = np.flatnonzero(np.diff(e_terms, prepend=-1))
+    term_end = np.append(term_at[1:], e_terms.size)
+    occ_at = entry_at[term_at]
+    occ_end = np.append(occ_at[1:], n)
+    new_doc = np.ones(e_docs.size, bool)
+    new_doc[1:] = (e_docs[1:] != e_docs[:-1]) | (e_terms[1:] != e_terms[:-1])
+    trials_with = np.add.reduceat(new_doc.astype(np.int64), term_at)
+    for k in range(term_at.size):
+        a, b = int(term_at[k]), int(term_end[k])
+        yield (
+            names[int(e_terms[a])],
+            int(trials_with[k]),
+            encode_postings(e_docs[a:b], e_fields[a:b], counts[a:b]),
+            encode_positions(deltas[int(occ_at[k]) : int(occ_end[k])]),
+        )
 
 
 def merge_entries(parts: Sequence[Entries]) -> Entries:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import orjson
@@ -25,12 +26,28 @@ from scipy import sparse
 
 from trialscope.similar.features import extract_features
 from trialscope.similar.neighbours import PARALLEL_MIN_ROWS
+from trialscope.similar.spill import Spill
 from trialscope.similar.thesaurus import Thesaurus, learn_abbreviations
 from trialscope.similar.vectors import Vocabulary
 from trialscope.store import Store, open_store
 from trialscope.store.blobs import compress
 
 EXTRACT_CHUNK = 2_000
+
+
+class Parts(Protocol):
+    """Where the raw parts go: a list, or a :class:`~trialscope.similar.spill.SpilledParts`."""
+
+    def append(self, part: sparse.csr_matrix, /) -> None: ...
+
+    def __iter__(self) -> Iterator[sparse.csr_matrix]: ...
+
+    def __len__(self) -> int: ...
+
+
+_NO_ROWS = np.zeros(1, np.int64)
+_NO_COLUMNS = np.zeros(0, np.int32)
+_NO_VALUES = np.zeros(0, np.float32)
 
 
 @dataclass(slots=True)
@@ -136,12 +153,48 @@ def extract_all(
 
     ``learned`` is the corpus's thesaurus (:func:`learn_thesaurus`, or the one an index stored).
     """
+    extracted, parts = extract_parts(store, rows, vocab, learned, on_progress=on_progress)
+    return extracted, stack_parts(list(parts), len(vocab))
+
+
+def extract_parts(
+    store: Store,
+    rows: Sequence[tuple[int, str, str]],
+    vocab: Vocabulary,
+    learned: Thesaurus | None = None,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+    parts: Parts | None = None,
+    records: Spill | None = None,
+) -> tuple[Extracted, Parts]:
+    """Like :func:`extract_all`, but the raw matrix is left in its parts (consecutive runs of
+    rows, columns already the vocabulary's, each as wide as the vocabulary was when it came),
+    appended to ``parts`` (a list, or a :class:`~trialscope.similar.spill.SpilledParts` on disk).
+
+    A full build turns the parts into vectors one at a time, so the raw matrix (the largest
+    thing a build makes, ~1.8 KB a trial) is never in memory in one piece. With ``records``,
+    each trial's NCT id, content hash and facts are written there (three records a trial, in
+    row order) instead of being kept in the returned :class:`Extracted`, which then holds
+    only trial ids and duplicate keys.
+    """
     global _THESAURUS
     _THESAURUS = learned
     try:
-        return _extract_all(store, rows, vocab, on_progress)
+        return _extract_all(store, rows, vocab, on_progress, [] if parts is None else parts, records)
     finally:
         _THESAURUS = None
+
+
+def stack_parts(parts: Sequence[sparse.csr_matrix], n_cols: int) -> sparse.csr_matrix:
+    """The parts as one raw matrix ``n_cols`` wide."""
+    if not parts:
+        return sparse.csr_matrix((0, n_cols), dtype=np.float32)
+    return sparse.vstack([widen(p, n_cols) for p in parts], format="csr", dtype=np.float32)
+
+
+def widen(part: sparse.csr_matrix, n_cols: int) -> sparse.csr_matrix:
+    """A part as ``n_cols`` wide (columns added since it was made), sharing its arrays."""
+    return sparse.csr_matrix((part.data, part.indices, part.indptr), shape=(part.shape[0], n_cols))
 
 
 def _extract_all(
@@ -149,41 +202,55 @@ def _extract_all(
     rows: Sequence[tuple[int, str, str]],
     vocab: Vocabulary,
     on_progress: Callable[[int], None] | None,
-) -> tuple[Extracted, sparse.csr_matrix]:
+    raw: Parts,
+    records: Spill | None,
+) -> tuple[Extracted, Parts]:
     chunks = [rows[i : i + EXTRACT_CHUNK] for i in range(0, len(rows), EXTRACT_CHUNK)]
     parallel = len(rows) >= PARALLEL_MIN_ROWS and store.path != ":memory:" and (os.cpu_count() or 1) > 1
     parts: list[Extracted] = []
+
+    def take(part: Extracted) -> None:
+        raw.append(_merge_part(part, vocab))
+        if records is not None:
+            for nct_id, content_hash, facts in zip(part.nct_ids, part.hashes, part.facts, strict=True):
+                records.write(nct_id.encode())
+                records.write(content_hash.encode())
+                records.write(facts)
+            part.nct_ids, part.hashes, part.facts = [], [], []
+        parts.append(part)
+
     if parallel:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(min(2, os.cpu_count() or 1), mp_context=context) as pool:
             for part in pool.map(_worker_extract, [(store.path, c) for c in chunks]):
-                parts.append(_merge_part(part, vocab))
+                done = len(part.trial_ids)
+                take(part)
                 if on_progress:
-                    on_progress(len(part.nct_ids))
+                    on_progress(done)
     else:
         for chunk in chunks:
-            parts.append(_merge_part(_extract(store, chunk), vocab))
+            take(_extract(store, chunk))
             if on_progress:
                 on_progress(len(chunk))
-    merged = _concat(parts)
-    raw = vocab.raw_matrix(merged.indptr, merged.indices, merged.data)
-    return merged, raw
+    return _concat(parts), raw
 
 
-def _merge_part(part: Extracted, vocab: Vocabulary) -> Extracted:
-    """Rewrite a part's local columns as the global vocabulary's."""
+def _merge_part(part: Extracted, vocab: Vocabulary) -> sparse.csr_matrix:
+    """The part's raw rows with its local columns rewritten as the global vocabulary's; the
+    part keeps only what is not the matrix."""
     mapping = vocab.merge_keys(part.keys, part.blocks)
-    part.indices = mapping[part.indices] if len(part.indices) else part.indices.astype(np.int32)
+    indices = mapping[part.indices] if len(part.indices) else part.indices.astype(np.int32)
+    raw = sparse.csr_matrix(
+        (part.data.astype(np.float32, copy=False), indices, part.indptr.astype(np.int32)),
+        shape=(len(part.trial_ids), len(vocab)),
+    )
     part.keys, part.blocks = [], []
-    return part
+    part.indptr, part.indices, part.data = _NO_ROWS, _NO_COLUMNS, _NO_VALUES
+    return raw
 
 
 def _concat(parts: list[Extracted]) -> Extracted:
-    indptrs = [np.zeros(1, dtype=np.int64)]
-    offset = 0
-    for part in parts:
-        indptrs.append(part.indptr[1:] + offset)
-        offset += int(part.indptr[-1])
+    """The parts' trials as one run (their raw rows were taken out by :func:`_merge_part`)."""
     return Extracted(
         trial_ids=np.concatenate([p.trial_ids for p in parts]) if parts else np.zeros(0, np.int64),
         nct_ids=[n for p in parts for n in p.nct_ids],
@@ -192,9 +259,7 @@ def _concat(parts: list[Extracted]) -> Extracted:
         facts=[f for p in parts for f in p.facts],
         keys=[],
         blocks=[],
-        indptr=np.concatenate(indptrs),
-        indices=np.concatenate([p.indices for p in parts]).astype(np.int32)
-        if parts
-        else np.zeros(0, np.int32),
-        data=np.concatenate([p.data for p in parts]).astype(np.float32) if parts else np.zeros(0, np.float32),
+        indptr=_NO_ROWS,
+        indices=_NO_COLUMNS,
+        data=_NO_VALUES,
     )

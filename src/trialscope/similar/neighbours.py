@@ -40,7 +40,7 @@ DEFAULT_K = 100
 CHAMPIONS = 2_000  # trials kept per feature in the candidate index
 QUERY_FEATURES = 32  # a row's strongest features that look for candidates
 CANDIDATES_PER_K = 2  # rescored candidates per neighbour kept
-CHUNK_ROWS = 256
+CHUNK_ROWS = 128  # query rows searched at a time: their candidates' rows are copied to rescore them
 PARALLEL_MIN_ROWS = 20_000  # below this a second process costs more than it saves
 
 # The exact score of row i of one matrix with row i of another, for every i.
@@ -78,22 +78,20 @@ def champion_index(
     >>> (champion_index(m, 2).toarray() > 0).astype(int).tolist()
     [[1, 0, 1], [1, 1, 0]]
     """
+    # The trials x features matrix in CSC is the features x trials one in CSR: the entries
+    # kept are taken out of its arrays as they are, with no coordinate lists between.
     csc = xw.tocsc()
     csc.sort_indices()
-    cols = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))
-    keep = np.ones(len(cols), dtype=bool) if skip is None else ~skip[cols]
     counts = np.diff(csc.indptr)
-    crowded = np.flatnonzero(counts > champions)
-    for col in crowded:
+    keep = np.ones(csc.nnz, dtype=bool) if skip is None else np.repeat(~skip[: csc.shape[1]], counts)
+    for col in np.flatnonzero(counts > champions):
         start, end = csc.indptr[col], csc.indptr[col + 1]
         weakest = np.argpartition(-csc.data[start:end], champions)[champions:]
         keep[start + weakest] = False
-    rows = csc.indices[keep]
-    out = sparse.csr_matrix(
-        (csc.data[keep], (cols[keep], rows)), shape=(csc.shape[1], csc.shape[0]), dtype=np.float32
-    )
-    out.sort_indices()
-    return out
+    indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(keep, dtype=np.int64)])[csc.indptr]
+    data, indices = csc.data[keep], csc.indices[keep]
+    del csc
+    return sparse.csr_matrix((data, indices, indptr), shape=(xw.shape[1], xw.shape[0]))
 
 
 def strongest(x: sparse.csr_matrix, m: int) -> sparse.csr_matrix:
@@ -218,10 +216,34 @@ def top_neighbours(
     each other. ``skip`` marks columns that find no candidates (tie breakers); they still
     count in every score. ``score_pairs`` gives the exact scores (default: dot products).
     """
+    n = xw.shape[0]
+    # Row numbers as int32 (a row number of the trials' matrix fits).
+    out = NeighbourLists(np.full((n, k), -1, dtype=np.int32), np.zeros((n, k), dtype=np.float32))
+    for start, lists in each_neighbours(
+        xw, dup, k=k, champions=champions, skip=skip, score_pairs=score_pairs, workers=workers
+    ):
+        _place(out, start, lists, on_progress)
+    return out
+
+
+def each_neighbours(
+    xw: sparse.csr_matrix,
+    dup: np.ndarray,
+    *,
+    k: int = DEFAULT_K,
+    champions: int = CHAMPIONS,
+    skip: np.ndarray | None = None,
+    score_pairs: ScorePairs | None = None,
+    workers: int | None = None,
+) -> Iterator[tuple[int, NeighbourLists]]:
+    """:func:`top_neighbours` chunk by chunk, in row order: (first row, the chunk's lists).
+
+    A full build writes each chunk away as it comes rather than hold every trial's lists
+    (~800 bytes a trial at k=100). Consume it to the end: the worker processes live as long.
+    """
     global _SEARCHER
     n = xw.shape[0]
     searcher = _Searcher(xw, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs)
-    out = NeighbourLists(np.full((n, k), -1, dtype=np.int64), np.zeros((n, k), dtype=np.float32))
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     chunks = list(_chunks(n, CHUNK_ROWS))
     _SEARCHER = searcher
@@ -229,15 +251,12 @@ def top_neighbours(
         if workers > 1 and n >= PARALLEL_MIN_ROWS:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                for start, lists in pool.map(_search_chunk, chunks, chunksize=4):
-                    _place(out, start, lists, on_progress)
+                yield from pool.map(_search_chunk, chunks, chunksize=4)
         else:
             for bounds in chunks:
-                start, lists = _search_chunk(bounds)
-                _place(out, start, lists, on_progress)
+                yield _search_chunk(bounds)
     finally:
         _SEARCHER = None
-    return out
 
 
 def _place(

@@ -150,7 +150,7 @@ class Thesaurus:
             for key in self.find_terms(normalize_concept(text)):
                 bag[f"c:{key}"] = max(bag.get(f"c:{key}", 0.0), INFERRED_WEIGHT)
                 named.setdefault(f"c:{key}", self.names[key])
-                for ancestor in self.ancestors.get(key, ()):
+                for ancestor in sorted(self.ancestors.get(key, ())):  # one column order in every process
                     akey = f"c:{ancestor}"
                     bag[akey] = max(bag.get(akey, 0.0), INFERRED_WEIGHT * ANCESTOR_WEIGHT)
         return bag, named

@@ -184,8 +184,15 @@ class Vocabulary:
 
     def count_documents(self, raw: sparse.csr_matrix) -> None:
         """Set document frequencies and IDF from every stored trial's raw matrix (a full build)."""
-        self.n_docs = raw.shape[0]
-        self.df = np.bincount(raw.indices, minlength=len(self.keys)).astype(np.int64)
+        self.count_parts([raw])
+
+    def count_parts(self, parts: Iterable[sparse.csr_matrix]) -> None:
+        """:meth:`count_documents` of a raw matrix given as consecutive runs of rows."""
+        self.n_docs = 0
+        self.df = np.zeros(len(self.keys), dtype=np.int64)
+        for part in parts:
+            self.n_docs += part.shape[0]
+            self.df += np.bincount(part.indices, minlength=len(self.keys))
         self.idf = self._idf(self.df)
 
     def extend_documents(self, raw: sparse.csr_matrix) -> None:
@@ -283,9 +290,9 @@ def weigh_columns(x: sparse.csr_matrix, vocab: Vocabulary, weights: Weights) -> 
     """Scale each column by the square root of its block's weight, so x @ x.T is the weighted score."""
     scale = np.sqrt(np.asarray(weights.normalized().as_tuple(), dtype=np.float32))
     col_scale = scale[vocab.block_array()[: x.shape[1]]]
-    out = x.tocsr(copy=True)
-    out.data *= col_scale[out.indices]
-    return out
+    x = x.tocsr()
+    # Only the values are new: the result shares the column numbers and row pointers of ``x``.
+    return sparse.csr_matrix((x.data * col_scale[x.indices], x.indices, x.indptr), shape=x.shape)
 
 
 def pack_row(x: sparse.csr_matrix, row: int) -> bytes:

@@ -22,16 +22,29 @@ must be idempotent: re-indexing a trial replaces what was indexed for it).
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import multiprocessing
+import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from trialscope.errors import StoreError
 
 if TYPE_CHECKING:
     from trialscope.store.protocol import Store
 
 Progress = Callable[[int, int], None]
 Ids = Sequence[int]
+# Trials from which a full build runs in a process of its own (see _run_apart); smaller ones
+# run in this process, where starting a new interpreter would cost more than it saves.
+APART_FROM = 20_000
+# Changed trials from which memory is released around a refresh (a full collection takes a
+# moment: a refresh of a few trials, which readers wait for, goes without).
+RELEASE_FROM = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,7 @@ def _refresh(
     progress: Callable[[str], Progress | None] | None,
 ) -> list[Refreshed]:
     done: list[Refreshed] = []
+    released = False
     for index in indexes:
         started = time.perf_counter()
         state = store.derived_state(index.name)
@@ -121,13 +135,112 @@ def _refresh(
                 continue
             changed, removed, upto = changes.changed, changes.removed, changes.last
         how = How(rebuild, progress(index.name) if progress else None)
-        summary = index.refresh(store, changed, removed, how)
+        large = len(changed) >= RELEASE_FROM
+        if large:  # what the writes or the index before left, before this one's workers fork
+            release_memory()
+        summary = _run(store, index, changed, removed, how)
+        released = released or large
         store.set_derived_state(index.name, index.version, upto)
         done.append(
             Refreshed(index.name, len(changed), len(removed), rebuild, time.perf_counter() - started, summary)
         )
     store.prune_changes()
+    if released:
+        release_memory()
     return done
+
+
+def _run(store: Store, index: DerivedIndex, changed: Ids, removed: Ids, how: How) -> str:
+    """One index's refresh: a large full build of a store file in a process of its own."""
+    path = str(getattr(store, "path", ""))
+    if how.full and len(changed) >= APART_FROM and path != ":memory:" and os.path.isfile(path):
+        return _run_apart(path, index, changed, removed, how)
+    return index.refresh(store, changed, removed, how)
+
+
+def _run_apart(path: str, index: DerivedIndex, changed: Ids, removed: Ids, how: How) -> str:
+    """The refresh in a new Python process (spawned, not forked: it starts small whatever this
+    one holds), on its own connection to the store; progress and the result come back here.
+
+    A full build's peak is then its own, not its own on top of the heap the ingest and the
+    builds before it left fragmented in this process (and the processes it forks start small).
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_refresh_in_child,
+        args=(path, index, list(changed), list(removed), how.full, how.progress is not None, sender),
+        name=f"trialscope-{index.name}",
+    )
+    child.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                message = receiver.recv()
+            except EOFError:
+                child.join()
+                raise StoreError(
+                    f"The {index.name} index build stopped before it finished (exit code {child.exitcode})."
+                ) from None
+            if message[0] == "progress":
+                if how.progress is not None:
+                    how.progress(message[1], message[2])
+            elif message[0] == "error":
+                raise message[1]
+            else:
+                if hasattr(index, "last"):
+                    index.last = message[2]  # what the build did, for callers that ask the index
+                return str(message[1])
+    finally:
+        receiver.close()
+        child.join()
+
+
+def _refresh_in_child(
+    path: str,
+    index: DerivedIndex,
+    changed: list[int],
+    removed: list[int],
+    full: bool,
+    progress: bool,
+    sender: Any,
+) -> None:
+    from trialscope.store import open_store
+
+    try:
+        store = open_store(path)
+        try:
+            report = (lambda done, total: sender.send(("progress", done, total))) if progress else None
+            summary = index.refresh(store, changed, removed, How(full, report))
+        finally:
+            store.close()
+        sender.send(("done", summary, getattr(index, "last", None)))
+    except KeyboardInterrupt:  # the parent, in the same process group, was interrupted too
+        pass
+    except Exception as exc:  # noqa: BLE001 - raised in the parent as it would have been here
+        try:
+            sender.send(("error", exc))
+        except Exception:  # noqa: BLE001 - one that cannot be pickled: its message, then
+            sender.send(("error", StoreError(f"The {index.name} index build failed: {exc}")))
+    finally:
+        sender.close()
+
+
+def release_memory() -> None:
+    """Hand the memory freed by a finished step back to the system.
+
+    Builds run one after another in one process (an ingest, then each index): without this,
+    each starts on the heap the ones before left (freed, but held by the allocator), and the
+    processes it forks start as large as it is. A full collection frees the cycles, and
+    glibc's ``malloc_trim`` returns the free pages; elsewhere only the collection runs.
+    """
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # pragma: no cover - not glibc
+            pass
 
 
 def chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:

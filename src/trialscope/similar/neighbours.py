@@ -32,6 +32,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import numpy as np
 from scipy import sparse
@@ -199,16 +200,23 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + size, n)
 
 
+class NeighbourOptions(TypedDict, total=False):
+    """How neighbours are searched: ``k`` per row, ``champions`` per column, columns to ``skip``,
+    the exact scorer, worker processes (see :func:`top_neighbours`)."""
+
+    k: int
+    champions: int
+    skip: np.ndarray | None
+    score_pairs: ScorePairs | None
+    workers: int | None
+
+
 def top_neighbours(
     xw: sparse.csr_matrix,
     dup: np.ndarray,
     *,
-    k: int = DEFAULT_K,
-    champions: int = CHAMPIONS,
-    skip: np.ndarray | None = None,
-    score_pairs: ScorePairs | None = None,
-    workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    **options: Unpack[NeighbourOptions],
 ) -> NeighbourLists:
     """The k best neighbours of every row of ``xw`` among all rows, excluding itself and its duplicates.
 
@@ -216,12 +224,10 @@ def top_neighbours(
     each other. ``skip`` marks columns that find no candidates (tie breakers); they still
     count in every score. ``score_pairs`` gives the exact scores (default: dot products).
     """
-    n = xw.shape[0]
+    n, k = xw.shape[0], options.get("k", DEFAULT_K)
     # Row numbers as int32 (a row number of the trials' matrix fits).
     out = NeighbourLists(np.full((n, k), -1, dtype=np.int32), np.zeros((n, k), dtype=np.float32))
-    for start, lists in each_neighbours(
-        xw, dup, k=k, champions=champions, skip=skip, score_pairs=score_pairs, workers=workers
-    ):
+    for start, lists in each_neighbours(xw, dup, **options):
         _place(out, start, lists, on_progress)
     return out
 

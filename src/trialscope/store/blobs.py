@@ -60,6 +60,7 @@ _MAGIC = b"\x28\xb5\x2f\xfd"
 # before the base in the window (0: none), then a zstd frame.
 _AGAINST = struct.Struct("<BI")
 AGAINST = 1
+_AGAINST_BYTE = bytes([AGAINST])
 # How much of a dictionary's end goes before the base: its most used content (zstd puts it
 # last). Measured on the 100k synthetic store: a parsed trial 3.0 KB alone, 1.07 KB against its
 # raw record, 0.73 KB against 16 KiB of the trial dictionary and the record.
@@ -79,12 +80,11 @@ def compress(data: bytes) -> bytes:
 def decompress(blob: bytes, base: bytes | None = None) -> bytes:
     """A stored value: a zstd frame (with the dictionary it names), zlib, or a value
     compressed against ``base`` (the uncompressed value it was packed against)."""
-    if blob[:1] == b"\x01":
+    if needs_base(blob):
         if base is None:
             raise StoreError("A stored trial is compressed against its raw record, which is missing.")
         number = _AGAINST.unpack_from(blob)[1]
-        window = zstandard.ZstdCompressionDict(_tail(number) + base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-        return zstandard.ZstdDecompressor(dict_data=window).decompress(blob[_AGAINST.size :])
+        return zstandard.ZstdDecompressor(dict_data=_window(number, base)).decompress(blob[_AGAINST.size :])
     if blob[:4] != _MAGIC:
         return _zlib_decompress(blob)
     number = zstandard.get_frame_parameters(blob).dict_id
@@ -99,10 +99,16 @@ def decompress(blob: bytes, base: bytes | None = None) -> bytes:
 
 def needs_base(blob: bytes | None) -> bool:
     """Whether a stored value was compressed against a base (see :meth:`BlobCodec.pack_against`)."""
-    return blob is not None and blob[:1] == b"\x01"
+    return blob is not None and blob[:1] == _AGAINST_BYTE
 
 
 _TAILS: dict[int, bytes] = {0: b""}
+
+
+def _window(number: int, base: bytes) -> zstandard.ZstdCompressionDict:
+    """What a value packed against ``base`` refers back to: the end of dictionary ``number``
+    (none for 0), then ``base``."""
+    return zstandard.ZstdCompressionDict(_tail(number) + base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
 
 
 def _tail(number: int) -> bytes:
@@ -185,10 +191,8 @@ class BlobCodec:
         (True, b'{"brief_title":')
         """
         number = self._numbers.get("trial", 0)
-        window = zstandard.ZstdCompressionDict(_tail(number) + base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-        return _AGAINST.pack(AGAINST, number) + zstandard.ZstdCompressor(
-            level=LEVEL, dict_data=window
-        ).compress(data)
+        compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=_window(number, base))
+        return _AGAINST.pack(AGAINST, number) + compressor.compress(data)
 
     @staticmethod
     def train(

@@ -10,7 +10,7 @@ and :class:`~trialscope.store.postgres_tables.PostgresTables`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from trialscope.errors import StoreError, TrialNotFoundError
@@ -31,7 +31,17 @@ from trialscope.store.records import (
 from trialscope.store.schema import TABLES
 
 T = TypeVar("T")
-_CHUNK = 500  # values in one IN (...) list
+IN_LIST = 500  # values in one IN (...) list, on either backend
+
+
+def in_lists(values: Sequence[T]) -> Iterator[list[T]]:
+    """``values`` in consecutive pieces of at most :data:`IN_LIST`, one ``IN (...)`` list each.
+
+    >>> [len(piece) for piece in in_lists(range(1200))]
+    [500, 500, 200]
+    """
+    for start in range(0, len(values), IN_LIST):
+        yield list(values[start : start + IN_LIST])
 
 
 def _key(nct_id: str) -> str:
@@ -62,8 +72,7 @@ class StoreReads:
         of ``values``: each trial's values with the raw record they were compressed against."""
         more = "t.results" if results else "NULL"
         out: list[Any] = []
-        for start in range(0, len(values), _CHUNK):
-            chunk = values[start : start + _CHUNK]
+        for chunk in in_lists(values):
             out.extend(
                 self._ask(
                     f"SELECT t.{column}, t.trial, {more}, v.raw FROM trials t LEFT JOIN trial_versions v "
@@ -284,31 +293,31 @@ class StoreReads:
                 return data
         return None
 
-    def codec_for(self, records: Sequence[PreparedTrial]) -> BlobCodec:
-        """How to compress a batch being written (inside its transaction): the store's
-        dictionaries, trained from this batch when the store has none and it is large enough."""
+    def _codec_with(
+        self, kinds: Sequence[str], count: int, samples: Callable[[], Mapping[str, Sequence[bytes]]]
+    ) -> BlobCodec:
+        """The store's dictionaries, with those of ``kinds`` trained from ``samples()`` (inside
+        the caller's transaction) when the store lacks them and the batch (``count`` values) is
+        large enough; a store another process trained since is read again first."""
         codec = self._codec
-        if codec is None or not codec.trained:
+        if codec is None or not codec.has(*kinds):
             codec = self._codec = self._read_codec()
-        if not codec.trained and len(records) >= blobs.MIN_SAMPLES:
-            trained = BlobCodec.train(training_samples(records))
+        if not codec.has(*kinds) and count >= blobs.MIN_SAMPLES:
+            trained = BlobCodec.train(samples(), kinds)
             if trained is not None:
                 self.insert("blob_dicts", sorted(trained.items()))
                 codec = self._codec = BlobCodec({**codec.dictionaries, **trained})
         return codec
 
+    def codec_for(self, records: Sequence[PreparedTrial]) -> BlobCodec:
+        """How to compress a batch being written (inside its transaction): the store's
+        dictionaries, trained from this batch when the store has none and it is large enough."""
+        return self._codec_with(blobs.RECORD_KINDS, len(records), lambda: training_samples(records))
+
     def pack_values(self, kind: str, values: Sequence[bytes]) -> list[bytes]:
         """Values of one kind (``criteria``) compressed with the store's dictionary of that kind,
-        trained from these values (inside the caller's transaction) when the store has none and
-        they are enough to train it."""
-        codec = self._codec
-        if codec is None or not codec.has(kind):
-            codec = self._codec = self._read_codec()
-        if not codec.has(kind) and len(values) >= blobs.MIN_SAMPLES:
-            trained = BlobCodec.train({kind: values}, (kind,))
-            if trained is not None:
-                self.insert("blob_dicts", sorted(trained.items()))
-                codec = self._codec = BlobCodec({**codec.dictionaries, **trained})
+        trained from these values when the store has none and they are enough to train it."""
+        codec = self._codec_with((kind,), len(values), lambda: {kind: values})
         return [codec.pack(value, kind) for value in values]
 
     def content_version(self) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from trialscope.errors import SchemaVersionError, StoreError
 from trialscope.store import migrations
+from trialscope.store.reads import in_lists
 from trialscope.store.records import (
     PreparedTrial,
     UpsertStats,
@@ -39,7 +40,6 @@ from trialscope.store.writes import LogEntry, TrialWrites
 # 20k synthetic store 5 % smaller than 8 KiB (32 KiB: 6.5 %, but the postings lose); an
 # existing store keeps the size it was made with.
 PAGE_SIZE = 16384
-_CHUNK = 500  # values per IN (...) list
 _SEP = "\x1f"
 _TYPES = {"int": "INTEGER", "real": "REAL", "text": "TEXT", "blob": "BLOB"}
 _TRIAL_INSERT = (
@@ -271,10 +271,9 @@ class SqliteStore(SqliteTables, TrialWrites):
         test = "removed_at IS NULL" if when else "removed_at IS NOT NULL"
         changing = [
             (int(r[0]), str(r[1]))
-            for start in range(0, len(trial_ids), _CHUNK)
+            for chunk in in_lists(trial_ids)
             for r in self.conn.execute(
-                f"SELECT id, nct_id FROM trials WHERE {test} AND id IN ({_marks(trial_ids[start : start + _CHUNK])})",
-                trial_ids[start : start + _CHUNK],
+                f"SELECT id, nct_id FROM trials WHERE {test} AND id IN ({_marks(chunk)})", chunk
             )
         ]
         self.conn.executemany(
@@ -284,8 +283,7 @@ class SqliteStore(SqliteTables, TrialWrites):
 
     def _existing(self, nct_ids: list[str]) -> dict[str, tuple[int, str | None, int]]:
         found: dict[str, tuple[int, str | None, int]] = {}
-        for start in range(0, len(nct_ids), _CHUNK):
-            chunk = nct_ids[start : start + _CHUNK]
+        for chunk in in_lists(nct_ids):
             for row in self.conn.execute(
                 f"SELECT nct_id, id, last_update, summary_only FROM trials WHERE nct_id IN ({_marks(chunk)})",
                 chunk,

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from trialscope.store.backend import Backend, split_columns, unchanged
+from trialscope.store.reads import in_lists
 from trialscope.store.schema import TABLES, tables_of
 
-_CHUNK = 500  # values per IN (...) list
 # A whole column joined into one string, by kind (NULL as -1, nan or empty): see column_arrays.
 _JOINED = {
     "int": "group_concat(ifnull({name}, -1))",
@@ -83,8 +83,7 @@ class SqliteTables(Backend):
     def delete_in(self, table: str, column: str, values: Sequence[object]) -> None:
         """Delete the rows whose ``column`` is one of ``values``."""
         with self.transaction():
-            for start in range(0, len(values), _CHUNK):
-                chunk = list(values[start : start + _CHUNK])
+            for chunk in in_lists(values):
                 self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({_marks(chunk)})", chunk)
 
     def _compared(self, table: str, column: str) -> tuple[str, Callable[[object], object]]:
@@ -103,8 +102,7 @@ class SqliteTables(Backend):
     ) -> list[Any]:
         """Rows whose ``column`` is one of ``values`` (any number of them)."""
         out: list[Any] = []
-        for start in range(0, len(values), _CHUNK):
-            chunk = list(values[start : start + _CHUNK])
+        for chunk in in_lists(values):
             out.extend(
                 self._rows(
                     f"SELECT {', '.join(columns)} FROM {table} WHERE {column} IN ({_marks(chunk)})", chunk
@@ -121,8 +119,7 @@ class SqliteTables(Backend):
         """Set columns to values in the rows whose ``column`` is one of ``keys``."""
         sets = ", ".join(f"{name} = ?" for name in values)
         with self.transaction():
-            for start in range(0, len(keys), _CHUNK):
-                chunk = list(keys[start : start + _CHUNK])
+            for chunk in in_lists(keys):
                 self.conn.execute(
                     f"UPDATE {table} SET {sets} WHERE {column} IN ({_marks(chunk)})",
                     [*values.values(), *chunk],

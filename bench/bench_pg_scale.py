@@ -68,23 +68,24 @@ def main() -> int:
         process = serve(url, port, 2, 0)  # type: ignore[arg-type]
         try:
             wait_ready(base, timeout=900)
+
+            def measure(what: str, paths: list[str], connections: int, threads: int) -> None:
+                for run in range(args.runs):
+                    fig = run_wrk(
+                        base, paths, duration=10, connections=connections, threads=threads, tmp=Path(tmp)
+                    )
+                    say(
+                        f"run {run + 1}, {what}: {fig['rps']:.0f}/s, p50 {fig['p50_ms']:.1f} ms, "
+                        f"p95 {fig['p95_ms']:.1f} ms, p99 {fig['p99_ms']:.1f} ms, non-2xx {fig['non2xx']}"
+                    )
+
             rng = random.Random(12)
             searches = search_paths("/", 200, rng)
             warm(base, searches, 100)
-            for run in range(args.runs):
-                fig = run_wrk(base, searches, duration=10, connections=1, threads=1, tmp=Path(tmp))
-                say(
-                    f"run {run + 1}, searches on one connection: {fig['rps']:.0f}/s, p50 {fig['p50_ms']:.1f} ms, "
-                    f"p95 {fig['p95_ms']:.1f} ms, p99 {fig['p99_ms']:.1f} ms, non-2xx {fig['non2xx']}"
-                )
+            measure("searches on one connection", searches, 1, 1)
             pages = [f"/trials/{i}" for i in rng.sample(valid, min(3000, len(valid)))]
             warm(base, pages, 50)
-            for run in range(args.runs):
-                fig = run_wrk(base, pages, duration=10, connections=16, threads=2, tmp=Path(tmp))
-                say(
-                    f"run {run + 1}, trial pages on 16 connections: {fig['rps']:.0f}/s, p50 {fig['p50_ms']:.1f} ms, "
-                    f"p95 {fig['p95_ms']:.1f} ms, non-2xx {fig['non2xx']}"
-                )
+            measure("trial pages on 16 connections", pages, 16, 2)
         finally:
             process.terminate()
             process.wait(timeout=60)

@@ -154,3 +154,32 @@ def test_a_full_build_apart_writes_what_one_in_process_writes(
         )
     here.close()
     apart.close()
+
+
+def test_champion_index_made_band_by_band_with_weights_is_that_of_the_weighted_matrix() -> None:
+    x = sparse.random(400, 60, density=0.15, format="csr", dtype=np.float32, random_state=11)
+    scale = np.linspace(0.1, 1.0, 60, dtype=np.float32)
+    skip = np.zeros(60, dtype=bool)
+    skip[[3, 17, 40]] = True
+    whole = sparse.csr_matrix((x.data * scale[x.indices], x.indices, x.indptr), shape=x.shape)
+    expected = champion_index(whole, 7, skip, band_entries=10**9)
+    got = champion_index(x, 7, skip, scale=scale, band_entries=50)  # dozens of bands
+    assert _same(got, expected)
+    assert got.nnz == sum(
+        min(int(n), 7) for i, n in enumerate(np.bincount(x.indices, minlength=60)) if not skip[i]
+    )
+
+
+def test_neighbours_of_weighted_rows_are_those_of_the_weighted_matrix() -> None:
+    from trialscope.similar.neighbours import top_neighbours
+
+    rng = np.random.default_rng(5)
+    x = sparse.random(600, 80, density=0.08, format="csr", dtype=np.float32, random_state=rng)
+    scale = rng.uniform(0.2, 1.0, 80).astype(np.float32)
+    whole = sparse.csr_matrix((x.data * scale[x.indices], x.indices, x.indptr), shape=x.shape)
+    dup = np.full(600, -1)
+    dup[:10] = 1  # rows of one duplicate group never list each other
+    expected = top_neighbours(whole, dup, k=8, champions=30, workers=1)
+    got = top_neighbours(x, dup, k=8, champions=30, scale=scale, workers=1)
+    assert np.array_equal(got.rows, expected.rows) and np.array_equal(got.scores, expected.scores)
+    assert not np.isin(got.rows[:10], np.arange(10)).any()

@@ -145,6 +145,33 @@ def test_bulk_writes_checkpoint_in_the_background_and_then_restore_sqlite_defaul
     assert open_store(tmp_path / "t.db", readonly=True).count() == 2
 
 
+def test_a_long_bulk_write_keeps_the_wal_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bulk write whose WAL was only checkpointed in the background grew it without end; now
+    # the writer starts it again past a limit, and every batch leaves it under the limit.
+    from trialscope import ingest
+    from trialscope.store import sqlite as sqlite_module
+
+    limit = 1024 * 1024
+    monkeypatch.setattr(sqlite_module, "WAL_LIMIT", limit)
+    store = open_store(tmp_path / "t.db")
+    sizes: list[int] = []
+    write = store.upsert_prepared
+
+    def watched(records):  # type: ignore[no-untyped-def]
+        stats = write(records)
+        sizes.append(store.wal_size())
+        return stats
+
+    monkeypatch.setattr(store, "upsert_prepared", watched)
+    summary = ingest.ingest_paths(
+        store, [CTGOV / "v2_json" / "ctg_studies_downloads"], batch_size=50, progress=False
+    )
+    assert summary.upserts.inserted > 500 and len(sizes) > 10
+    assert max(sizes) <= limit
+    assert sum(sizes) > 0  # batches were written to a WAL between restarts
+    assert store.count() == summary.upserts.inserted
+
+
 def test_full_record_beats_summary_only_whatever_the_dates(new_store: MakeStore) -> None:
     store = new_store()
     summary = seed_trial(summary_only=True, last_update_post_date=DateStruct("2030-01-01"), brief_title="csv")

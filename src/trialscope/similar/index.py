@@ -46,14 +46,14 @@ from trialscope.similar.vectors import (
     PairScorer,
     Vocabulary,
     Weights,
+    column_scale,
     pack_row,
     stack_rows,
     unit_vectors,
     unpack_row,
-    weigh_columns,
 )
 from trialscope.store import Store
-from trialscope.store.derived import How, Ids
+from trialscope.store.derived import How, Ids, release_memory
 
 FORMAT = "1"
 VERSION = "4"  # of what the index computes; a store built by another version is rebuilt (4: facts compressed)
@@ -234,13 +234,12 @@ def build_index(
     A build replaces any index the store held; it reads trials and writes only ``similar_*``.
 
     Memory: a fixed part (the interpreter, SQLite's cache and memory-mapped pages, at most
-    ~320 MB, the thesaurus, the work arrays of one part or one chunk of rows) and a part that
-    grows with the corpus: the vectors (~0.8 KB a trial), their weighted values (~0.4 KB), the
-    champion index (at most the vectors' size) and the vocabulary, all in memory at once for
-    the neighbour search. The raw feature rows, each trial's ids and facts and the lists wait
-    in temporary files (:mod:`.spill`; ~3.4 KB a trial on disk). Measured on the synthetic
-    corpus: 0.30 GB at 20,000 trials, 0.71 GB at 100,000; about 2 GB at 600,000 by
-    extrapolation. Less would need the vectors themselves out of memory.
+    ~320 MB, the thesaurus, the work arrays of one part, one band of columns or one chunk of
+    rows) and a part that grows with the corpus: the vectors (~0.8 KB a trial; weighted only
+    row by row as the search uses them), the champion index (at most the vectors' size) and
+    the vocabulary, in memory at once for the neighbour search. The raw feature rows, each
+    trial's ids and facts and the lists wait in temporary files (:mod:`.spill`; ~3.4 KB a
+    trial on disk). Measured figures: docs/PERFORMANCE.md.
     """
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
@@ -271,21 +270,24 @@ def build_index(
             records=records,
         )
         del rows
+        release_memory()  # the parsed trials and work arrays of the last parts
         lap("features")
         vocab.count_parts(parts)
         x = vectorize(parts, vocab)
         parts.close()
         dup = np.asarray([duplicate_code(key) for key in extracted.dup_keys], dtype=np.int64)
         extracted.dup_keys = []
+        release_memory()
         lap("vectors")
         floors = np.zeros(len(extracted.trial_ids), np.float32)
         advance = _progress_bar(progress, n, "neighbours")
         for start, chunk in each_neighbours(
-            weigh_columns(x, vocab, weights),
+            x,
             dup,
             k=k,
             skip=tie_breaker_columns(vocab),
             score_pairs=pair_scorer(vocab, weights),
+            scale=column_scale(vocab, weights),
         ):
             for row, (neighbour_rows, scores) in enumerate(zip(chunk.rows, chunk.scores, strict=True)):
                 valid = neighbour_rows >= 0
@@ -457,13 +459,14 @@ def _update(
     )
     query_rows = np.arange(len(kept), len(kept) + len(extracted.nct_ids))
     lists, entering = search_rows(
-        weigh_columns(x, vocab, weights),
+        x,
         dup,
         query_rows,
         floors,
         k=k,
         skip=tie_breaker_columns(vocab),
         score_pairs=pair_scorer(vocab, weights),
+        scale=column_scale(vocab, weights),
     )
 
     # Lists that held a changed or removed trial, or that a changed trial now enters.

@@ -42,6 +42,7 @@ CHAMPIONS = 2_000  # trials kept per feature in the candidate index
 QUERY_FEATURES = 32  # a row's strongest features that look for candidates
 CANDIDATES_PER_K = 2  # rescored candidates per neighbour kept
 CHUNK_ROWS = 128  # query rows searched at a time: their candidates' rows are copied to rescore them
+BAND_ENTRIES = 8_000_000  # entries of the matrix copied at a time to make the candidate index
 PARALLEL_MIN_ROWS = 20_000  # below this a second process costs more than it saves
 
 # The exact score of row i of one matrix with row i of another, for every i.
@@ -71,28 +72,63 @@ class Pairs:
 
 
 def champion_index(
-    xw: sparse.csr_matrix, champions: int, skip: np.ndarray | None = None
+    x: sparse.csr_matrix,
+    champions: int,
+    skip: np.ndarray | None = None,
+    *,
+    scale: np.ndarray | None = None,
+    band_entries: int = BAND_ENTRIES,
 ) -> sparse.csr_matrix:
     """The candidate index, features x trials: each feature's ``champions`` strongest trials only.
+
+    ``scale`` multiplies each column's values first (see :func:`weighted`). The index is made
+    a band of columns at a time (about ``band_entries`` entries each), so besides ``x`` and the
+    index only one band's copy is in memory, whatever the corpus.
 
     >>> m = sparse.csr_matrix(np.array([[0.9, 0.1], [0.5, 0.2], [0.7, 0.0]], dtype=np.float32))
     >>> (champion_index(m, 2).toarray() > 0).astype(int).tolist()
     [[1, 0, 1], [1, 1, 0]]
     """
-    # The trials x features matrix in CSC is the features x trials one in CSR: the entries
-    # kept are taken out of its arrays as they are, with no coordinate lists between.
-    csc = xw.tocsc()
-    csc.sort_indices()
-    counts = np.diff(csc.indptr)
-    keep = np.ones(csc.nnz, dtype=bool) if skip is None else np.repeat(~skip[: csc.shape[1]], counts)
-    for col in np.flatnonzero(counts > champions):
-        start, end = csc.indptr[col], csc.indptr[col + 1]
-        weakest = np.argpartition(-csc.data[start:end], champions)[champions:]
-        keep[start + weakest] = False
-    indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(keep, dtype=np.int64)])[csc.indptr]
-    data, indices = csc.data[keep], csc.indices[keep]
-    del csc
-    return sparse.csr_matrix((data, indices, indptr), shape=(xw.shape[1], xw.shape[0]))
+    x = x.tocsr()
+    n_rows, n_cols = x.shape
+    entries = np.bincount(x.indices, minlength=n_cols).astype(np.int64)
+    counts = entries.copy()
+    if skip is not None:
+        counts[np.flatnonzero(skip[:n_cols])] = 0
+    kept = np.minimum(counts, champions)
+    indptr = np.concatenate([np.zeros(1, np.int64), np.cumsum(kept)])
+    data = np.empty(int(indptr[-1]), np.float32)
+    indices = np.empty(int(indptr[-1]), np.int32)
+    cuts = np.searchsorted(np.cumsum(entries), np.arange(band_entries, x.nnz, band_entries))
+    for first, last in zip(np.r_[0, cuts + 1], np.r_[cuts + 1, n_cols], strict=True):
+        if first >= last or not kept[first:last].any():
+            continue
+        # The band's columns as CSC: the features x trials rows of the index, uncut.
+        band = weighted(x[:, first:last], None if scale is None else scale[first:last]).tocsc()
+        band.sort_indices()
+        keep = np.repeat(kept[first:last] > 0, np.diff(band.indptr))
+        for col in np.flatnonzero(counts[first:last] > champions):
+            start, end = band.indptr[col], band.indptr[col + 1]
+            weakest = np.argpartition(-band.data[start:end], champions)[champions:]
+            keep[start + weakest] = False
+        data[indptr[first] : indptr[last]] = band.data[keep]
+        indices[indptr[first] : indptr[last]] = band.indices[keep]
+    return sparse.csr_matrix((data, indices, indptr), shape=(n_cols, n_rows))
+
+
+def weighted(x: sparse.csr_matrix, scale: np.ndarray | None) -> sparse.csr_matrix:
+    """``x`` with each column's values multiplied by its factor in ``scale`` (None: ``x`` itself).
+
+    The search keeps only the unweighted vectors in memory and weighs the rows it works on,
+    value for value as weighing the whole matrix would.
+
+    >>> m = sparse.csr_matrix(np.array([[1.0, 2.0]], dtype=np.float32))
+    >>> weighted(m, np.array([0.5, 3.0], dtype=np.float32)).toarray().tolist()
+    [[0.5, 6.0]]
+    """
+    if scale is None:
+        return x
+    return sparse.csr_matrix((x.data * scale[x.indices], x.indices, x.indptr), shape=x.shape)
 
 
 def strongest(x: sparse.csr_matrix, m: int) -> sparse.csr_matrix:
@@ -119,22 +155,28 @@ def strongest(x: sparse.csr_matrix, m: int) -> sparse.csr_matrix:
 
 
 class _Searcher:
-    """The matrices one search needs, shared with worker processes by fork."""
+    """The matrices one search needs, shared with worker processes by fork.
+
+    ``x`` is kept as given; ``scale`` (per-column factors, see :func:`weighted`) is applied
+    to the rows a search works on, so the weighted matrix is never held whole.
+    """
 
     def __init__(
         self,
-        xw: sparse.csr_matrix,
+        x: sparse.csr_matrix,
         dup: np.ndarray,
         k: int,
         champions: int,
         skip: np.ndarray | None,
         score_pairs: ScorePairs | None = None,
+        scale: np.ndarray | None = None,
         query_features: int = QUERY_FEATURES,
     ) -> None:
-        self.xw = xw.tocsr()
+        self.x = x.tocsr()
+        self.scale = scale
         self.score_pairs = score_pairs or dot_pairs
         self.query_features = query_features
-        self.index_t = champion_index(self.xw, champions, skip)
+        self.index_t = champion_index(self.x, champions, skip, scale=scale)
         self.dup = dup
         self.k = k
         self.n_candidates = max(k * CANDIDATES_PER_K, k + 10)
@@ -144,6 +186,7 @@ class _Searcher:
     ) -> tuple[NeighbourLists, Pairs]:
         """Top k of each query row over all rows (``query_self``: the query's own row or -1)."""
         n = query.shape[0]
+        query = weighted(query, self.scale)
         partial = (strongest(query, self.query_features) @ self.index_t).tocsr()
         pair_row: list[np.ndarray] = []
         pair_col: list[np.ndarray] = []
@@ -164,7 +207,7 @@ class _Searcher:
         cols_of = np.concatenate(pair_col) if pair_col else np.zeros(0, np.int64)
         exact = np.zeros(len(rows_of), dtype=np.float32)
         if len(rows_of):
-            exact = self.score_pairs(query[rows_of], self.xw[cols_of])
+            exact = self.score_pairs(query[rows_of], weighted(self.x[cols_of], self.scale))
         return _best_per_row(rows_of, cols_of, exact, n, self.k), Pairs(rows_of, cols_of, exact)
 
 
@@ -191,7 +234,7 @@ def _search_chunk(bounds: tuple[int, int]) -> tuple[int, NeighbourLists]:
     searcher = _SEARCHER
     assert searcher is not None
     start, end = bounds
-    lists, _ = searcher.search(searcher.xw[start:end], searcher.dup[start:end], np.arange(start, end))
+    lists, _ = searcher.search(searcher.x[start:end], searcher.dup[start:end], np.arange(start, end))
     return start, lists
 
 
@@ -202,44 +245,47 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
 
 class NeighbourOptions(TypedDict, total=False):
     """How neighbours are searched: ``k`` per row, ``champions`` per column, columns to ``skip``,
-    the exact scorer, worker processes (see :func:`top_neighbours`)."""
+    the exact scorer, per-column weights, worker processes (see :func:`top_neighbours`)."""
 
     k: int
     champions: int
     skip: np.ndarray | None
     score_pairs: ScorePairs | None
+    scale: np.ndarray | None
     workers: int | None
 
 
 def top_neighbours(
-    xw: sparse.csr_matrix,
+    x: sparse.csr_matrix,
     dup: np.ndarray,
     *,
     on_progress: Callable[[int], None] | None = None,
     **options: Unpack[NeighbourOptions],
 ) -> NeighbourLists:
-    """The k best neighbours of every row of ``xw`` among all rows, excluding itself and its duplicates.
+    """The k best neighbours of every row of ``x`` among all rows, excluding itself and its duplicates.
 
     ``dup`` holds a duplicate-group number per row (-1: none); rows of one group never list
     each other. ``skip`` marks columns that find no candidates (tie breakers); they still
     count in every score. ``score_pairs`` gives the exact scores (default: dot products).
+    ``scale`` weighs each column (:func:`weighted`) where the rows are used, not in ``x``.
     """
-    n, k = xw.shape[0], options.get("k", DEFAULT_K)
+    n, k = x.shape[0], options.get("k", DEFAULT_K)
     # Row numbers as int32 (a row number of the trials' matrix fits).
     out = NeighbourLists(np.full((n, k), -1, dtype=np.int32), np.zeros((n, k), dtype=np.float32))
-    for start, lists in each_neighbours(xw, dup, **options):
+    for start, lists in each_neighbours(x, dup, **options):
         _place(out, start, lists, on_progress)
     return out
 
 
 def each_neighbours(
-    xw: sparse.csr_matrix,
+    x: sparse.csr_matrix,
     dup: np.ndarray,
     *,
     k: int = DEFAULT_K,
     champions: int = CHAMPIONS,
     skip: np.ndarray | None = None,
     score_pairs: ScorePairs | None = None,
+    scale: np.ndarray | None = None,
     workers: int | None = None,
 ) -> Iterator[tuple[int, NeighbourLists]]:
     """:func:`top_neighbours` chunk by chunk, in row order: (first row, the chunk's lists).
@@ -248,8 +294,8 @@ def each_neighbours(
     (~800 bytes a trial at k=100). Consume it to the end: the worker processes live as long.
     """
     global _SEARCHER
-    n = xw.shape[0]
-    searcher = _Searcher(xw, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs)
+    n = x.shape[0]
+    searcher = _Searcher(x, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs, scale)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     chunks = list(_chunks(n, CHUNK_ROWS))
     _SEARCHER = searcher
@@ -276,7 +322,7 @@ def _place(
 
 
 def search_rows(
-    xw: sparse.csr_matrix,
+    x: sparse.csr_matrix,
     dup: np.ndarray,
     query_rows: np.ndarray,
     floors: np.ndarray,
@@ -285,6 +331,7 @@ def search_rows(
     champions: int = CHAMPIONS,
     skip: np.ndarray | None = None,
     score_pairs: ScorePairs | None = None,
+    scale: np.ndarray | None = None,
 ) -> tuple[NeighbourLists, list[tuple[int, int, float]]]:
     """Top k for some rows only (an incremental update), and the other lists those rows enter.
 
@@ -292,14 +339,14 @@ def search_rows(
     symmetric, so the lists a query row enters are looked for among its own rescored
     candidates: ``(row, query_row, score)`` for each whose floor the score passes.
     """
-    searcher = _Searcher(xw, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs)
+    searcher = _Searcher(x, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs, scale)
     lists = NeighbourLists(
         np.full((len(query_rows), k), -1, np.int64), np.zeros((len(query_rows), k), np.float32)
     )
     entering: list[tuple[int, int, float]] = []
     for start, end in _chunks(len(query_rows), CHUNK_ROWS):
         ids = query_rows[start:end]
-        part, pairs = searcher.search(searcher.xw[ids], searcher.dup[ids], ids)
+        part, pairs = searcher.search(searcher.x[ids], searcher.dup[ids], ids)
         lists.rows[start:end] = part.rows
         lists.scores[start:end] = part.scores
         passing = pairs.scores > floors[pairs.cols]

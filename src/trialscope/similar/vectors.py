@@ -286,10 +286,16 @@ def unit_vectors(
     return out
 
 
-def weigh_columns(x: sparse.csr_matrix, vocab: Vocabulary, weights: Weights) -> sparse.csr_matrix:
-    """Scale each column by the square root of its block's weight, so x @ x.T is the weighted score."""
+def column_scale(vocab: Vocabulary, weights: Weights) -> np.ndarray:
+    """Each column's factor: the square root of its block's weight, so x @ x.T of the scaled
+    vectors is the weighted score (the neighbour search applies it row by row)."""
     scale = np.sqrt(np.asarray(weights.normalized().as_tuple(), dtype=np.float32))
-    col_scale = scale[vocab.block_array()[: x.shape[1]]]
+    return scale[vocab.block_array()]
+
+
+def weigh_columns(x: sparse.csr_matrix, vocab: Vocabulary, weights: Weights) -> sparse.csr_matrix:
+    """Scale each column by the square root of its block's weight (:func:`column_scale`)."""
+    col_scale = column_scale(vocab, weights)[: x.shape[1]]
     x = x.tocsr()
     # Only the values are new: the result shares the column numbers and row pointers of ``x``.
     return sparse.csr_matrix((x.data * col_scale[x.indices], x.indices, x.indptr), shape=x.shape)

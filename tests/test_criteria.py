@@ -205,6 +205,36 @@ def test_comparator_written_before_the_word_age() -> None:
     assert (older.comparator, older.value) == (">", 18)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Age less than 18 years or greater than 65 years",
+        "age <18 or >65 years",
+        "Patients aged over 65 or under 18",
+        "younger than 18 or older than 65 years of age",
+    ],
+)
+def test_two_age_bounds_joined_by_or_exclude_the_range_between(text: str) -> None:
+    # "less than 18 years or greater" was read as "18 years or greater", and the bound after it
+    # dropped: an exclusion of minors and the elderly excluded every adult.
+    age = next(f for f in parse_criterion(text, "exclusion").facts if f.type == "age")
+    assert (age.comparator, age.value, age.upper_comparator, age.upper, age.negated) == (
+        ">=",
+        18,
+        "<=",
+        65,
+        True,
+    )
+    assert parse_criterion(text, "exclusion").label == "Age 18–65"  # what an eligible patient is
+    assert parse_criterion(text, "inclusion").label == "Age outside 18–65"
+
+
+def test_a_postfix_comparator_still_reads_after_the_value() -> None:
+    for text in ("18 years or older", "Age 18 years or greater", "men and women 18 years and older"):
+        age = next(f for f in parse_criterion(text, "inclusion").facts if f.type == "age")
+        assert (age.comparator, age.value, age.upper, age.negated) == (">=", 18, None, False)
+
+
 def test_a_count_before_an_abbreviation_is_not_its_value() -> None:
     """The seed trial's "4 of 11 criteria by ACR" (American College of Rheumatology) is no urine
     albumin-to-creatinine ratio of 11."""

@@ -144,6 +144,26 @@ def test_dialysis_question_and_negated_line() -> None:
     assert denied.criteria[0].verdict == "met"
 
 
+def test_a_narrower_procedure_is_not_decided_by_the_plain_one() -> None:
+    # "No excisional biopsy" against a note that says only "biopsy": which kind is not said
+    lines = [
+        parse_criterion("No excisional biopsy"),
+        parse_criterion("Major surgery within 4 weeks", "exclusion"),
+    ]
+    plain = screen(
+        lines, patient_from_note("A 52-year-old woman. A biopsy of the left breast showed cancer.")
+    )
+    assert plain.criteria[0].verdict == "unknown"
+    assert plain.criteria[0].evidence[0].text == "biopsy"
+    assert plain.criteria[0].question == "Has the patient had excisional biopsy?"
+    assert plain.verdict != "ineligible"
+    named = screen(
+        lines, patient_from_note("A 52-year-old woman after an excisional biopsy of the left breast.")
+    )
+    assert named.criteria[0].verdict == "not_met" and named.verdict == "ineligible"
+    assert parse_criterion("Prior surgery within 4 weeks").facts[0].concepts[0].mention is None
+
+
 def test_a_line_under_no_heading_left_unknown_keeps_the_trial_maybe() -> None:
     # "Creatinine ≤ 1.5 mg/dL" under no heading may be an inclusion: not knowing it, the trial is not eligible
     patient = patient_from_note("A 64-year-old man with lung cancer, ECOG 1.")

@@ -37,7 +37,7 @@ from trialscope.store.blobs import CRITERIA, compress, decompress
 from trialscope.store.derived import How, Ids, chunks
 
 TABLE = "criteria_trials"
-FORMAT = "1"  # of the rows; bump it (or change the vocabulary) and every trial is typed again
+FORMAT = "2"  # of the rows and their reading; bump it (or change the vocabulary) and every trial is typed again (2: "age < 18 or > 65")
 BATCH = 1_000  # trials typed and written per transaction
 PARALLEL_FROM = 4_000  # changed trials from which worker processes type them
 

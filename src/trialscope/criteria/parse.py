@@ -239,6 +239,7 @@ def _age_fact(
     )
     lower: tuple[str, float] | None = None
     upper: tuple[str, float] | None = None
+    where: dict[str, Value] = {}  # the value each bound was read from
     outside = False
     first = -1
     for vi, value in enumerate(values):
@@ -276,14 +277,19 @@ def _age_fact(
             upper = upper or (value.upper_comparator or "<=", high)
         elif comparator in (">=", ">"):
             lower = lower or (comparator, low)
+            where.setdefault("lower", value)
         elif comparator in ("<=", "<"):
             upper = upper or (comparator, low)
+            where.setdefault("upper", value)
         elif comparator in (None, "=") and lower is None and upper is None:
             lower = ("=", low)
     if lower is None and upper is None:
         return None
     if lower is not None and upper is not None and lower[1] > upper[1]:
-        upper = None  # two bounds that cannot both hold: the first one read stands
+        if _either_bound(norm, where):  # "younger than 18 or older than 65": outside 18-65
+            lower, upper, outside = (_INSIDE[upper[0]], upper[1]), (_INSIDE[lower[0]], lower[1]), True
+        else:
+            upper = None  # two bounds that cannot both hold: the first one read stands
     if lower is not None:
         fact = Fact(
             type="age",
@@ -299,6 +305,24 @@ def _age_fact(
         assert upper is not None
         fact = Fact(type="age", variable="age", comparator=upper[0], value=round(upper[1], 4), unit="year")  # type: ignore[arg-type]
     return first, fact
+
+
+# The bound of the range between two "outside" bounds: "< 18 or > 65" is outside 18 <= age <= 65.
+_INSIDE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def _either_bound(norm: str, where: dict[str, Value]) -> bool:
+    """Whether the two bounds read are joined by "or" (either one holds), not two conditions.
+
+    >>> from trialscope.criteria.values import find_values
+    >>> low, high = find_values("age < 18 or > 65")
+    >>> _either_bound("age < 18 or > 65", {"upper": low, "lower": high})
+    True
+    """
+    if "lower" not in where or "upper" not in where:
+        return False
+    a, b = sorted((where["lower"], where["upper"]), key=lambda v: v.start)
+    return re.search(r"\bor\b", norm[a.start : b.start + 1]) is not None
 
 
 def _sex_fact(norm: str) -> tuple[int, Fact] | None:
@@ -354,7 +378,7 @@ def _presence_facts(
     out: list[tuple[int, int, Fact]] = []
     for kind, found in groups.items():
         others = bool(placed) or any(k != kind and k != "lab" for k in groups)
-        concepts = _concepts(found, kind)
+        concepts = _concepts(found, kind, norm)
         if kind == "lab":
             if not any(_TIER.get(f.type) == 1 for _, _, f in placed):
                 out.append((2, found[0].start, Fact(type="lab")))
@@ -380,7 +404,88 @@ def _presence_facts(
     return out
 
 
-def _concepts(found: list[Mention], kind: str) -> list[Concept]:
+# Words before a procedure that do not narrow it ("any prior surgery", "had a biopsy").
+_NOT_QUALIFIER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "any",
+        "no",
+        "not",
+        "prior",
+        "previous",
+        "recent",
+        "recently",
+        "planned",
+        "scheduled",
+        "history",
+        "of",
+        "or",
+        "and",
+        "with",
+        "without",
+        "for",
+        "to",
+        "after",
+        "before",
+        "within",
+        "since",
+        "other",
+        "than",
+        "had",
+        "has",
+        "have",
+        "underwent",
+        "undergone",
+        "undergo",
+        "undergoing",
+        "received",
+        "receive",
+        "requiring",
+        "require",
+        "required",
+        "need",
+        "needs",
+        "needed",
+        "candidate",
+        "candidates",
+        "eligible",
+        "following",
+        "post",
+        "pre",
+        "by",
+        "on",
+        "in",
+        "at",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+    ]
+)
+_WORD_BEFORE = re.compile(r"([a-z][a-z-]{2,})\s$")
+
+
+def qualified_procedure(norm: str, mention: Mention) -> str | None:
+    """The procedure as the line narrows it: "excisional biopsy", "cardiac surgery"; None when
+    the word stands alone ("prior surgery"), so a patient's plain "biopsy" decides only the
+    plain one.
+
+    >>> qualified_procedure("no excisional biopsy", Mention("procedure", 14, 20, 2, "biopsy"))
+    'excisional biopsy'
+    >>> qualified_procedure("no biopsy", Mention("procedure", 3, 9, 1, "biopsy")) is None
+    True
+    """
+    before = _WORD_BEFORE.search(norm, max(0, mention.start - 24), mention.start)
+    if before is None or before.group(1) in _NOT_QUALIFIER:
+        return None
+    return f"{before.group(1)} {mention.word}"
+
+
+def _concepts(found: list[Mention], kind: str, norm: str) -> list[Concept]:
     concepts: dict[str, Concept] = {}
     category = "drug" if kind == "therapy" else kind
     for mention in found:
@@ -389,7 +494,10 @@ def _concepts(found: list[Mention], kind: str) -> list[Concept]:
         elif kind == "therapy" and mention.word not in _GENERIC_THERAPY:
             concepts.setdefault(mention.word, Concept(name=mention.word, category="drug"))
         elif kind == "procedure" and mention.word not in _GENERIC_PROCEDURE:
-            concepts.setdefault(mention.word, Concept(name=mention.word, category="procedure"))
+            qualified = qualified_procedure(norm, mention)
+            concepts.setdefault(
+                qualified or mention.word, Concept(name=mention.word, category="procedure", mention=qualified)
+            )
     if kind == "condition":
         return [c for c in concepts.values() if c.mesh_id or c.category == category]
     return list(concepts.values())

@@ -154,7 +154,10 @@ _CORE_TEMPLATE = (
     + r"(?:\s?(?:-|to|and|through|until)\s?"
     + _one_value("b", True)
     + r")?"
-    + r"(?P<post>\s?\+|\s(?:or|and)\s(?:more|greater|higher|above|over|older|less|lower|below|younger|under|fewer))?"
+    # "18 years or older"; not "less than 18 or greater than 65", "over 65 or under 18" (the
+    # words of the next value's comparator)
+    + r"(?P<post>\s?\+|\s(?:or|and)\s(?:more|greater|higher|above|over|older|less|lower|below|younger|under|fewer)"
+    + r"(?![a-z])(?!\s?(?:than|\d)))?"
 )
 _BEFORE_NUMBER = re.compile(
     r"(?:(?<![a-z])(?P<between>between\s|from\s)|(?<![a-z])(?:"

@@ -370,6 +370,17 @@ def _treatment(fact: Fact, pf: PatientFacts) -> Outcome:
     question += "?"
     if any("dialysis" in (c.mention or c.name).lower() for c in fact.concepts):
         question = "Is the patient on dialysis?"
+    narrower = [
+        c.mention for c in fact.concepts if c.mention and c.category == "procedure" and c.mention != c.name
+    ]
+    if found and narrower and not any(lookup(Concept(name=m), pf.treatments) for m in narrower):
+        # "no excisional biopsy", and the patient had "a biopsy": which one is not said
+        return Outcome(
+            None,
+            _evidence(found),
+            f"{verb} {found[0].term or found[0].name}, not said if {' or '.join(narrower)}",
+            question=f"Has the patient {verb} {' or '.join(narrower)}?",
+        )
     if found:
         ev = _evidence(found)
         first = found[0]

@@ -32,6 +32,7 @@ from typing import TypeVar
 
 from trialscope.criteria.bounds import variable_facts
 from trialscope.criteria.catalogue import catalogue
+from trialscope.criteria.parse import qualified_procedure
 from trialscope.criteria.scan import Mention, scan
 from trialscope.criteria.types import Concept
 from trialscope.criteria.values import find_values, fold_characters
@@ -171,7 +172,12 @@ def _mentions(text: str, folded: str) -> tuple[list[_Found], list[Mention]]:
             variables.append(mention)
         elif mention.kind == "term" and mention.concept is not None:
             found.append(_Found(mention.concept.category, a, b, text[a:b], mention.concept))
-        elif mention.kind in ("condition", "therapy", "procedure") and _specific(mention.word):
+        elif mention.kind == "procedure" and _specific(mention.word):
+            # "an excisional biopsy" is that biopsy: a trial's "no excisional biopsy" asks for it
+            narrowed = qualified_procedure(folded, mention)
+            a = a - len(narrowed) + len(mention.word) if narrowed else a
+            found.append(_Found("procedure", a, b, text[a:b]))
+        elif mention.kind in ("condition", "therapy") and _specific(mention.word):
             found.append(_Found("drug" if mention.kind == "therapy" else mention.kind, a, b, text[a:b]))
     table = abbreviations()
     taken = [(f.start, f.end) for f in found] + [(v.start, v.end) for v in variables]

@@ -229,6 +229,13 @@ def test_two_age_bounds_joined_by_or_exclude_the_range_between(text: str) -> Non
     assert parse_criterion(text, "inclusion").label == "Age outside 18–65"
 
 
+def test_non_response_to_a_treatment_is_about_that_treatment() -> None:
+    for text in ("Documented non-response to treatment with interferon.", "Did not respond to interferon"):
+        fact = parse_criterion(text, "inclusion").facts[0]
+        assert (fact.type, fact.negated, fact.concepts[0].name) == ("therapy", False, "Interferons")
+    assert parse_criterion("No prior interferon", "inclusion").facts[0].negated
+
+
 def test_a_postfix_comparator_still_reads_after_the_value() -> None:
     for text in ("18 years or older", "Age 18 years or greater", "men and women 18 years and older"):
         age = next(f for f in parse_criterion(text, "inclusion").facts if f.type == "age")

@@ -165,6 +165,16 @@ def test_negation_in_a_short_note() -> None:
     assert "diabetes mellitus" in present(p)
 
 
+def test_words_that_hold_a_negation_cue_but_deny_nothing() -> None:
+    # topic trec-202158: "perforated appendicitis with free fluid" was read as no appendicitis
+    note = patient_from_note("CT scan showed acute perforated appendicitis with free fluid in the pelvis.")
+    assert [(c.name, c.negated) for c in note.conditions] == [("perforated appendicitis", False)]
+    assert [c.negated for c in patient_from_note("He has been seizure free for a year.").conditions] == [True]
+    # topic trec-202128: a ratio is not the volume it divides
+    ratio = patient_from_note("Spirometry: post-bronchodilator FEV1/FVC = 60% of predicted.")
+    assert [(m.variable, m.value) for m in ratio.measurements] == [("fev1_fvc", 60.0)]
+
+
 def test_describe_shows_what_was_understood() -> None:
     text = describe(note("trec-20215"))
     assert "Age: 74 years" in text and "Sex: male" in text

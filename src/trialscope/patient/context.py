@@ -20,6 +20,17 @@ from typing import Any
 MAX_NOTE_CHARS = 100_000
 """Only the first characters of a longer note are read (a note, not a medical record)."""
 
+NOT_NEGATING = (
+    "free fluid",
+    "free air",
+    "free wall",
+    "free water",
+    "free light chains",
+    "free t4",
+    "free t3",
+)
+"""Findings with a negation cue in their words that negate nothing (see :func:`_pipeline`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class MentionContext:
@@ -39,7 +50,15 @@ def _pipeline() -> Any:
         warnings.simplefilter("ignore", DeprecationWarning)  # spaCy's CLI module imports an old click name
         import medspacy
 
-    return medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_context"])
+    from medspacy.context import ConTextRule
+
+    nlp = medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_context"])
+    # Findings whose words hold a negation cue but negate nothing: "appendicitis with free
+    # fluid" is appendicitis (ConText's backward "free", as in "pain free", would deny it).
+    nlp.get_pipe("medspacy_context").add(
+        [ConTextRule(words, "NOT_NEGATED", direction="PSEUDO") for words in NOT_NEGATING]
+    )
+    return nlp
 
 
 def mention_context(text: str, spans: list[tuple[int, int]]) -> list[MentionContext]:

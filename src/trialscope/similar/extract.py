@@ -31,6 +31,7 @@ from trialscope.similar.thesaurus import Thesaurus, learn_abbreviations
 from trialscope.similar.vectors import Vocabulary
 from trialscope.store import Store, open_store
 from trialscope.store.blobs import compress
+from trialscope.store.derived import chunks
 
 EXTRACT_CHUNK = 2_000
 
@@ -69,31 +70,42 @@ class Extracted:
 _THESAURUS: Thesaurus | None = None  # set during extraction; forked workers inherit it
 
 
+THESAURUS_CHUNK = 20_000  # trials whose MeSH terms and titles are read at a time
+
+
 def learn_thesaurus(store: Store) -> Thesaurus:
-    """Known condition terms and their ancestors, and abbreviations, from every stored record."""
+    """Known condition terms and their ancestors, and abbreviations, from every stored record.
+
+    The store is read a slice of trials at a time: at 600,000 trials their condition terms
+    alone are millions of rows, which a single read would hold all at once.
+    """
     book = Thesaurus()
-    terms: list[str] = []
-    ancestors: list[str] = []
-    current = None
-    for trial_id, term, is_ancestor in store.select(
-        "trial_mesh", ("trial_id", "term", "ancestor"), where={"kind": "condition"}, order_by=("trial_id",)
-    ):
-        if trial_id != current:
-            book.learn_terms(terms, ancestors)
-            terms, ancestors, current = [], [], trial_id
-        (ancestors if is_ancestor else terms).append(term)
-    book.learn_terms(terms, ancestors)
-    texts = (
-        text
-        for table, column, order in (
-            ("trials", "brief_title", "id"),
-            ("trials", "official_title", "id"),
-            ("trial_interventions", "name", "trial_id"),
-        )
-        for (text,) in store.select(table, (column,), order_by=(order,))
-    )
-    book.abbreviations = learn_abbreviations(texts)
+    ids = store.trial_ids()
+    for piece in chunks(ids, THESAURUS_CHUNK):
+        by_trial: dict[int, tuple[list[str], list[str]]] = {}
+        for trial_id, kind, term, is_ancestor in store.select_in(
+            "trial_mesh", ("trial_id", "kind", "term", "ancestor"), "trial_id", piece
+        ):
+            if kind == "condition":
+                terms, ancestors = by_trial.setdefault(trial_id, ([], []))
+                (ancestors if is_ancestor else terms).append(term)
+        for trial_id in sorted(by_trial):
+            book.learn_terms(*by_trial[trial_id])
+    book.abbreviations = learn_abbreviations(_title_texts(store, ids))
     return book
+
+
+def _title_texts(store: Store, ids: Sequence[int]) -> Iterator[str]:
+    """Every trial's brief title, then every official title, then every intervention's name,
+    each in trial order, read a slice of trials at a time."""
+    for table, key, column in (
+        ("trials", "id", "brief_title"),
+        ("trials", "id", "official_title"),
+        ("trial_interventions", "trial_id", "name"),
+    ):
+        for piece in chunks(ids, THESAURUS_CHUNK):
+            rows = sorted(store.select_in(table, (key, column), key, piece), key=lambda r: r[0])
+            yield from (text for _, text in rows)
 
 
 def _extract(store: Store, rows: Sequence[tuple[int, str, str]]) -> Extracted:

@@ -25,7 +25,7 @@ from trialscope.diff import FieldChange, PathChange, SideBySide, field_changes, 
 from trialscope.errors import ParseError, TrialNotFoundError, TrialScopeError
 from trialscope.model import Trial
 from trialscope.store import Store
-from trialscope.store.records import Version
+from trialscope.store.records import KeptVersion, Version
 
 FORMAT_WORDS = {
     "v2": "API v2 JSON",
@@ -42,20 +42,13 @@ ORIGIN_WORDS = {
 }
 
 
-class VersionEntry(msgspec.Struct, frozen=True):
+class VersionEntry(KeptVersion, frozen=True):
     """One kept version and what changed since the version before it (nothing for the first).
 
     ``number`` counts the kept versions from 1 (oldest); ``registry_version`` is the
     registry's own number where known; ``origin`` says how it came: file, bulk, sync or history.
     """
 
-    number: int
-    hash: str
-    last_update: str | None
-    seen_at: str
-    origin: str
-    source: str | None
-    registry_version: int | None
     source_format: str
     status: str | None
     changes: list[FieldChange]
@@ -166,7 +159,7 @@ def compare(old: _Parsed, new: _Parsed) -> tuple[list[FieldChange], list[PathCha
     return changes, paths, note, partial
 
 
-def _entry(number: int, parsed: _Parsed, previous: _Parsed | None) -> VersionEntry:
+def _entry(parsed: _Parsed, previous: _Parsed | None) -> VersionEntry:
     v = parsed.version
     if previous is None:
         changes: list[FieldChange] = []
@@ -175,7 +168,7 @@ def _entry(number: int, parsed: _Parsed, previous: _Parsed | None) -> VersionEnt
     else:
         changes, paths, note, _ = compare(previous, parsed)
     return VersionEntry(
-        number=number,
+        number=v.number,
         hash=v.hash,
         last_update=v.last_update,
         seen_at=v.seen_at,
@@ -203,7 +196,7 @@ def record_history(store: Store, nct_id: str) -> RecordHistory:
     """Every kept version of a record, each with what changed since the one before."""
     nct_id = nct_id.strip().upper()
     parsed = _parsed_versions(store, nct_id)
-    entries = [_entry(i + 1, p, parsed[i - 1] if i else None) for i, p in enumerate(parsed)]
+    entries = [_entry(p, parsed[i - 1] if i else None) for i, p in enumerate(parsed)]
     newest = next((p.trial for p in reversed(parsed) if p.trial is not None), None)
     if newest is None and store.has_trial(nct_id):
         newest = store.get_trial(nct_id)
@@ -226,8 +219,8 @@ def compare_versions(store: Store, nct_id: str, first: int, second: int) -> Vers
     fields = side_by_side(old.trial, new.trial, partial=partial) if old.trial and new.trial else []
     return VersionPair(
         nct_id,
-        _entry(first, old, parsed[first - 2] if first > 1 else None),
-        _entry(second, new, parsed[second - 2] if second > 1 else None),
+        _entry(old, parsed[first - 2] if first > 1 else None),
+        _entry(new, parsed[second - 2] if second > 1 else None),
         changes,
         paths,
         fields,
@@ -238,8 +231,8 @@ def compare_versions(store: Store, nct_id: str, first: int, second: int) -> Vers
 def diff_raw(old_raw: bytes, new_raw: bytes) -> tuple[list[FieldChange], list[PathChange], str | None]:
     """What changed between two raw records of one trial (for callers holding the raw bytes)."""
     nct = "NCT00000000"
-    old = _Parsed(Version(nct, "", None, "", "", None, None, old_raw))
-    new = _Parsed(Version(nct, "", None, "", "", None, None, new_raw))
+    old = _Parsed(Version(1, "", None, "", "", None, None, nct, old_raw))
+    new = _Parsed(Version(2, "", None, "", "", None, None, nct, new_raw))
     changes, paths, note, _ = compare(old, new)
     return changes, paths, note
 
@@ -258,7 +251,7 @@ def latest_change(store: Store, nct_id: str) -> LatestChange:
     if len(versions) < 2:
         return LatestChange(len(versions), None)
     before, after = _Parsed(versions[-2]), _Parsed(versions[-1])
-    return LatestChange(len(versions), _entry(len(versions), after, before))
+    return LatestChange(len(versions), _entry(after, before))
 
 
 def _current(store: Store, versions: list[Version], nct_id: str) -> Version | None:

@@ -6,8 +6,9 @@ its own; the parts' columns are then merged into the index's vocabulary
 (:meth:`~trialscope.similar.vectors.Vocabulary.merge_keys`).
 
 >>> from trialscope.store import open_store
->>> extracted, raw = extract_all(open_store(":memory:"), [], Vocabulary())
->>> raw.shape
+>>> vocab = Vocabulary()
+>>> extracted, parts = extract_parts(open_store(":memory:"), [], vocab)
+>>> stack_parts(list(parts), len(vocab)).shape
 (0, 0)
 """
 
@@ -153,22 +154,6 @@ def _worker_extract(args: tuple[str, Sequence[tuple[int, str, str]]]) -> Extract
     return _extract(_WORKER_STORE, rows)
 
 
-def extract_all(
-    store: Store,
-    rows: Sequence[tuple[int, str, str]],
-    vocab: Vocabulary,
-    learned: Thesaurus | None = None,
-    *,
-    on_progress: Callable[[int], None] | None = None,
-) -> tuple[Extracted, sparse.csr_matrix]:
-    """Features of ``rows`` (trial id, NCT id, hash), merged into ``vocab``; the raw matrix beside.
-
-    ``learned`` is the corpus's thesaurus (:func:`learn_thesaurus`, or the one an index stored).
-    """
-    extracted, parts = extract_parts(store, rows, vocab, learned, on_progress=on_progress)
-    return extracted, stack_parts(list(parts), len(vocab))
-
-
 def extract_parts(
     store: Store,
     rows: Sequence[tuple[int, str, str]],
@@ -179,10 +164,12 @@ def extract_parts(
     parts: Parts | None = None,
     records: Spill | None = None,
 ) -> tuple[Extracted, Parts]:
-    """Like :func:`extract_all`, but the raw matrix is left in its parts (consecutive runs of
-    rows, columns already the vocabulary's, each as wide as the vocabulary was when it came),
-    appended to ``parts`` (a list, or a :class:`~trialscope.similar.spill.SpilledParts` on disk).
+    """Features of ``rows`` (trial id, NCT id, hash), merged into ``vocab``; the raw matrix beside,
+    in its parts (consecutive runs of rows, columns already the vocabulary's, each as wide as the
+    vocabulary was when it came), appended to ``parts`` (a list, or a
+    :class:`~trialscope.similar.spill.SpilledParts` on disk); :func:`stack_parts` makes them one.
 
+    ``learned`` is the corpus's thesaurus (:func:`learn_thesaurus`, or the one an index stored).
     A full build turns the parts into vectors one at a time, so the raw matrix (the largest
     thing a build makes, ~1.8 KB a trial) is never in memory in one piece. With ``records``,
     each trial's NCT id, content hash and facts are written there (three records a trial, in

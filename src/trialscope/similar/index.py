@@ -36,7 +36,7 @@ import numpy as np
 import orjson
 from scipy import sparse
 
-from trialscope.similar.extract import Extracted, extract_all, extract_parts, learn_thesaurus, widen
+from trialscope.similar.extract import Extracted, extract_parts, learn_thesaurus, stack_parts, widen
 from trialscope.similar.features import BLOCKS
 from trialscope.similar.neighbours import DEFAULT_K, NeighbourLists, each_neighbours, search_rows
 from trialscope.similar.spill import Spill, SpilledParts
@@ -446,7 +446,8 @@ def _update(
     old_lists = {r[0]: (r[3], r[4]) for r in kept}
 
     thesaurus = Thesaurus.loads(meta["thesaurus"]) if "thesaurus" in meta else None
-    extracted, raw = extract_all(store, changed, vocab, thesaurus)
+    extracted, parts = extract_parts(store, changed, vocab, thesaurus)
+    raw = stack_parts(list(parts), len(vocab))
     vocab.extend_documents(raw)
     x_new = unit_vectors(raw, vocab)
     x_kept = stack_rows([r[2] for r in kept], len(vocab))

@@ -154,6 +154,24 @@ def strongest(x: sparse.csr_matrix, m: int) -> sparse.csr_matrix:
     return out
 
 
+class SearchOptions(TypedDict, total=False):
+    """How neighbours are searched (every key optional): ``k`` per row (:data:`DEFAULT_K`),
+    ``champions`` per column (:data:`CHAMPIONS`), columns to ``skip``, the exact scorer
+    (:func:`dot_pairs`), per-column weights (see :func:`top_neighbours`)."""
+
+    k: int
+    champions: int
+    skip: np.ndarray | None
+    score_pairs: ScorePairs | None
+    scale: np.ndarray | None
+
+
+class NeighbourOptions(SearchOptions, total=False):
+    """A search of every row: also how many worker processes (two at most by default)."""
+
+    workers: int | None
+
+
 class _Searcher:
     """The matrices one search needs, shared with worker processes by fork.
 
@@ -165,20 +183,17 @@ class _Searcher:
         self,
         x: sparse.csr_matrix,
         dup: np.ndarray,
-        k: int,
-        champions: int,
-        skip: np.ndarray | None,
-        score_pairs: ScorePairs | None = None,
-        scale: np.ndarray | None = None,
+        options: SearchOptions,
         query_features: int = QUERY_FEATURES,
     ) -> None:
         self.x = x.tocsr()
-        self.scale = scale
-        self.score_pairs = score_pairs or dot_pairs
+        self.scale = options.get("scale")
+        self.score_pairs = options.get("score_pairs") or dot_pairs
         self.query_features = query_features
-        self.index_t = champion_index(self.x, champions, skip, scale=scale)
-        self.dup = dup
-        self.k = k
+        champions = options.get("champions", CHAMPIONS)
+        self.index_t = champion_index(self.x, champions, options.get("skip"), scale=self.scale)
+        self.dup = np.asarray(dup, dtype=np.int64)
+        self.k = k = options.get("k", DEFAULT_K)
         self.n_candidates = max(k * CANDIDATES_PER_K, k + 10)
 
     def search(
@@ -243,18 +258,6 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + size, n)
 
 
-class NeighbourOptions(TypedDict, total=False):
-    """How neighbours are searched: ``k`` per row, ``champions`` per column, columns to ``skip``,
-    the exact scorer, per-column weights, worker processes (see :func:`top_neighbours`)."""
-
-    k: int
-    champions: int
-    skip: np.ndarray | None
-    score_pairs: ScorePairs | None
-    scale: np.ndarray | None
-    workers: int | None
-
-
 def top_neighbours(
     x: sparse.csr_matrix,
     dup: np.ndarray,
@@ -278,15 +281,7 @@ def top_neighbours(
 
 
 def each_neighbours(
-    x: sparse.csr_matrix,
-    dup: np.ndarray,
-    *,
-    k: int = DEFAULT_K,
-    champions: int = CHAMPIONS,
-    skip: np.ndarray | None = None,
-    score_pairs: ScorePairs | None = None,
-    scale: np.ndarray | None = None,
-    workers: int | None = None,
+    x: sparse.csr_matrix, dup: np.ndarray, **options: Unpack[NeighbourOptions]
 ) -> Iterator[tuple[int, NeighbourLists]]:
     """:func:`top_neighbours` chunk by chunk, in row order: (first row, the chunk's lists).
 
@@ -295,7 +290,8 @@ def each_neighbours(
     """
     global _SEARCHER
     n = x.shape[0]
-    searcher = _Searcher(x, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs, scale)
+    searcher = _Searcher(x, dup, options)
+    workers = options.get("workers")
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     chunks = list(_chunks(n, CHUNK_ROWS))
     _SEARCHER = searcher
@@ -326,12 +322,7 @@ def search_rows(
     dup: np.ndarray,
     query_rows: np.ndarray,
     floors: np.ndarray,
-    *,
-    k: int = DEFAULT_K,
-    champions: int = CHAMPIONS,
-    skip: np.ndarray | None = None,
-    score_pairs: ScorePairs | None = None,
-    scale: np.ndarray | None = None,
+    **options: Unpack[SearchOptions],
 ) -> tuple[NeighbourLists, list[tuple[int, int, float]]]:
     """Top k for some rows only (an incremental update), and the other lists those rows enter.
 
@@ -339,7 +330,8 @@ def search_rows(
     symmetric, so the lists a query row enters are looked for among its own rescored
     candidates: ``(row, query_row, score)`` for each whose floor the score passes.
     """
-    searcher = _Searcher(x, np.asarray(dup, dtype=np.int64), k, champions, skip, score_pairs, scale)
+    searcher = _Searcher(x, dup, options)
+    k = searcher.k
     lists = NeighbourLists(
         np.full((len(query_rows), k), -1, np.int64), np.zeros((len(query_rows), k), np.float32)
     )

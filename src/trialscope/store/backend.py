@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, Unpack
 
 import numpy as np
 
+from trialscope.store.protocol import SelectOptions
 from trialscope.store.reads import StoreReads
 
 T = TypeVar("T")
@@ -101,17 +102,9 @@ class Backend(StoreReads):
         SQLite's order (SQLite itself: nothing); no terms, no ORDER BY."""
         raise NotImplementedError  # pragma: no cover
 
-    def select(
-        self,
-        table: str,
-        columns: Sequence[str],
-        *,
-        where: dict[str, object] | None = None,
-        order_by: Sequence[str] = (),
-        limit: int | None = None,
-    ) -> list[Any]:
-        """Rows of some columns, where each given column equals its value (nocase columns
-        without ASCII case), in ``order_by`` order; the first ``limit``."""
+    def select(self, table: str, columns: Sequence[str], **options: Unpack[SelectOptions]) -> list[Any]:
+        """Rows of some columns, chosen and ordered by the :class:`~.protocol.SelectOptions`."""
+        where, order_by, limit = options.get("where"), options.get("order_by", ()), options.get("limit")
         sql = f"SELECT {', '.join(columns)} FROM {table}"
         params: list[object] = []
         if where:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypedDict, TypeVar, Unpack
 
 import numpy as np
 
@@ -29,6 +29,16 @@ from trialscope.store.records import (
 )
 
 T = TypeVar("T")
+
+
+class SelectOptions(TypedDict, total=False):
+    """Which rows a :meth:`Store.select` gives (every key optional): those ``where`` each given
+    column equals its value (nocase columns without ASCII case), in ``order_by`` order (SQLite's
+    order when empty), the first ``limit`` (all when None)."""
+
+    where: dict[str, object] | None
+    order_by: Sequence[str]
+    limit: int | None
 
 
 class Store(Protocol):
@@ -99,15 +109,7 @@ class Store(Protocol):
     def pack_values(self, kind: str, values: Sequence[bytes]) -> list[bytes]: ...
     def delete_in(self, table: str, column: str, values: Sequence[object]) -> None: ...
     def delete_trials(self, table: str, trial_ids: Sequence[int]) -> None: ...
-    def select(
-        self,
-        table: str,
-        columns: Sequence[str],
-        *,
-        where: dict[str, object] | None = None,
-        order_by: Sequence[str] = (),
-        limit: int | None = None,
-    ) -> list[Any]: ...
+    def select(self, table: str, columns: Sequence[str], **options: Unpack[SelectOptions]) -> list[Any]: ...
     def has_table(self, table: str) -> bool: ...
     def select_in(
         self, table: str, columns: Sequence[str], column: str, values: Sequence[object]

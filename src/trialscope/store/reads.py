@@ -178,8 +178,8 @@ class StoreReads:
             _key(nct_id),
         )
         return [
-            Version(nct, digest, last_update, seen_at, origin, source, number, decompress(raw))
-            for nct, digest, last_update, seen_at, origin, source, number, raw in rows
+            Version(n, digest, last_update, seen_at, origin, source, registry, nct, decompress(raw))
+            for n, (nct, digest, last_update, seen_at, origin, source, registry, raw) in enumerate(rows, 1)
         ]
 
     def versions_seen_since(self, when: str) -> list[tuple[str, str, str | None, str]]:

@@ -111,17 +111,25 @@ class RawRecord:
     content_hash: str
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
-    """One version of a record as seen: its raw bytes and where and when it was seen."""
+class KeptVersion(msgspec.Struct, frozen=True):
+    """One kept version of a record: ``number`` counts the record's kept versions from 1 (oldest,
+    in :meth:`~trialscope.store.protocol.Store.versions` order); when and where it was seen, and
+    how (``origin``: file, bulk, sync or history); ``registry_version`` is the registry's own
+    number where known."""
 
-    nct_id: str
+    number: int
     hash: str
     last_update: str | None
     seen_at: str
     origin: str
     source: str | None
     registry_version: int | None
+
+
+class Version(KeptVersion, frozen=True):
+    """One version of a record as seen, with its raw bytes."""
+
+    nct_id: str
     raw: bytes
 
 

@@ -221,6 +221,7 @@ def test_profile_json_reads_back_as_the_same_profile() -> None:
     [
         ('{"age": "forty"}', "$.age"),
         ('{"agee": 40}', "unknown field `agee`"),
+        ('{"conditions": [{"a\\nb": 0}]}', "unknown field `a\\nb`"),  # one line, the break shown
         ('{"conditions": [3]}', "$.conditions[0]"),
         ('{"measurements": [{"variable": "zzz", "value": 1}]}', "'zzz' is not a lab"),
         (

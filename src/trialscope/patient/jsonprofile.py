@@ -31,6 +31,7 @@ in one sentence that names the field (``$.measurements[0].unit``).
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -92,8 +93,17 @@ def patient_from_json(data: str | bytes | dict[str, Any]) -> Patient:
     return resolve_profile(raw)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _sentence(message: str) -> str:
+    """msgspec's message as one line of our sentence (a field name may hold a line break).
+
+    >>> _sentence("Object contains unknown field `a\\nb` - at `$.x`")
+    'unknown field `a\\\\nb` - at `$.x`.'
+    """
     message = message.replace("Object contains unknown field", "unknown field")
+    message = _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
     return message[:1].lower() + message[1:] + ("" if message.endswith(".") else ".")
 
 

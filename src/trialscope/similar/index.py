@@ -296,6 +296,7 @@ def build_index(
                 floors[start + row] = _floor(scores[valid], k)
             if advance:
                 advance(len(chunk.rows))
+        release_memory()  # the candidate index and the workers' results: the write needs neither
         lap("neighbours")
         with store.transaction():
             store.clear_tables("similar")

@@ -233,3 +233,19 @@ def test_an_interrupted_refresh_is_done_again(tmp_path: Path, monkeypatch: pytes
     assert _answers(store) == before  # same texts: same answers, nothing doubled
     reader = search_reader(store)
     assert reader.n_docs == len(trials)
+
+
+def test_postings_of_the_first_format_still_read() -> None:
+    # Format 1 (stores built before the first trial id moved to the header): the first delta
+    # is the id itself.
+    import struct
+
+    docs = np.array([70_000, 70_000, 70_010], np.uint32)
+    deltas = np.diff(docs, prepend=0).astype(np.uint32)
+    blob = struct.pack("<BBBBI", 1, 4, 1, 0, 3) + deltas.tobytes() + bytes([0, 2, 0]) + bytes([1, 2, 3])
+    got = decode_postings(blob)
+    assert got.docs.tolist() == [70_000, 70_000, 70_010]
+    assert got.fields.tolist() == [0, 2, 0] and got.counts.tolist() == [1, 2, 3]
+    # the same entries now: the deltas fit one byte each, whatever the ids
+    now = encode_postings(docs.astype(np.int64), got.fields, got.counts)
+    assert len(now) < len(blob) and decode_postings(now).docs.tolist() == got.docs.tolist()

@@ -5,9 +5,12 @@ The search index is a set of immutable *segments*. A segment is built from a bat
 postings, positions). A term's postings in a segment are *entries*, one per (trial, field)
 holding the term, ordered by trial then field:
 
-    postings   FORMAT, doc width, count width, 0, n entries (uint32), then
-               trial ids as deltas (the first absolute; 0 for another field of the same trial),
-               fields (uint8), counts — each array in the narrowest unsigned type that holds it
+    postings   FORMAT, doc width, count width, 0, n entries (uint32), the first trial id
+               (uint32), then trial ids as deltas from the one before (0 for the first, and for
+               another field of the same trial), fields (uint8), counts — each array in the
+               narrowest unsigned type that holds it. (Format 1, still read, had no first id:
+               its first delta was the id itself, which past trial 65,535 made every delta of
+               the term four bytes wide.)
     positions  zlib of: width, then each occurrence's token position within its field as a
                delta from the previous occurrence of the same entry (the first absolute)
 
@@ -46,8 +49,9 @@ except ImportError:  # pragma: no cover - the optional accelerator is missing
     from zlib import compress as _compress
     from zlib import decompress as _decompress
 
-FORMAT = 1
+FORMAT = 2
 _HEADER = struct.Struct("<BBBBI")
+_FIRST = struct.Struct("<I")
 # Tokens turned into postings at a time (a few tens of MB of work arrays).
 SLICE_TOKENS = 1 << 20
 _DTYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32}
@@ -77,13 +81,20 @@ EMPTY = Entries(np.empty(0, np.int64), np.empty(0, np.uint8), np.empty(0, np.uin
 
 
 def encode_postings(docs: np.ndarray, fields: np.ndarray, counts: np.ndarray) -> bytes:
-    """The postings bytes of one term's entries (docs ascending, fields ascending within a doc)."""
-    deltas = np.diff(docs, prepend=0)
+    """The postings bytes of one term's entries (docs ascending, fields ascending within a doc).
+
+    >>> blob = encode_postings(np.array([70_000, 70_003]), np.array([0, 1]), np.array([1, 2]))
+    >>> len(blob), decode_postings(blob).docs.tolist()  # deltas 0 and 3: one byte each
+    (18, [70000, 70003])
+    """
+    first = int(docs[0]) if docs.size else 0
+    deltas = np.diff(docs, prepend=first)
     doc_width = _width(int(deltas.max()) if deltas.size else 0)
     count_width = _width(int(counts.max()) if counts.size else 0)
     return b"".join(
         (
             _HEADER.pack(FORMAT, doc_width, count_width, 0, docs.size),
+            _FIRST.pack(first),
             deltas.astype(_DTYPES[doc_width]).tobytes(),
             fields.astype(np.uint8).tobytes(),
             counts.astype(_DTYPES[count_width]).tobytes(),
@@ -94,15 +105,23 @@ def encode_postings(docs: np.ndarray, fields: np.ndarray, counts: np.ndarray) ->
 def decode_postings(blob: bytes) -> Entries:
     """The entries of a postings blob (see the module's description of the format)."""
     version, doc_width, count_width, _, n = _HEADER.unpack_from(blob)
-    if version != FORMAT:
-        raise ValueError(f"postings format {version} is not {FORMAT}")
     at = _HEADER.size
+    if version == FORMAT:
+        first = _FIRST.unpack_from(blob, at)[0]
+        at += _FIRST.size
+    elif version == 1:
+        first = 0
+    else:
+        raise ValueError(f"postings format {version} is not {FORMAT} or 1")
     deltas = np.frombuffer(blob, _DTYPES[doc_width], n, at)
     at += n * doc_width
     fields = np.frombuffer(blob, np.uint8, n, at)
     at += n
     counts = np.frombuffer(blob, _DTYPES[count_width], n, at)
-    return Entries(np.cumsum(deltas, dtype=np.int64), fields, counts)
+    docs = np.cumsum(deltas, dtype=np.int64)
+    if first:
+        docs += first
+    return Entries(docs, fields, counts)
 
 
 def encode_positions(deltas: np.ndarray) -> bytes:

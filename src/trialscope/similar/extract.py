@@ -14,12 +14,13 @@ its own; the parts' columns are then merged into the index's vocabulary
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, overload
 
 import numpy as np
 import orjson
@@ -59,13 +60,72 @@ class Extracted:
     trial_ids: np.ndarray
     nct_ids: list[str]
     hashes: list[str]
-    dup_keys: list[str | None]
+    dups: np.ndarray  # duplicate codes (:func:`duplicate_code`), -1 for none
     facts: list[bytes]
     keys: list[str]
     blocks: list[int]
     indptr: np.ndarray
     indices: np.ndarray
     data: np.ndarray
+
+
+def duplicate_code(key: str | None) -> int:
+    """A stable integer for a duplicate key (-1 for none), the same in every process: a worker
+    sends the number, not the key.
+
+    >>> duplicate_code(None), duplicate_code("a|b") == duplicate_code("a|b")
+    (-1, True)
+    """
+    if key is None:
+        return -1
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=7).digest(), "big")
+
+
+class TrialRows(Sequence[tuple[int, str, str]]):
+    """(trial id, NCT id, content hash) of every stored trial, in three arrays: a full build
+    holds them through its first phase, and 600,000 tuples of strings cost 160 MB and left
+    the heap fragmented after them.
+
+    >>> rows = TrialRows(np.array([3, 5]), np.array([b"NCT1", b"NCT2"]), np.array([b"a", b"b"]))
+    >>> len(rows), rows[1], rows[:1]
+    (2, (5, 'NCT2', 'b'), [(3, 'NCT1', 'a')])
+    """
+
+    def __init__(self, ids: np.ndarray, nct_ids: np.ndarray, hashes: np.ndarray) -> None:
+        self.ids, self.nct_ids, self.hashes = ids, nct_ids, hashes
+
+    @classmethod
+    def read(cls, store: Store) -> TrialRows:
+        """Every trial's row, in id order, read a slice of trials at a time."""
+        ids = sorted(store.trial_ids())
+        pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for piece in chunks(ids, THESAURUS_CHUNK):
+            rows = sorted(store.select_in("trials", ("id", "nct_id", "content_hash"), "id", piece))
+            pieces.append(
+                (
+                    np.asarray([r[0] for r in rows], dtype=np.int64),
+                    np.asarray([r[1].encode() for r in rows], dtype=np.bytes_),
+                    np.asarray([r[2].encode() for r in rows], dtype=np.bytes_),
+                )
+            )
+        if not pieces:
+            return cls(np.zeros(0, np.int64), np.zeros(0, "S16"), np.zeros(0, "S64"))
+        return cls(*(np.concatenate(column) for column in zip(*pieces, strict=True)))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, str, str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, str, str]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[int, str, str] | list[tuple[int, str, str]]:
+        if isinstance(index, slice):
+            return [
+                (int(i), n.decode(), h.decode())
+                for i, n, h in zip(self.ids[index], self.nct_ids[index], self.hashes[index], strict=True)
+            ]
+        return int(self.ids[index]), self.nct_ids[index].decode(), self.hashes[index].decode()
 
 
 _THESAURUS: Thesaurus | None = None  # set during extraction; forked workers inherit it
@@ -115,7 +175,7 @@ def _extract(store: Store, rows: Sequence[tuple[int, str, str]]) -> Extracted:
     local = Vocabulary()
     bags = []
     kept: list[tuple[int, str, str]] = []
-    dup_keys: list[str | None] = []
+    dups: list[int] = []
     facts: list[bytes] = []
     for trial_id, nct_id, content_hash in rows:
         trial = trials.get(trial_id)
@@ -126,14 +186,14 @@ def _extract(store: Store, rows: Sequence[tuple[int, str, str]]) -> Extracted:
         features = extract_features(trial, learned)
         bags.append(features.bags)
         kept.append((trial_id, nct_id, content_hash))
-        dup_keys.append(features.dup_key)
+        dups.append(duplicate_code(features.dup_key))
         facts.append(compress(orjson.dumps(features.facts)))  # kept compressed: stored as they are
     raw = local.add_bags(bags)
     return Extracted(
         trial_ids=np.asarray([r[0] for r in kept], dtype=np.int64),
         nct_ids=[r[1] for r in kept],
         hashes=[r[2] for r in kept],
-        dup_keys=dup_keys,
+        dups=np.asarray(dups, dtype=np.int64),
         facts=facts,
         keys=local.keys,
         blocks=local.blocks,
@@ -254,7 +314,7 @@ def _concat(parts: list[Extracted]) -> Extracted:
         trial_ids=np.concatenate([p.trial_ids for p in parts]) if parts else np.zeros(0, np.int64),
         nct_ids=[n for p in parts for n in p.nct_ids],
         hashes=[h for p in parts for h in p.hashes],
-        dup_keys=[d for p in parts for d in p.dup_keys],
+        dups=np.concatenate([p.dups for p in parts]) if parts else np.zeros(0, np.int64),
         facts=[f for p in parts for f in p.facts],
         keys=[],
         blocks=[],

@@ -25,7 +25,6 @@ above that list's floor.
 
 from __future__ import annotations
 
-import hashlib
 import resource
 import sys
 import time
@@ -36,7 +35,14 @@ import numpy as np
 import orjson
 from scipy import sparse
 
-from trialscope.similar.extract import Extracted, extract_parts, learn_thesaurus, stack_parts, widen
+from trialscope.similar.extract import (
+    Extracted,
+    TrialRows,
+    extract_parts,
+    learn_thesaurus,
+    stack_parts,
+    widen,
+)
 from trialscope.similar.features import BLOCKS
 from trialscope.similar.neighbours import DEFAULT_K, NeighbourLists, each_neighbours, search_rows
 from trialscope.similar.spill import Spill, SpilledParts
@@ -88,17 +94,6 @@ class IndexStats:
             f"Related-trials index updated: {self.recomputed:,} trials recomputed, {self.refreshed:,} other lists "
             f"refreshed, {self.removed:,} removed, in {self.seconds:.1f} s ({self.trials:,} trials indexed)."
         )
-
-
-def duplicate_code(key: str | None) -> int:
-    """A stable integer for a duplicate key (-1 for none), the same in every process.
-
-    >>> duplicate_code(None), duplicate_code("a|b") == duplicate_code("a|b")
-    (-1, True)
-    """
-    if key is None:
-        return -1
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=7).digest(), "big")
 
 
 def has_index(store: Store) -> bool:
@@ -253,7 +248,7 @@ def build_index(
 
     weights = weights or Weights()
     upto = store.last_change()  # a build covers every trial logged so far
-    rows = store.select("trials", ("id", "nct_id", "content_hash"), order_by=("id",))
+    rows = TrialRows.read(store)
     n = len(rows)
     vocab = Vocabulary()
     thesaurus = learn_thesaurus(store)
@@ -275,8 +270,7 @@ def build_index(
         vocab.count_parts(parts)
         x = vectorize(parts, vocab)
         parts.close()
-        dup = np.asarray([duplicate_code(key) for key in extracted.dup_keys], dtype=np.int64)
-        extracted.dup_keys = []
+        dup = extracted.dups
         release_memory()
         lap("vectors")
         floors = np.zeros(len(extracted.trial_ids), np.float32)
@@ -454,7 +448,7 @@ def _update(
     x_kept = stack_rows([r[2] for r in kept], len(vocab))
     x = sparse.vstack([x_kept, x_new], format="csr", dtype=np.float32)
     row_trial_ids = np.concatenate([np.asarray([r[0] for r in kept], np.int64), extracted.trial_ids])
-    new_dup = np.asarray([duplicate_code(key) for key in extracted.dup_keys], dtype=np.int64)
+    new_dup = extracted.dups
     dup = np.concatenate([np.asarray([r[1] for r in kept], np.int64), new_dup])
     floors = np.concatenate(
         [np.asarray([r[4] for r in kept], np.float32), np.zeros(len(extracted.nct_ids), np.float32)]

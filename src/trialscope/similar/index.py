@@ -98,16 +98,22 @@ class IndexStats:
 
 def has_index(store: Store) -> bool:
     """Whether the store holds a built index of this format."""
-    meta = read_meta(store)
+    meta = read_meta(store, ("format", "version"))
     return meta.get("format") == FORMAT and meta.get("version") == VERSION
 
 
-def read_meta(store: Store) -> dict[str, str]:
-    return {str(k): str(v) for k, v in store.select("similar_meta", ("key", "value"))}
+def read_meta(store: Store, keys: Sequence[str] | None = None) -> dict[str, str]:
+    """The index's settings, or only ``keys`` of them: a trial page asks for two or three on
+    every request, and the thesaurus beside them is ~160 KB."""
+    if keys is None:
+        rows = store.select("similar_meta", ("key", "value"))
+    else:
+        rows = store.select_in("similar_meta", ("key", "value"), "key", list(keys))
+    return {str(k): str(v) for k, v in rows}
 
 
 def stored_weights(store: Store) -> Weights:
-    meta = read_meta(store)
+    meta = read_meta(store, ("weights",))
     return Weights.from_dict(orjson.loads(meta["weights"])) if "weights" in meta else Weights()
 
 
@@ -193,7 +199,7 @@ def load_vocabulary(store: Store) -> Vocabulary:
     vocab.ids = {k: i for i, k in enumerate(vocab.keys)}
     vocab.df = np.asarray([r[3] for r in rows], dtype=np.int64)
     vocab.idf = np.asarray([r[4] for r in rows], dtype=np.float32)
-    vocab.n_docs = int(read_meta(store).get("idf_docs", "0"))
+    vocab.n_docs = int(read_meta(store, ("idf_docs",)).get("idf_docs", "0"))
     return vocab
 
 

@@ -171,10 +171,17 @@ def related_trials(
     trial_id, neighbours, vector, facts, dup = own
     ids, scores = unpack_list(neighbours)
     filters = _Filters(statuses, phases, has_results, countries)
-    candidates = _candidates(store, ids.tolist(), scores.tolist())
+    ids_list, scores_list = ids.tolist(), scores.tolist()
+    # The list is best first: unfiltered, its head gives the page's trials unless duplicates
+    # fill it, so the rest (~100) is read only then.
+    head = len(ids_list) if filters.active else max(2 * limit, limit + 10)
+    candidates = _candidates(store, ids_list[:head], scores_list[:head])
     if filters.active:
         candidates = filters.apply(store, candidates)
     chosen = _distinct(candidates, dup, limit)
+    if len(chosen) < limit and head < len(ids_list):
+        candidates += _candidates(store, ids_list[head:], scores_list[head:])
+        chosen = _distinct(candidates, dup, limit)
     if filters.active and len(chosen) < limit:
         seen = {c.trial_id for c in candidates} | {trial_id}
         extra = _fallback(store, trial_id, unpack_row(vector), filters, seen)

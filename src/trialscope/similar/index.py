@@ -44,7 +44,13 @@ from trialscope.similar.extract import (
     widen,
 )
 from trialscope.similar.features import BLOCKS
-from trialscope.similar.neighbours import DEFAULT_K, NeighbourLists, each_neighbours, search_rows
+from trialscope.similar.neighbours import (
+    DEFAULT_K,
+    NeighbourLists,
+    SearchOptions,
+    each_neighbours,
+    search_rows,
+)
 from trialscope.similar.spill import Spill, SpilledParts
 from trialscope.similar.thesaurus import Thesaurus
 from trialscope.similar.vectors import (
@@ -125,6 +131,16 @@ def tie_breaker_columns(vocab: Vocabulary) -> np.ndarray:
 def pair_scorer(vocab: Vocabulary, weights: Weights) -> PairScorer:
     """Exact scores of pairs of weighted vectors over this vocabulary, agreement term included."""
     return PairScorer(vocab.block_array(), weights)
+
+
+def _search_options(vocab: Vocabulary, weights: Weights, k: int) -> SearchOptions:
+    """How a build and an update search ``k`` neighbours over this vocabulary and these weights."""
+    return {
+        "k": k,
+        "skip": tie_breaker_columns(vocab),
+        "score_pairs": pair_scorer(vocab, weights),
+        "scale": column_scale(vocab, weights),
+    }
 
 
 def vectorize(parts: Iterable[sparse.csr_matrix], vocab: Vocabulary) -> sparse.csr_matrix:
@@ -284,10 +300,7 @@ def build_index(
         for start, chunk in each_neighbours(
             x,
             dup,
-            k=k,
-            skip=tie_breaker_columns(vocab),
-            score_pairs=pair_scorer(vocab, weights),
-            scale=column_scale(vocab, weights),
+            **_search_options(vocab, weights, k),
         ):
             for row, (neighbour_rows, scores) in enumerate(zip(chunk.rows, chunk.scores, strict=True)):
                 valid = neighbour_rows >= 0
@@ -465,10 +478,7 @@ def _update(
         dup,
         query_rows,
         floors,
-        k=k,
-        skip=tie_breaker_columns(vocab),
-        score_pairs=pair_scorer(vocab, weights),
-        scale=column_scale(vocab, weights),
+        **_search_options(vocab, weights, k),
     )
 
     # Lists that held a changed or removed trial, or that a changed trial now enters.

@@ -29,6 +29,7 @@ import numpy as np
 from scipy import sparse
 
 from trialscope.similar.features import BLOCKS, PERIPHERAL
+from trialscope.similar.neighbours import weighted
 
 BLOCK_ID = {name: i for i, name in enumerate(BLOCKS)}
 TEXT = BLOCK_ID["text"]
@@ -295,10 +296,7 @@ def column_scale(vocab: Vocabulary, weights: Weights) -> np.ndarray:
 
 def weigh_columns(x: sparse.csr_matrix, vocab: Vocabulary, weights: Weights) -> sparse.csr_matrix:
     """Scale each column by the square root of its block's weight (:func:`column_scale`)."""
-    col_scale = column_scale(vocab, weights)[: x.shape[1]]
-    x = x.tocsr()
-    # Only the values are new: the result shares the column numbers and row pointers of ``x``.
-    return sparse.csr_matrix((x.data * col_scale[x.indices], x.indices, x.indptr), shape=x.shape)
+    return weighted(x.tocsr(), column_scale(vocab, weights)[: x.shape[1]])
 
 
 def pack_row(x: sparse.csr_matrix, row: int) -> bytes:

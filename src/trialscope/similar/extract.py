@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol, overload
+from typing import Protocol
 
 import numpy as np
 import orjson
@@ -79,53 +79,6 @@ def duplicate_code(key: str | None) -> int:
     if key is None:
         return -1
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=7).digest(), "big")
-
-
-class TrialRows(Sequence[tuple[int, str, str]]):
-    """(trial id, NCT id, content hash) of every stored trial, in three arrays: a full build
-    holds them through its first phase, and 600,000 tuples of strings cost 160 MB and left
-    the heap fragmented after them.
-
-    >>> rows = TrialRows(np.array([3, 5]), np.array([b"NCT1", b"NCT2"]), np.array([b"a", b"b"]))
-    >>> len(rows), rows[1], rows[:1]
-    (2, (5, 'NCT2', 'b'), [(3, 'NCT1', 'a')])
-    """
-
-    def __init__(self, ids: np.ndarray, nct_ids: np.ndarray, hashes: np.ndarray) -> None:
-        self.ids, self.nct_ids, self.hashes = ids, nct_ids, hashes
-
-    @classmethod
-    def read(cls, store: Store) -> TrialRows:
-        """Every trial's row, in id order, read a slice of trials at a time."""
-        ids = sorted(store.trial_ids())
-        pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for piece in chunks(ids, THESAURUS_CHUNK):
-            rows = sorted(store.select_in("trials", ("id", "nct_id", "content_hash"), "id", piece))
-            pieces.append(
-                (
-                    np.asarray([r[0] for r in rows], dtype=np.int64),
-                    np.asarray([r[1].encode() for r in rows], dtype=np.bytes_),
-                    np.asarray([r[2].encode() for r in rows], dtype=np.bytes_),
-                )
-            )
-        if not pieces:
-            return cls(np.zeros(0, np.int64), np.zeros(0, "S16"), np.zeros(0, "S64"))
-        return cls(*(np.concatenate(column) for column in zip(*pieces, strict=True)))
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @overload
-    def __getitem__(self, index: int) -> tuple[int, str, str]: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[tuple[int, str, str]]: ...
-    def __getitem__(self, index: int | slice) -> tuple[int, str, str] | list[tuple[int, str, str]]:
-        if isinstance(index, slice):
-            return [
-                (int(i), n.decode(), h.decode())
-                for i, n, h in zip(self.ids[index], self.nct_ids[index], self.hashes[index], strict=True)
-            ]
-        return int(self.ids[index]), self.nct_ids[index].decode(), self.hashes[index].decode()
 
 
 _THESAURUS: Thesaurus | None = None  # set during extraction; forked workers inherit it

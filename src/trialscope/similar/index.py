@@ -37,7 +37,6 @@ from scipy import sparse
 
 from trialscope.similar.extract import (
     Extracted,
-    TrialRows,
     extract_parts,
     learn_thesaurus,
     stack_parts,
@@ -270,7 +269,7 @@ def build_index(
 
     weights = weights or Weights()
     upto = store.last_change()  # a build covers every trial logged so far
-    rows = TrialRows.read(store)
+    rows = store.select("trials", ("id", "nct_id", "content_hash"), order_by=("id",))
     n = len(rows)
     vocab = Vocabulary()
     thesaurus = learn_thesaurus(store)
